@@ -1,0 +1,160 @@
+"""Reading and writing photos. Every photo the project opens is read here."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from inpaint_cli.errors import InpaintError, UsageError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+def find_images(sources: Iterable[Path]) -> list[Path]:
+    """Every image file under the given files and folders (recursively), sorted."""
+    found: list[Path] = []
+    for source in sources:
+        if source.is_dir():
+            found.extend(
+                path for path in sorted(source.rglob("*")) if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+            )
+        elif source.is_file():
+            found.append(source)
+        else:
+            raise UsageError(f"{source} does not exist")
+    return found
+
+
+@dataclass
+class Photo:
+    """An upright photo and what of its file should survive a rewrite."""
+
+    image: Image.Image
+    format: str | None
+    icc_profile: bytes | None = None
+    exif: Image.Exif | None = None
+    dpi: tuple[float, float] | None = None
+    jpeg_subsampling: int | None = None
+
+
+def open_photo(path: Path) -> Photo:
+    """Open a photo upright (EXIF orientation applied), fully decoded.
+
+    Raises InpaintError with a one-line reason for unreadable, truncated or
+    oversized files.
+    """
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder, not a photo")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()
+                return Photo(
+                    image=ImageOps.exif_transpose(image),
+                    format=image.format,
+                    icc_profile=image.info.get("icc_profile"),
+                    exif=image.getexif(),
+                    dpi=image.info.get("dpi"),
+                    jpeg_subsampling=_jpeg_subsampling(image),
+                )
+    except FileNotFoundError:
+        raise UsageError(f"{path} does not exist") from None
+    except UnidentifiedImageError:
+        raise InpaintError(f"{path} is not an image Pillow can read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InpaintError(f"{path} has more pixels than the safe limit; refusing to decode it") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise InpaintError(f"{path} could not be decoded ({error})") from None
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """A photo as uint8 HxWx3 RGB, upright."""
+    return np.asarray(open_photo(path).image.convert("RGB"))
+
+
+def square_resize(image: np.ndarray, size: int) -> np.ndarray:
+    """Centre-crop uint8 HxWx3 to a square and resize it to size x size (bicubic)."""
+    height, width = image.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    square = Image.fromarray(image[top : top + side, left : left + side])
+    return np.asarray(square.resize((size, size), Image.Resampling.BICUBIC))
+
+
+def iter_square_photos(paths: Iterable[Path], size: int) -> Iterator[tuple[Path, np.ndarray | str]]:
+    """For each path, its square-resized RGB pixels, or the reason it could not be read."""
+    for path in paths:
+        try:
+            yield path, square_resize(read_rgb(path), size)
+        except InpaintError as error:
+            yield path, str(error)
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """PNG bytes of a uint8 HxWx3 array (deterministic for the same Pillow)."""
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Call write(temporary_path) then rename it onto path, so path is never half-written."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(f"folder {folder} does not exist")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=folder)
+    os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+    try:
+        write(Path(temporary))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def save_photo(image: Image.Image, path: Path, source: Photo) -> None:
+    """Save image to path atomically, keeping the source's ICC profile, EXIF and DPI.
+
+    The format follows path's suffix. JPEG output gets quality 95, and the
+    source's chroma subsampling when the source was a JPEG too.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise UsageError(f"cannot write {path.name}: use one of {', '.join(sorted(IMAGE_SUFFIXES))}")
+    options: dict[str, object] = {}
+    if source.icc_profile:
+        options["icc_profile"] = source.icc_profile
+    if source.dpi:
+        options["dpi"] = source.dpi
+    if source.exif is not None and len(source.exif):
+        source.exif[0x0112] = 1  # the pixels are written upright
+        options["exif"] = source.exif.tobytes()
+    if suffix in {".jpg", ".jpeg"}:
+        options["quality"] = 95
+        if source.jpeg_subsampling is not None:
+            options["subsampling"] = source.jpeg_subsampling
+    image_format = Image.registered_extensions()[suffix]
+    write_atomically(path, lambda temporary: image.save(temporary, format=image_format, **options))
+
+
+def _jpeg_subsampling(image: Image.Image) -> int | None:
+    """The chroma subsampling of a JPEG (0, 1 or 2), None for other formats."""
+    if image.format != "JPEG":
+        return None
+    from PIL import JpegImagePlugin
+
+    subsampling = JpegImagePlugin.get_sampling(image)
+    return subsampling if subsampling >= 0 else None

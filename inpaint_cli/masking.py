@@ -1,0 +1,100 @@
+"""Hole boxes and masks: parsing, drawing, and random holes for training.
+
+Every hole in the project is drawn here. Masks are float32 HxW arrays, 1 = hole.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from inpaint_cli.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Box:
+    """A square hole: top-left corner (x, y) and side length, in pixels."""
+
+    x: int
+    y: int
+    size: int
+
+    def __str__(self) -> str:
+        return f"{self.x},{self.y},{self.size}"
+
+    def fits_in(self, width: int, height: int) -> bool:
+        """True when the whole square lies inside a width x height image."""
+        return self.x + self.size <= width and self.y + self.size <= height
+
+
+def parse_box(text: str) -> Box:
+    """Parse 'x,y,size' (non-negative integers, size >= 1) into a Box."""
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) != 3 or not all(part.isdigit() for part in parts):
+        raise UsageError(f"box {text!r} is not x,y,size (three whole numbers, e.g. 120,80,48)")
+    x, y, size = (int(part) for part in parts)
+    if size < 1:
+        raise UsageError(f"box {text!r} has size 0; the side must be at least 1 pixel")
+    return Box(x, y, size)
+
+
+def draw_boxes(boxes: list[Box], height: int, width: int) -> np.ndarray:
+    """A float32 height x width mask with 1 inside every box (boxes are clipped)."""
+    mask = np.zeros((height, width), dtype=np.float32)
+    for box in boxes:
+        mask[box.y : box.y + box.size, box.x : box.x + box.size] = 1.0
+    return mask
+
+
+def random_box(rng: np.random.Generator, image_size: int, hole_min: int, hole_max: int) -> Box:
+    """A square box with side uniform in [hole_min, hole_max], placed fully inside."""
+    size = int(rng.integers(hole_min, hole_max + 1))
+    x = int(rng.integers(0, image_size - size + 1))
+    y = int(rng.integers(0, image_size - size + 1))
+    return Box(x, y, size)
+
+
+def random_stroke_mask(rng: np.random.Generator, image_size: int, hole_min: int, hole_max: int) -> np.ndarray:
+    """A free-form hole: a thick polyline of a few random segments.
+
+    Its width and reach scale with the square holes' sizes, so strokes cover a
+    comparable share of the image.
+    """
+    yy, xx = np.mgrid[0:image_size, 0:image_size].astype(np.float32)
+    mask = np.zeros((image_size, image_size), dtype=np.float32)
+    thickness = rng.uniform(max(2.0, hole_min / 3), max(3.0, hole_max / 3))
+    point = rng.uniform(0, image_size, size=2)
+    for _ in range(int(rng.integers(2, 6))):
+        angle = rng.uniform(0, 2 * math.pi)
+        length = rng.uniform(hole_min, hole_max * 1.5)
+        end = np.clip(point + length * np.array([math.cos(angle), math.sin(angle)]), 0, image_size - 1)
+        mask = np.maximum(mask, _segment_mask(xx, yy, point, end, thickness / 2))
+        point = end
+    return mask
+
+
+def _segment_mask(xx: np.ndarray, yy: np.ndarray, start: np.ndarray, end: np.ndarray, radius: float) -> np.ndarray:
+    """1 where a pixel lies within radius of the segment start-end."""
+    direction = end - start
+    length_squared = float(direction @ direction) or 1.0
+    t = ((xx - start[0]) * direction[0] + (yy - start[1]) * direction[1]) / length_squared
+    t = np.clip(t, 0.0, 1.0)
+    dx = xx - (start[0] + t * direction[0])
+    dy = yy - (start[1] + t * direction[1])
+    return (dx * dx + dy * dy <= radius * radius).astype(np.float32)
+
+
+def random_training_mask(
+    rng: np.random.Generator,
+    image_size: int,
+    hole_min: int,
+    hole_max: int,
+    stroke_fraction: float,
+) -> np.ndarray:
+    """One training hole: a free-form stroke with probability stroke_fraction, else a square."""
+    if rng.uniform() < stroke_fraction:
+        return random_stroke_mask(rng, image_size, hole_min, hole_max)
+    box = random_box(rng, image_size, hole_min, hole_max)
+    return draw_boxes([box], image_size, image_size)

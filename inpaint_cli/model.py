@@ -1,0 +1,134 @@
+"""The network: a U-Net (skip-connection autoencoder) over the holed image plus its mask.
+
+Also its loss and metric, and saving and loading. Targets passed to the loss are
+packed as 4 channels: the original RGB and the hole mask (1 = hole).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from inpaint_cli.backend import keras
+from inpaint_cli.errors import InpaintError
+
+layers, ops = keras.layers, keras.ops
+
+LEVELS = 4  # encoder levels; inputs must be divisible by 2**LEVELS
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What defines the network's shape."""
+
+    input_size: int = 128
+    width: int = 32  # filters at the first level, doubling per level
+    bottleneck_dilations: tuple[int, ...] = (1, 2, 4)
+
+
+def conv_block(tensor: keras.KerasTensor, filters: int, name: str) -> keras.KerasTensor:
+    """Two 3x3 convolutions with ReLU, the U-Net's basic unit."""
+    for index in (1, 2):
+        tensor = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"{name}_conv{index}")(tensor)
+    return tensor
+
+
+def build_unet(config: ModelConfig) -> keras.Model:
+    """The skip-connection autoencoder: 4 encoder levels, a dilated bottleneck, 4 decoder levels.
+
+    Input: float32 NxHxWx4 (holed RGB in [0, 1] with holes zeroed, then the mask).
+    Output: NxHxWx3 sigmoid RGB. H = W = config.input_size, which must be divisible by 16.
+    """
+    inputs = keras.Input((config.input_size, config.input_size, 4), name="holed_image_and_mask")
+    widths = [config.width * 2**level for level in range(LEVELS)]
+    skips = []
+    tensor = inputs
+    # Encoder: features at each scale are kept for the skip connections.
+    for level, filters in enumerate(widths):
+        tensor = conv_block(tensor, filters, f"encoder{level}")
+        skips.append(tensor)
+        tensor = layers.MaxPooling2D(2, name=f"encoder{level}_pool")(tensor)
+    # Bottleneck: dilated convolutions widen the receptive field to the whole window.
+    bottleneck_filters = widths[-1] * 2
+    tensor = layers.Conv2D(bottleneck_filters, 3, padding="same", activation="relu", name="bottleneck_in")(tensor)
+    for rate in config.bottleneck_dilations:
+        tensor = layers.Conv2D(
+            bottleneck_filters,
+            3,
+            padding="same",
+            dilation_rate=rate,
+            activation="relu",
+            name=f"bottleneck_dilated{rate}",
+        )(tensor)
+    # Decoder: upsample, join the encoder's features of the same scale, refine.
+    for level in reversed(range(LEVELS)):
+        filters = widths[level]
+        tensor = layers.Conv2DTranspose(filters, 2, strides=2, padding="same", name=f"decoder{level}_up")(tensor)
+        tensor = layers.Concatenate(name=f"decoder{level}_skip")([tensor, skips[level]])
+        tensor = conv_block(tensor, filters, f"decoder{level}")
+    outputs = layers.Conv2D(3, 1, activation="sigmoid", name="rgb")(tensor)
+    return keras.Model(inputs, outputs, name="inpaint_unet")
+
+
+@keras.saving.register_keras_serializable(package="inpaint")
+class HoleWeightedL1(keras.losses.Loss):
+    """Mean absolute error where hole pixels weigh hole_weight times more than known ones."""
+
+    def __init__(self, hole_weight: float = 6.0, name: str = "hole_weighted_l1", **kwargs: object) -> None:
+        super().__init__(name=name, **kwargs)
+        self.hole_weight = hole_weight
+
+    def call(self, y_true: keras.KerasTensor, y_pred: keras.KerasTensor) -> keras.KerasTensor:
+        target, mask = y_true[..., :3], y_true[..., 3:]
+        weights = 1.0 + (self.hole_weight - 1.0) * mask
+        return ops.mean(weights * ops.abs(target - y_pred), axis=(1, 2, 3))
+
+    def get_config(self) -> dict[str, object]:
+        return {**super().get_config(), "hole_weight": self.hole_weight}
+
+
+@keras.saving.register_keras_serializable(package="inpaint")
+def hole_psnr(y_true: keras.KerasTensor, y_pred: keras.KerasTensor) -> keras.KerasTensor:
+    """Per-image PSNR (dB, peak 1.0) over hole pixels only."""
+    target, mask = y_true[..., :3], y_true[..., 3:]
+    squared_error = ops.sum(mask * ops.square(target - y_pred), axis=(1, 2, 3))
+    hole_values = ops.maximum(ops.sum(mask, axis=(1, 2, 3)) * 3.0, 1.0)
+    mse = ops.maximum(squared_error / hole_values, 1e-10)
+    return -10.0 * ops.log(mse) / ops.log(10.0)
+
+
+def model_inputs(image: keras.KerasTensor, mask: keras.KerasTensor) -> keras.KerasTensor:
+    """The network's input: the image with holes zeroed, plus the mask as a 4th channel."""
+    return ops.concatenate([image * (1.0 - mask), mask], axis=-1)
+
+
+def save_card(card: dict[str, object], path: Path) -> None:
+    """Write the model card (model.json)."""
+    path.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+
+
+def config_from_card(card: dict[str, object]) -> ModelConfig:
+    """Rebuild the ModelConfig stored in a model card."""
+    stored = dict(card["model"])
+    stored["bottleneck_dilations"] = tuple(stored.get("bottleneck_dilations", ()))
+    return ModelConfig(**stored)
+
+
+def config_as_dict(config: ModelConfig) -> dict[str, object]:
+    """The ModelConfig as JSON-ready values, for the model card."""
+    return {**asdict(config), "bottleneck_dilations": list(config.bottleneck_dilations)}
+
+
+def load_model(path: Path) -> keras.Model:
+    """Load a network for inference from a .keras file or a model folder."""
+    model_file = path / "model.keras" if path.is_dir() else path
+    if not model_file.exists():
+        raise InpaintError(f"model {model_file} does not exist")
+    try:
+        model = keras.saving.load_model(model_file, compile=False)
+    except Exception as error:  # Keras raises many types for a bad file
+        raise InpaintError(f"{model_file} is not a model inpaint can load ({type(error).__name__})") from None
+    if model.input_shape[-1] != 4 or model.output_shape[-1] != 3:
+        raise InpaintError(f"{model_file} takes {model.input_shape[-1]} channels; inpaint needs RGB + mask (4)")
+    return model

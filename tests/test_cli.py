@@ -1,0 +1,100 @@
+from pathlib import Path
+
+import numpy as np
+from conftest import landscape
+from PIL import Image
+from typer.testing import CliRunner
+
+from inpaint_cli import __version__
+from inpaint_cli.cli import app
+
+runner = CliRunner()
+
+
+def test_version_and_help_with_examples() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.output
+    for command in ("prepare", "train", "fill"):
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0
+        assert f"Example: inpaint {command}" in result.output
+
+
+def test_prepare_train_fill_end_to_end(photo_folder: Path, tmp_path: Path) -> None:
+    dataset_dir, model_dir = tmp_path / "ds", tmp_path / "model"
+    result = runner.invoke(
+        app,
+        [
+            "prepare",
+            str(photo_folder),
+            "--out",
+            str(dataset_dir),
+            "--size",
+            "32",
+            "--hole-min",
+            "4",
+            "--hole-max",
+            "12",
+            "--val-fraction",
+            "0.25",
+            "--preview",
+            str(tmp_path / "sheet.png"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "training and" in result.output and (dataset_dir / "manifest.json").is_file()
+    assert Image.open(tmp_path / "sheet.png").width == 8 * 32
+
+    result = runner.invoke(
+        app, ["train", str(dataset_dir), "--out", str(model_dir), "--epochs", "1", "--width", "4", "--batch-size", "4"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "epoch   1/1" in result.output and (model_dir / "model.keras").is_file()
+
+    photo = tmp_path / "photo.png"
+    Image.fromarray(landscape(100, 120, seed=9)).save(photo)
+    result = runner.invoke(
+        app, ["fill", str(photo), "--box", "10,10,20", "--box", "60,50,30", "--model", str(model_dir / "model.keras")]
+    )
+    assert result.exit_code == 0, result.output
+    filled = np.asarray(Image.open(tmp_path / "photo.filled.png"))
+    assert filled.shape == (100, 120, 3)
+
+    result = runner.invoke(app, ["fill", str(photo), "--box", "10,10,20", "--model", str(model_dir)])
+    assert result.exit_code == 2
+    assert "already exists; use --force" in result.output
+
+
+def test_fill_several_photos_into_an_out_dir(tiny_model_dir: Path, tmp_path: Path) -> None:
+    photos = []
+    for index in range(2):
+        photos.append(tmp_path / f"p{index}.jpg")
+        Image.fromarray(landscape(64, 80, seed=index)).save(photos[-1])
+    out_dir = tmp_path / "new" / "folder"
+    result = runner.invoke(
+        app, ["fill", *map(str, photos), "--box", "5,5,16", "--out-dir", str(out_dir), "--model", str(tiny_model_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(path.name for path in out_dir.iterdir()) == ["p0.filled.jpg", "p1.filled.jpg"]
+
+
+def test_user_mistakes_give_one_line_and_exit_status(tiny_model_dir: Path, tmp_path: Path) -> None:
+    photo = tmp_path / "photo.png"
+    Image.fromarray(landscape(600, 800, seed=1)).save(photo)
+    cases = [
+        (
+            ["fill", str(photo), "--box", "790,590,50", "--model", str(tiny_model_dir)],
+            "Error: box 790,590,50 lies outside photo.png (800x600)",
+        ),
+        (["fill", str(photo), "--box", "10,10", "--model", str(tiny_model_dir)], "Error: box '10,10' is not x,y,size"),
+        (["fill", str(tmp_path / "nope.png"), "--box", "1,1,1"], "does not exist"),
+        (["fill", str(photo), "--box", "1,1,1", "--model", str(tmp_path / "nomodel.keras")], "does not exist"),
+        (["fill", str(photo), str(photo), "--box", "1,1,1", "--out", str(tmp_path / "x.png")], "use --out-dir"),
+        (["train", str(tmp_path), "--out", str(tmp_path / "m")], "has no manifest.json"),
+    ]
+    for arguments, message in cases:
+        result = runner.invoke(app, arguments)
+        assert result.exit_code == 2, (arguments, result.output)
+        assert message in result.output, (arguments, result.output)
+        assert "Traceback" not in result.output
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["photo.png"]

@@ -1,0 +1,82 @@
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inpaint_cli import dataset
+from inpaint_cli.errors import InpaintError, UsageError
+
+CONFIG = dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, val_fraction=0.25, seed=3)
+
+
+def test_prepare_is_byte_identical_for_the_same_inputs_and_seed(photo_folder: Path, tmp_path: Path) -> None:
+    first = dataset.prepare([photo_folder], tmp_path / "a", CONFIG)
+    second = dataset.prepare([photo_folder], tmp_path / "b", CONFIG)
+    assert first["counts"] == second["counts"] and first["counts"]["train"] + first["counts"]["validation"] == 24
+    for name in first["shards"]["train"] + first["shards"]["validation"]:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    reseeded = dataclasses.replace(CONFIG, seed=4)
+    other_seed = dataset.prepare([photo_folder], tmp_path / "c", reseeded)
+    shard = "train-00000.tfrecord"
+    assert (tmp_path / "a" / shard).read_bytes() != (tmp_path / "c" / shard).read_bytes()
+    assert other_seed["counts"] == first["counts"]  # the split depends on paths, not on the seed
+
+
+def test_split_is_decided_per_file_not_by_order() -> None:
+    names = [f"folder/photo{index}.jpg" for index in range(2000)]
+    splits = [dataset.split_of(name, 0.1) for name in names]
+    assert 150 < splits.count("validation") < 250
+    assert [dataset.split_of(name, 0.1) for name in reversed(names)] == splits[::-1]
+
+
+def test_corrupt_files_are_skipped_and_listed(photo_folder: Path, tmp_path: Path) -> None:
+    (photo_folder / "broken.jpg").write_bytes(b"not a jpeg at all")
+    (photo_folder / "empty.png").write_bytes(b"")
+    reported = []
+    manifest = dataset.prepare(
+        [photo_folder], tmp_path / "ds", CONFIG, on_file=lambda done, total, path, skipped: reported.append(skipped)
+    )
+    assert manifest["counts"]["skipped"] == 2
+    assert {entry["path"] for entry in manifest["skipped"]} == {"broken.jpg", "empty.png"}
+    assert sum(reason is not None for reason in reported) == 2
+    on_disk = json.loads((tmp_path / "ds" / "manifest.json").read_text())
+    assert on_disk == manifest and on_disk["parameters"]["seed"] == 3
+
+
+def test_reader_yields_images_with_the_prepared_holes(photo_folder: Path, tmp_path: Path) -> None:
+    manifest = dataset.prepare([photo_folder], tmp_path / "ds", CONFIG)
+    pairs = list(dataset.read_split(tmp_path / "ds", manifest, "validation", random_holes=False))
+    assert len(pairs) == manifest["counts"]["validation"]
+    image, mask = (tensor.numpy() for tensor in pairs[0])
+    assert image.shape == (32, 32, 3) and mask.shape == (32, 32, 1)
+    side = int(np.sqrt(mask.sum()))
+    assert 4 <= side <= 12 and mask.sum() == side * side
+
+
+def test_no_readable_image_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UsageError, match="no images"):
+        dataset.prepare([tmp_path / "empty"], tmp_path / "ds", CONFIG)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "a.jpg").write_text("text")
+    with pytest.raises(InpaintError, match="none of the 1 files"):
+        dataset.prepare([tmp_path / "bad"], tmp_path / "ds", CONFIG)
+    assert not (tmp_path / "ds" / "manifest.json").exists()
+
+
+def test_existing_dataset_is_not_replaced_without_force(photo_folder: Path, tmp_path: Path) -> None:
+    dataset.prepare([photo_folder], tmp_path / "ds", CONFIG)
+    with pytest.raises(UsageError, match="--force"):
+        dataset.prepare([photo_folder], tmp_path / "ds", CONFIG)
+    dataset.prepare([photo_folder], tmp_path / "ds", CONFIG, force=True)
+
+
+def test_missing_manifest_or_shard_is_reported(photo_folder: Path, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="manifest.json"):
+        dataset.load_manifest(photo_folder)
+    manifest = dataset.prepare([photo_folder], tmp_path / "ds", CONFIG)
+    (tmp_path / "ds" / manifest["shards"]["train"][0]).unlink()
+    with pytest.raises(InpaintError, match="missing shard"):
+        dataset.load_manifest(tmp_path / "ds")

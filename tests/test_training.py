@@ -1,0 +1,33 @@
+import csv
+import json
+from pathlib import Path
+
+from PIL import Image
+
+from inpaint_cli import dataset, training
+
+
+def test_tiny_training_run_lowers_the_loss_and_writes_every_file(photo_folder: Path, tmp_path: Path) -> None:
+    config = dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, val_fraction=0.25, seed=0)
+    dataset.prepare([photo_folder], tmp_path / "ds", config)
+    reports = []
+    card = training.train(
+        tmp_path / "ds",
+        tmp_path / "model",
+        training.TrainConfig(epochs=4, batch_size=4, learning_rate=3e-3, width=4, seed=0),
+        on_epoch=lambda epoch, total, logs: reports.append(logs),
+    )
+    assert len(reports) == 4
+    assert reports[-1]["loss"] < reports[0]["loss"]
+    folder = tmp_path / "model"
+    for name in ("model.keras", "model.json", "history.csv", "preview.png"):
+        assert (folder / name).is_file(), name
+    with (folder / "history.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["epoch"] for row in rows] == ["0", "1", "2", "3"]
+    saved_card = json.loads((folder / "model.json").read_text())
+    assert saved_card == card
+    assert card["input_size"] == 32 and card["width"] == 4 and card["parameters"] > 0
+    assert card["dataset"]["manifest_sha256"] == dataset.manifest_digest(tmp_path / "ds")
+    assert card["best"]["val_hole_psnr"] == max(float(row["val_hole_psnr"]) for row in rows)
+    assert Image.open(folder / "preview.png").size == (3 * 32, 6 * 32)
