@@ -17,31 +17,76 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from inpaint_cli import __version__
-from inpaint_cli.errors import InpaintError
+from inpaint_cli.errors import InpaintError, UsageError
+
+console = Console(soft_wrap=True)
+error_console = Console(stderr=True, soft_wrap=True)
+debug_mode = {"enabled": False}  # set by the global --debug option
+# Typer raises Click's usage errors; newer Typer vendors Click privately, so find the base class by name.
+ClickException = next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "ClickException")
+
+
+def print_error(message: str) -> None:
+    """One `Error: ...` line on stderr, no markup, never wrapped."""
+    error_console.print(f"Error: {message}", markup=False, highlight=False)
+
+
+class OneLineErrors(typer.core.TyperGroup):
+    """Prints Click's usage errors (unknown command or option, missing argument) as one line.
+
+    Typer draws them as a boxed panel with the usage text; a user needs only what is wrong.
+    """
+
+    def main(self, *args: object, standalone_mode: bool = True, **kwargs: object) -> object:
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except ClickException as error:
+            if not standalone_mode:
+                raise
+            context = getattr(error, "ctx", None)
+            hint = f" (see {context.command_path} --help)" if context is not None else ""
+            print_error(f"{error.format_message()}{hint}")
+            sys.exit(error.exit_code)
+        except typer.Abort:
+            if not standalone_mode:
+                raise
+            print_error("interrupted")
+            sys.exit(130)
+        if not standalone_mode:
+            return result
+        sys.exit(result if isinstance(result, int) else 0)
+
 
 app = typer.Typer(
+    cls=OneLineErrors,
     help="Fill holes in photos with a small neural network (a U-Net), offline.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=True,
 )
-console = Console(soft_wrap=True)
-error_console = Console(stderr=True, soft_wrap=True)
 
 
 @contextmanager
-def user_errors(debug: bool = False) -> Iterator[None]:
-    """Turn library errors into one `Error: ...` line on stderr and the matching exit status."""
+def user_errors() -> Iterator[None]:
+    """Turn library errors into one `Error: ...` line on stderr and the matching exit status.
+
+    Unexpected exceptions get one line too, unless --debug asks for the traceback.
+    """
     try:
         yield
     except InpaintError as error:
-        if debug:
+        if debug_mode["enabled"]:
             raise
-        error_console.print(f"Error: {error}", markup=False, highlight=False, soft_wrap=True)
+        print_error(str(error))
         raise typer.Exit(error.exit_code) from None
     except KeyboardInterrupt:
-        error_console.print("Interrupted.", markup=False)
+        print_error("interrupted; nothing was left half-written")
         raise typer.Exit(130) from None
+    except Exception as error:  # a bug, not a user mistake: still one line, the traceback on --debug
+        if debug_mode["enabled"]:
+            raise
+        print_error(f"unexpected {type(error).__name__}: {error} (run with --debug for the traceback)")
+        raise typer.Exit(1) from None
 
 
 def version_callback(value: bool) -> None:
@@ -55,8 +100,10 @@ def main(
     version: Annotated[
         bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Print the version and exit.")
     ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks for errors.")] = False,
 ) -> None:
     """Fill holes in photos with a small U-Net that ships with the tool."""
+    debug_mode["enabled"] = debug
 
 
 def progress_bar() -> Progress:
@@ -66,7 +113,7 @@ def progress_bar() -> Progress:
         MofNCompleteColumn(),
         TimeRemainingColumn(),
         console=error_console,
-        transient=False,
+        transient=True,  # the summary line stays; an error leaves no half-drawn bar
     )
 
 
@@ -150,47 +197,140 @@ def train(
 
 
 @app.command()
+def export(
+    model_dir: Annotated[Path, typer.Argument(help="Model folder holding model.keras (as `inpaint train` writes it).")],
+    tolerance: Annotated[
+        float, typer.Option(help="Largest absolute difference allowed from the Keras model's output (RGB in [0, 1]).")
+    ] = 1e-4,
+) -> None:
+    """Write model.tflite (float32 LiteRT) beside model.keras, so `inpaint fill` starts without TensorFlow.
+
+    Example: inpaint export my-model
+    """
+    from inpaint_cli import export as litert_export
+
+    with user_errors(), error_console.status("Converting to LiteRT"):
+        result = litert_export.export(model_dir, tolerance=tolerance)
+    console.print(
+        f"Wrote {result.path} ({result.size_bytes / 1e6:.1f} MB); largest difference from the Keras model "
+        f"on {result.samples} sample inputs: {result.max_difference:.2g} (tolerance {result.tolerance:g})",
+        highlight=False,
+    )
+
+
+@app.command()
 def fill(
-    photos: Annotated[list[Path], typer.Argument(help="Photo files to fill.", show_default=False)],
-    box: Annotated[
-        list[str], typer.Option("--box", help="Square hole as x,y,size in pixels of the upright photo; repeatable.")
+    photos: Annotated[
+        list[Path], typer.Argument(help="Photo files or folders (searched recursively).", show_default=False)
     ],
-    out: Annotated[Path | None, typer.Option(help="Output file (one photo only).")] = None,
+    box: Annotated[
+        list[str] | None,
+        typer.Option("--box", help="Square hole as x,y,size in pixels of the upright photo; repeatable."),
+    ] = None,
+    mask: Annotated[Path | None, typer.Option(help="Mask image, white = hole (resized to each photo).")] = None,
+    mask_dir: Annotated[Path | None, typer.Option(help="Folder of masks matched to photos by file stem.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output file (one photo only); its suffix sets the format.")] = None,
     out_dir: Annotated[Path | None, typer.Option(help="Output folder, created when missing.")] = None,
     model: Annotated[
-        Path | None, typer.Option(help="A .keras file or model folder (default: the bundled model).")
+        Path | None, typer.Option(help="A model folder, .tflite or .keras file (default: the bundled model).")
     ] = None,
+    quality: Annotated[
+        int | None, typer.Option(min=1, max=100, help="JPEG quality; default: keep the source JPEG's quality.")
+    ] = None,
+    compare: Annotated[Path | None, typer.Option(help="Write a before/after PNG with the holes outlined.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace existing outputs.")] = False,
 ) -> None:
-    """Fill square holes in photos; writes <stem>.filled<suffix> beside each photo unless --out/--out-dir is given.
+    """Fill holes in photos; writes <stem>.filled<suffix> beside each photo unless --out/--out-dir is given.
 
-    Example: inpaint fill examples/bridge.jpg --box 700,420,96
+    Example: inpaint fill examples/picos_de_europa.jpg --box 770,672,68
     """
     from inpaint_cli import filling, masking
 
     with user_errors():
-        boxes = [masking.parse_box(text) for text in box]
-        targets = fill_targets(photos, out, out_dir)
+        boxes = [masking.parse_box(text) for text in box or []]
+        if not boxes and mask is None and mask_dir is None:
+            raise UsageError("no holes to fill: give at least one --box x,y,size or a --mask")
+        jobs = filling.plan_jobs(photos, out, out_dir, mask, mask_dir)
+        if compare is not None and len(jobs) > 1:
+            raise UsageError("--compare writes one picture: use it with one photo")
         filler = filling.Filler(model)
-        for photo, target in targets:
-            filler.fill_file(photo, target, boxes, force=force)
-            console.print(f"Filled {len(boxes)} hole(s) in {photo} -> {target}", highlight=False)
+    failures = 0
+    with progress_bar() as progress:
+        task = progress.add_task("Filling", total=len(jobs), visible=len(jobs) > 1)
+
+        def warn(message: str) -> None:
+            progress.console.print(f"Warning: {message}", markup=False, highlight=False)
+
+        for job in jobs:
+            try:
+                with user_errors():
+                    filler.fill_file(job.photo, job.target, boxes, job.mask_path, force, quality, compare, warn)
+                    progress.console.print(f"Filled {job.photo} -> {job.target}", markup=False, highlight=False)
+            except typer.Exit as failed:
+                if len(jobs) == 1:
+                    raise
+                failures += 1 if failed.exit_code else 0
+            progress.advance(task)
+    if failures:
+        print_error(f"{failures} of {len(jobs)} photos failed; the others were written")
+        raise typer.Exit(1)
 
 
-def fill_targets(photos: list[Path], out: Path | None, out_dir: Path | None) -> list[tuple[Path, Path]]:
-    """Pair each photo with its output path, checking --out / --out-dir usage."""
-    from inpaint_cli import filling
-    from inpaint_cli.errors import UsageError
+@app.command()
+def evaluate(
+    photo_dir: Annotated[Path, typer.Argument(help="Folder of held-out photos (searched recursively, name order).")],
+    model: Annotated[
+        Path | None, typer.Option(help="A .keras file or model folder (default: the bundled model).")
+    ] = None,
+    baselines: Annotated[
+        str, typer.Option(help="Comma list of classical fills to compare: telea, ns, biharmonic, mean.")
+    ] = "telea,ns,biharmonic,mean",
+    seed: Annotated[int, typer.Option(help="Seed of the hole sizes and positions (keep it to compare runs).")] = 1234,
+    limit: Annotated[int | None, typer.Option(help="Evaluate only the first N photos.")] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the figures and the protocol to this JSON file.")
+    ] = None,
+    sheet: Annotated[
+        Path | None, typer.Option(help="Write a PNG grid (holed | each method | original) of the first photos.")
+    ] = None,
+) -> None:
+    """Score the model against classical fills on one square hole per photo: hole PSNR, L1, SSIM and speed.
 
-    if out is not None and out_dir is not None:
-        raise UsageError("give --out or --out-dir, not both")
-    if out is not None and len(photos) > 1:
-        raise UsageError(f"--out names one file but {len(photos)} photos were given; use --out-dir")
-    if out_dir is not None:
-        if out_dir.exists() and not out_dir.is_dir():
-            raise UsageError(f"--out-dir {out_dir} is a file, not a folder")
-        out_dir.mkdir(parents=True, exist_ok=True)
-    return [(photo, filling.output_path(photo, out, out_dir)) for photo in photos]
+    Example: inpaint evaluate photos/ --json scores.json --sheet sheet.png
+    """
+    from rich.table import Table
+
+    from inpaint_cli import evaluation
+
+    with user_errors():
+        names = evaluation.parse_baselines(baselines)
+        evaluation.check_outputs(json_path, sheet)
+        with progress_bar() as progress:
+            task = progress.add_task("Evaluating", total=None)
+
+            def on_photo(done: int, total: int, path: Path, skipped: str | None) -> None:
+                if skipped:
+                    progress.console.print(f"Warning: skipped {skipped}", markup=False, highlight=False)
+                progress.update(task, completed=done, total=total)
+
+            result = evaluation.run_evaluation(photo_dir, model, names, seed=seed, limit=limit, on_photo=on_photo)
+        if json_path:
+            evaluation.write_json(result, json_path)
+        if sheet:
+            evaluation.write_sheet(result, sheet)
+    protocol = result.protocol
+    table = Table(
+        title=f"Hole fill on {protocol.photos} photos at {protocol.size} px",
+        caption=f"one square hole of {protocol.hole_min}-{protocol.hole_max} px per photo, seed {protocol.seed}",
+    )
+    for heading in evaluation.TABLE_COLUMNS:
+        table.add_column(heading, justify="left" if heading == "Method" else "right")
+    for row in result.table_rows():
+        table.add_row(*row)
+    console.print(table)
+    for written in (json_path, sheet):
+        if written:
+            console.print(f"Wrote {written}", highlight=False)
 
 
 def run() -> None:

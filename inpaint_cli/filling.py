@@ -12,7 +12,6 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -27,19 +26,6 @@ BATCH = 16
 
 
 @dataclass(frozen=True)
-class Window:
-    """A square region of the photo: top-left corner and side, in pixels."""
-
-    left: int
-    top: int
-    side: int
-
-    @property
-    def slices(self) -> tuple[slice, slice]:
-        return slice(self.top, self.top + self.side), slice(self.left, self.left + self.side)
-
-
-@dataclass(frozen=True)
 class Model:
     """A loaded network ready to fill: its predict function and its square input size."""
 
@@ -49,17 +35,40 @@ class Model:
 
 
 def bundled_model_path() -> Path:
-    """The folder of the model that ships with inpaint (the repository's models/)."""
-    return Path(str(resources.files("inpaint_cli.bundled")))
+    """The folder of the model that ships with inpaint.
+
+    An installed package carries models/ as inpaint_cli/bundled; a source checkout
+    (or an editable install) reads the repository's models/ directly.
+    """
+    package = Path(__file__).resolve().parent
+    installed = package / "bundled"
+    return installed if installed.is_dir() else package.parent / "models"
 
 
 def load(path: Path | None = None) -> Model:
-    """Load a model from a .keras file or a model folder (default: the bundled model)."""
-    from inpaint_cli import model as network  # imports TensorFlow
+    """Load a model: a model folder (its model.tflite, else model.keras), a .tflite or a .keras file.
+
+    Default: the bundled model folder. A .tflite runs through the LiteRT interpreter, which
+    starts in a fraction of a second; only a .keras imports TensorFlow (about 4 s).
+    """
+    from inpaint_cli import export
 
     path = path or bundled_model_path()
     if not path.exists():
         raise UsageError(f"model {path} does not exist")
+    if path.is_dir() and not (path / export.LITERT_FILE).is_file() and not (path / export.KERAS_FILE).is_file():
+        raise InpaintError(f"model folder {path} holds neither {export.LITERT_FILE} nor {export.KERAS_FILE}")
+    litert_file = path / export.LITERT_FILE if path.is_dir() else path
+    if litert_file.suffix.lower() == ".tflite" and litert_file.is_file():
+        predict = export.load_litert(litert_file)
+        return Model(predict, int(predict.input_size or _card_input_size(path)), path)
+    return _load_keras(path)
+
+
+def _load_keras(path: Path) -> Model:
+    """Load a .keras file or a model folder's model.keras through Keras (imports TensorFlow)."""
+    from inpaint_cli import model as network  # imports TensorFlow
+
     unet = network.load_model(path)
     input_size = unet.input_shape[1] or _card_input_size(path)
 
@@ -70,24 +79,25 @@ def load(path: Path | None = None) -> Model:
 
 
 def _card_input_size(path: Path) -> int:
+    """The input size in the model card (model.json) beside the model, else 128."""
     card = (path if path.is_dir() else path.parent) / "model.json"
     if card.is_file():
         return int(json.loads(card.read_text())["input_size"])
     return 128
 
 
-def context_window(hole: Window, height: int, width: int, input_size: int) -> Window:
+def context_window(hole: masking.Box, height: int, width: int, input_size: int) -> masking.Box:
     """The square window around a hole's bounding square that the network sees.
 
     About CONTEXT_FACTOR times the hole, never smaller than the model's input
     (small holes are filled at full resolution), shifted to stay inside the photo.
     """
-    side = max(input_size, math.ceil(hole.side * CONTEXT_FACTOR))
+    side = max(input_size, math.ceil(hole.size * CONTEXT_FACTOR))
     side = min(side, height, width)
-    centre_x, centre_y = hole.left + hole.side / 2, hole.top + hole.side / 2
+    centre_x, centre_y = hole.x + hole.size / 2, hole.y + hole.size / 2
     left = int(round(min(max(centre_x - side / 2, 0), width - side)))
     top = int(round(min(max(centre_y - side / 2, 0), height - side)))
-    return Window(left, top, side)
+    return masking.Box(left, top, side)
 
 
 def _resize(array: np.ndarray, side: int, resample: Image.Resampling) -> np.ndarray:
@@ -97,63 +107,205 @@ def _resize(array: np.ndarray, side: int, resample: Image.Resampling) -> np.ndar
     return np.stack([_resize(array[..., c], side, resample) for c in range(array.shape[-1])], axis=-1)
 
 
-def fill_rgb(rgb: np.ndarray, mask: np.ndarray, holes: list[Window], model: Model) -> np.ndarray:
-    """Fill the holes of a uint8 HxWx3 image; mask is HxW (1 = hole). Returns float32 HxWx3 in [0, 1].
+def _as_rgb(pixels: np.ndarray) -> np.ndarray:
+    """The colour channels of a uint8 crop (HxW gray, HxWx2 gray+alpha, HxWx3, HxWx4) as HxWx3."""
+    if pixels.ndim == 2:
+        return np.repeat(pixels[..., None], 3, axis=-1)
+    if pixels.shape[-1] == 2:
+        return np.repeat(pixels[..., :1], 3, axis=-1)
+    return pixels[..., :3]
 
-    holes are the bounding squares of the holes; pixels outside mask are returned unchanged.
+
+def _from_rgb(rgb: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """Colour values from an HxWx3 uint8 array in the channel layout of like (alpha left out)."""
+    if like.ndim == 3 and like.shape[-1] >= 3:
+        return rgb
+    gray = np.asarray(Image.fromarray(rgb).convert("L"))
+    return gray if like.ndim == 2 else gray[..., None]
+
+
+def fill_array(
+    pixels: np.ndarray, mask: np.ndarray, model: Model, on_warning: Callable[[str], None] = print
+) -> np.ndarray:
+    """Fill the holes of a uint8 image (HxW, or HxWxC with C = 2, 3 or 4); mask is HxW, true = hole.
+
+    Returns a copy in which only hole pixels (and only colour channels, never alpha)
+    differ. The network sees crops around each hole, never the whole photo.
     """
-    height, width = mask.shape
+    hole = mask > 0
+    height, width = hole.shape
     size = model.input_size
-    windows = [context_window(hole, height, width, size) for hole in holes]
+    squares = masking.hole_squares(hole, min_side=size)
+    windows = [context_window(square, height, width, size) for square in squares]
     batch = []
-    for window in windows:
-        crop = rgb[window.slices].astype(np.float32) / 255.0
+    for square, window in zip(squares, windows, strict=True):
+        window_hole = hole[window.slices]
+        _warn_when_poor(square, window, window_hole, size, on_warning)
+        crop = _resize(_as_rgb(pixels[window.slices]).astype(np.float32) / 255.0, size, Image.Resampling.BICUBIC)
         # A pixel that is even partly hole after scaling counts as hole, so no hole colour leaks in.
-        crop_mask = (_resize(mask[window.slices].astype(np.float32), size, Image.Resampling.BOX) > 0).astype(np.float32)
-        crop = np.clip(_resize(crop, size, Image.Resampling.BICUBIC), 0.0, 1.0)
-        batch.append(np.concatenate([crop * (1 - crop_mask[..., None]), crop_mask[..., None]], axis=-1))
-    predictions = np.concatenate([model.predict(np.stack(batch[i : i + BATCH])) for i in range(0, len(batch), BATCH)])
-    filled = rgb.astype(np.float32) / 255.0
-    for window, prediction in zip(windows, predictions, strict=True):
-        region = filled[window.slices]
-        hole = mask[window.slices] > 0
-        region[hole] = np.clip(_resize(prediction, window.side, Image.Resampling.BICUBIC), 0.0, 1.0)[hole]
-    return filled
+        crop_mask = (_resize(window_hole.astype(np.float32), size, Image.Resampling.BOX) > 0).astype(np.float32)
+        batch.append(np.concatenate([np.clip(crop, 0, 1) * (1 - crop_mask[..., None]), crop_mask[..., None]], -1))
+    result = pixels.copy()
+    colour_channels = 1 if pixels.ndim == 2 else (3 if pixels.shape[-1] >= 3 else 1)
+    for start in range(0, len(batch), BATCH):
+        predictions = model.predict(np.stack(batch[start : start + BATCH]))
+        for square, window, prediction in zip(squares[start:], windows[start:], predictions, strict=False):
+            rgb = (np.clip(_resize(prediction, window.size, Image.Resampling.BICUBIC), 0, 1) * 255).round()
+            colour = _from_rgb(rgb.astype(np.uint8), pixels)
+            # Only this square's hole pixels: a neighbouring square's prediction sees it from further away.
+            target = np.zeros((height, width), dtype=bool)[window.slices]
+            target[
+                square.y - window.y : square.y - window.y + square.size,
+                square.x - window.x : square.x - window.x + square.size,
+            ] = True
+            target &= hole[window.slices]
+            region = result[window.slices]
+            if pixels.ndim == 2:
+                region[target] = colour[target]
+            else:
+                region[..., :colour_channels][target] = colour.reshape(*target.shape, colour_channels)[target]
+    return result
 
 
-def fill_image(image: Image.Image, boxes: list[masking.Box], model: Model, name: str = "photo") -> Image.Image:
-    """Fill square holes in a Pillow image; every pixel outside them keeps its exact value.
+def _warn_when_poor(
+    square: masking.Box,
+    window: masking.Box,
+    window_hole: np.ndarray,
+    input_size: int,
+    on_warning: Callable[[str], None],
+) -> None:
+    """Say when a hole is too large next to its surroundings for a good fill."""
+    share = float(window_hole.mean())
+    scale = window.size / input_size
+    if share > 0.5:
+        on_warning(f"the hole at {square} covers {share:.0%} of the context the network sees; expect a poor fill")
+    elif scale > 8:
+        on_warning(f"the hole at {square} is filled at 1/{scale:.0f} of full resolution; expect a blurry fill")
+
+
+def fill_image(
+    image: Image.Image, mask: np.ndarray, model: Model, name: str = "photo", on_warning: Callable[[str], None] = print
+) -> Image.Image:
+    """Fill the holes (mask true) of a Pillow image; every pixel outside them keeps its exact value.
 
     RGB, grayscale (L) and images with alpha (RGBA, LA) keep their mode; palette
     and other 8-bit modes are written as RGB. 16-bit and float images are refused.
     """
-    width, height = image.size
-    check_boxes(boxes, width, height, name)
-    if image.mode in {"I", "I;16", "I;16B", "I;16L", "F"}:
+    if image.mode in {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}:
         raise InpaintError(f"{name} has {image.mode} pixels (16-bit or float); inpaint fills 8-bit photos only")
+    if not mask.any():
+        raise UsageError(f"the mask for {name} has no white pixels: nothing to fill")
     mode = image.mode if image.mode in {"RGB", "L", "RGBA", "LA"} else "RGB"
-    original = np.asarray(image.convert(mode) if image.mode != mode else image)
-    mask = masking.draw_boxes(boxes, height, width)
-    holes = [Window(box.x, box.y, box.size) for box in boxes]
-    filled_rgb = fill_rgb(np.asarray(image.convert("RGB")), mask, holes, model)
-    filled_rgb = (filled_rgb * 255.0).round().astype(np.uint8)
-    colour = filled_rgb if mode.startswith("RGB") else np.asarray(Image.fromarray(filled_rgb).convert("L"))
-    result = original.copy()
-    hole = mask > 0
-    if result.ndim == 2:
-        result[hole] = colour[hole]
-    else:
-        colour_channels = 3 if mode.startswith("RGB") else 1
-        result[..., :colour_channels][hole] = colour.reshape(height, width, colour_channels)[hole]
-    return Image.fromarray(result, mode=mode)
+    pixels = np.asarray(image if image.mode == mode else image.convert(mode))
+    return Image.fromarray(fill_array(pixels, mask, model, on_warning), mode=mode)
 
 
-def output_path(photo: Path, out: Path | None, out_dir: Path | None, suffix: str = ".filled") -> Path:
+def hole_mask(boxes: list[masking.Box], mask_path: Path | None, width: int, height: int, name: str) -> np.ndarray:
+    """The photo's holes as a bool height x width mask: the boxes plus a mask file's white pixels."""
+    check_boxes(boxes, width, height, name, allow_none=mask_path is not None)
+    mask = masking.draw_boxes(boxes, height, width) > 0
+    if mask_path is not None:
+        mask |= masking.read_mask(mask_path, width, height) > 0
+    return mask
+
+
+OUTPUT_MARK = ".filled"
+
+
+def output_path(photo: Path, out: Path | None, out_dir: Path | None, relative_folder: Path = Path()) -> Path:
     """Where the filled copy of photo goes: --out, inside --out-dir, or <stem>.filled<suffix> beside it."""
     if out is not None:
         return out
-    folder = out_dir if out_dir is not None else photo.parent
-    return folder / f"{photo.stem}{suffix}{photo.suffix}"
+    folder = out_dir / relative_folder if out_dir is not None else photo.parent
+    return folder / f"{photo.stem}{OUTPUT_MARK}{photo.suffix}"
+
+
+@dataclass(frozen=True)
+class FillJob:
+    """One photo to fill: where it is, where its result goes, and its mask file if any."""
+
+    photo: Path
+    target: Path
+    mask_path: Path | None
+
+
+def plan_jobs(
+    inputs: list[Path],
+    out: Path | None = None,
+    out_dir: Path | None = None,
+    mask: Path | None = None,
+    mask_dir: Path | None = None,
+) -> list[FillJob]:
+    """Expand files and folders into fill jobs, checking how --out, --out-dir and masks combine.
+
+    Folders are searched recursively; earlier results (<stem>.filled.*) are skipped.
+    Under --out-dir, each photo keeps its path relative to the folder it was found in.
+    """
+    if out is not None and out_dir is not None:
+        raise UsageError("give --out or --out-dir, not both")
+    if mask is not None and mask_dir is not None:
+        raise UsageError("give --mask or --mask-dir, not both")
+    for folder, option in ((out_dir, "--out-dir"), (mask_dir, "--mask-dir")):
+        if folder is not None and folder.exists() and not folder.is_dir():
+            raise UsageError(f"{option} {folder} is a file, not a folder")
+    if mask_dir is not None and not mask_dir.is_dir():
+        raise UsageError(f"--mask-dir {mask_dir} does not exist")
+    if mask is not None and not mask.is_file():
+        raise UsageError(f"mask {mask} does not exist" if not mask.exists() else f"mask {mask} is not a file")
+    found: list[tuple[Path, Path]] = []
+    for source in inputs:
+        if source.is_dir():
+            photos = [path for path in images.find_images([source]) if not path.stem.endswith(OUTPUT_MARK)]
+            found.extend((path, path.parent.relative_to(source)) for path in photos)
+        elif source.exists():
+            found.append((source, Path()))
+        else:
+            raise UsageError(f"{source} does not exist")
+    if not found:
+        raise UsageError(f"no photos (JPEG, PNG, WebP, BMP, TIFF) in {', '.join(map(str, inputs))}")
+    if out is not None and (len(found) > 1 or inputs[0].is_dir()):
+        raise UsageError(f"--out names one file but {len(found)} photos were given; use --out-dir")
+    masks = _masks_by_stem(mask_dir) if mask_dir is not None else {}
+    jobs = [
+        FillJob(photo, output_path(photo, out, out_dir, relative), mask or masks.get(photo.stem))
+        for photo, relative in found
+    ]
+    if out_dir is not None:
+        for folder in {job.target.parent for job in jobs}:
+            folder.mkdir(parents=True, exist_ok=True)
+    return jobs
+
+
+def _masks_by_stem(mask_dir: Path) -> dict[str, Path]:
+    """Mask files in mask_dir by file stem (photo.jpg matches photo.png)."""
+    return {path.stem: path for path in images.find_images([mask_dir])}
+
+
+def comparison_image(before: Image.Image, after: Image.Image, mask: np.ndarray, max_width: int = 2400) -> Image.Image:
+    """Before and after side by side, each hole outlined in red, scaled down to at most max_width."""
+    from PIL import ImageDraw
+
+    width, height = before.size
+    pair = Image.new("RGB", (2 * width + 16, height), "white")
+    pair.paste(before.convert("RGB"), (0, 0))
+    pair.paste(after.convert("RGB"), (width + 16, 0))
+    draw = ImageDraw.Draw(pair)
+    line = max(2, width // 400)
+    for square in masking.hole_squares(mask, min_side=1):
+        for offset in (0, width + 16):
+            draw.rectangle(
+                [
+                    square.x + offset - line,
+                    square.y - line,
+                    square.x + square.size + offset + line,
+                    square.y + square.size + line,
+                ],
+                outline=(255, 0, 0),
+                width=line,
+            )
+    if pair.width > max_width:
+        pair = pair.resize((max_width, round(pair.height * max_width / pair.width)), Image.Resampling.LANCZOS)
+    return pair
 
 
 def check_output(photo: Path, target: Path, force: bool) -> None:
@@ -183,21 +335,39 @@ class Filler:
             self._model = load(self.model_path)
         return self._model
 
-    def fill_file(self, photo: Path, target: Path, boxes: list[masking.Box], force: bool = False) -> None:
-        """Fill boxes in the photo file and write the result to target atomically, keeping its metadata."""
+    def fill_file(
+        self,
+        photo: Path,
+        target: Path,
+        boxes: list[masking.Box],
+        mask_path: Path | None = None,
+        force: bool = False,
+        quality: int | None = None,
+        compare: Path | None = None,
+        on_warning: Callable[[str], None] = print,
+    ) -> None:
+        """Fill the boxes and mask in the photo file; write the result to target atomically, keeping metadata.
+
+        compare, when given, receives a before/after picture with the holes outlined.
+        """
         check_output(photo, target, force)
+        if compare is not None:
+            check_output(photo, compare, force)
         source = images.open_photo(photo)
         if target.suffix.lower() in {".jpg", ".jpeg"} and source.image.mode in {"RGBA", "LA", "PA"}:
             raise UsageError(f"{photo.name} has transparency, which JPEG cannot hold; write a .png instead")
-        check_boxes(boxes, *source.image.size, name=photo.name)
-        filled = fill_image(source.image, boxes, self.model, name=photo.name)
-        images.save_photo(filled, target, source)
+        mask = hole_mask(boxes, mask_path, *source.image.size, name=photo.name)
+        filled = fill_image(source.image, mask, self.model, name=photo.name, on_warning=on_warning)
+        images.save_photo(filled, target, source, quality=quality)
+        if compare is not None:
+            picture = comparison_image(source.image, filled, mask)
+            images.write_atomically(compare, lambda temporary: picture.save(temporary, format="PNG"))
 
 
-def check_boxes(boxes: list[masking.Box], width: int, height: int, name: str) -> None:
-    """Every box must lie wholly inside the photo."""
-    if not boxes:
-        raise UsageError("no holes to fill: give at least one --box x,y,size")
+def check_boxes(boxes: list[masking.Box], width: int, height: int, name: str, allow_none: bool = False) -> None:
+    """Every box must lie wholly inside the photo; at least one is needed unless a mask is given."""
+    if not boxes and not allow_none:
+        raise UsageError("no holes to fill: give at least one --box x,y,size or a --mask")
     for box in boxes:
         if not box.fits_in(width, height):
             raise UsageError(f"box {box} lies outside {name} ({width}x{height})")

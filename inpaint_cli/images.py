@@ -42,6 +42,7 @@ class Photo:
     exif: Image.Exif | None = None
     dpi: tuple[float, float] | None = None
     jpeg_subsampling: int | None = None
+    jpeg_qtables: dict[int, list[int]] | None = None  # the source's quantisation: its "quality"
 
 
 def open_photo(path: Path) -> Photo:
@@ -64,6 +65,7 @@ def open_photo(path: Path) -> Photo:
                     exif=image.getexif(),
                     dpi=image.info.get("dpi"),
                     jpeg_subsampling=_jpeg_subsampling(image),
+                    jpeg_qtables=getattr(image, "quantization", None) if image.format == "JPEG" else None,
                 )
     except FileNotFoundError:
         raise UsageError(f"{path} does not exist") from None
@@ -112,7 +114,10 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     folder = path.parent
     if not folder.is_dir():
         raise UsageError(f"folder {folder} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=folder)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=folder)
+    except OSError as error:
+        raise InpaintError(f"cannot write in {folder} ({error.strerror or error})") from None
     os.close(handle)
     umask = os.umask(0)
     os.umask(umask)
@@ -120,16 +125,20 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     try:
         write(Path(temporary))
         os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise InpaintError(f"could not write {path} ({error.strerror or error}); nothing was written") from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
 
 
-def save_photo(image: Image.Image, path: Path, source: Photo) -> None:
+def save_photo(image: Image.Image, path: Path, source: Photo, quality: int | None = None) -> None:
     """Save image to path atomically, keeping the source's ICC profile, EXIF and DPI.
 
-    The format follows path's suffix. JPEG output gets quality 95, and the
-    source's chroma subsampling when the source was a JPEG too.
+    The format follows path's suffix. A JPEG written from a JPEG keeps the source's
+    quantisation tables and chroma subsampling (what Pillow's quality="keep" does)
+    unless quality (1-100) is given; other JPEGs get quality 95.
     """
     suffix = path.suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
@@ -143,7 +152,10 @@ def save_photo(image: Image.Image, path: Path, source: Photo) -> None:
         source.exif[0x0112] = 1  # the pixels are written upright
         options["exif"] = source.exif.tobytes()
     if suffix in {".jpg", ".jpeg"}:
-        options["quality"] = 95
+        if quality is None and source.jpeg_qtables:
+            options["qtables"] = source.jpeg_qtables
+        else:
+            options["quality"] = quality or 95
         if source.jpeg_subsampling is not None:
             options["subsampling"] = source.jpeg_subsampling
     image_format = Image.registered_extensions()[suffix]

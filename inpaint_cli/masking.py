@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from inpaint_cli.errors import UsageError
 
@@ -23,6 +25,11 @@ class Box:
 
     def __str__(self) -> str:
         return f"{self.x},{self.y},{self.size}"
+
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        """Row and column slices of the square, for indexing an HxW array."""
+        return slice(self.y, self.y + self.size), slice(self.x, self.x + self.size)
 
     def fits_in(self, width: int, height: int) -> bool:
         """True when the whole square lies inside a width x height image."""
@@ -98,3 +105,71 @@ def random_training_mask(
         return random_stroke_mask(rng, image_size, hole_min, hole_max)
     box = random_box(rng, image_size, hole_min, hole_max)
     return draw_boxes([box], image_size, image_size)
+
+
+def read_mask(path: Path, width: int, height: int) -> np.ndarray:
+    """A mask image as float32 height x width, 1 where it is white (any channel above 127).
+
+    A mask of another size is resized with nearest-neighbour, so its edges stay hard.
+    """
+    from inpaint_cli import images
+
+    mask = images.open_photo(path).image.convert("L")
+    if mask.size != (width, height):
+        mask = mask.resize((width, height), Image.Resampling.NEAREST)
+    return (np.asarray(mask) > 127).astype(np.float32)
+
+
+def hole_squares(mask: np.ndarray, min_side: int) -> list[Box]:
+    """Squares that together cover every hole pixel of mask, about one per connected hole.
+
+    A long thin hole is covered by a row of squares about twice its thickness (at
+    least min_side), so each square keeps plenty of known pixels around it.
+    Connectivity is found on a grid of at most 256 cells a side (so it stays fast on
+    big masks); holes closer than a cell may share a square, which only adds context.
+    """
+    height, width = mask.shape
+    cell = max(1, math.ceil(max(height, width) / 256))
+    rows, columns = math.ceil(height / cell), math.ceil(width / cell)
+    padded = np.zeros((rows * cell, columns * cell), dtype=bool)
+    padded[:height, :width] = mask > 0
+    coarse = padded.reshape(rows, cell, columns, cell).any(axis=(1, 3))
+    squares = []
+    for top, left, bottom, right in _component_bounds(coarse):
+        y0, x0 = top * cell, left * cell
+        y1, x1 = min(bottom * cell, height), min(right * cell, width)
+        squares.extend(_cover(x0, y0, x1, y1, min_side, width, height))
+    return squares
+
+
+def _component_bounds(grid: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Bounding rectangles (top, left, bottom, right; exclusive ends) of 8-connected True cells."""
+    seen = np.zeros_like(grid)
+    bounds = []
+    for start in zip(*np.nonzero(grid), strict=True):
+        if seen[start]:
+            continue
+        seen[start] = True
+        stack, top, left, bottom, right = [start], start[0], start[1], start[0], start[1]
+        while stack:
+            row, column = stack.pop()
+            top, bottom, left, right = min(top, row), max(bottom, row), min(left, column), max(right, column)
+            for dr in (-1, 0, 1):
+                for dc in (-1, 0, 1):
+                    r, c = row + dr, column + dc
+                    if 0 <= r < grid.shape[0] and 0 <= c < grid.shape[1] and grid[r, c] and not seen[r, c]:
+                        seen[r, c] = True
+                        stack.append((r, c))
+        bounds.append((int(top), int(left), int(bottom) + 1, int(right) + 1))
+    return bounds
+
+
+def _cover(x0: int, y0: int, x1: int, y1: int, min_side: int, width: int, height: int) -> list[Box]:
+    """Squares covering the rectangle [x0, x1) x [y0, y1), inside the image."""
+    long_side, short_side = max(x1 - x0, y1 - y0), min(x1 - x0, y1 - y0)
+    side = min(long_side, max(2 * short_side, min_side), width, height)
+    squares = []
+    for top in range(y0, y1, side):
+        for left in range(x0, x1, side):
+            squares.append(Box(min(left, width - side), min(top, height - side), side))
+    return squares

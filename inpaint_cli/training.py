@@ -19,7 +19,7 @@ import numpy as np
 from inpaint_cli import __version__, dataset, images
 from inpaint_cli import model as network
 from inpaint_cli.backend import keras, tf
-from inpaint_cli.errors import UsageError
+from inpaint_cli.errors import InpaintError, UsageError
 
 EpochReport = Callable[[int, int, dict[str, float]], None]
 
@@ -113,15 +113,19 @@ def train(dataset_dir: Path, out_dir: Path, config: TrainConfig, on_epoch: Epoch
     out_dir.mkdir(parents=True, exist_ok=True)
     saver, csv_logger = _keras_callbacks(out_dir, config.epochs, model_config, on_epoch)
     started = time.perf_counter()
-    unet.fit(
-        train_data,
-        validation_data=validation_data,
-        epochs=config.epochs,
-        steps_per_epoch=steps_per_epoch,
-        callbacks=[saver, csv_logger],
-        shuffle=False,
-        verbose=0,
-    )
+    try:
+        unet.fit(
+            train_data,
+            validation_data=validation_data,
+            epochs=config.epochs,
+            steps_per_epoch=steps_per_epoch,
+            callbacks=[saver, csv_logger],
+            shuffle=False,
+            verbose=0,
+        )
+    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise InpaintError(f"the dataset in {dataset_dir} is damaged ({first_line}); prepare it again") from None
     seconds = time.perf_counter() - started
 
     best = keras.saving.load_model(out_dir / "model.keras", compile=False)

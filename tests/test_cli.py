@@ -98,3 +98,60 @@ def test_user_mistakes_give_one_line_and_exit_status(tiny_model_dir: Path, tmp_p
         assert message in result.output, (arguments, result.output)
         assert "Traceback" not in result.output
     assert sorted(path.name for path in tmp_path.iterdir()) == ["photo.png"]
+
+
+def test_fill_a_folder_with_a_corrupt_file_masks_by_stem_and_compare(tiny_model_dir: Path, tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    (photos / "trip").mkdir(parents=True)
+    for index, name in enumerate(["a.jpg", "b.png", "trip/c.png"]):
+        Image.fromarray(landscape(64, 80, seed=index)).save(photos / name)
+    (photos / "broken.jpg").write_bytes(b"not a photo")
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    mask = np.zeros((32, 40), np.uint8)
+    mask[4:12, 30:38] = 255
+    Image.fromarray(mask).save(masks / "b.png")
+    out_dir = tmp_path / "out"
+    result = runner.invoke(
+        app,
+        [
+            "fill",
+            str(photos),
+            "--box",
+            "5,5,16",
+            "--mask-dir",
+            str(masks),
+            "--out-dir",
+            str(out_dir),
+            "--model",
+            str(tiny_model_dir),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "broken.jpg is not an image" in result.output
+    assert "1 of 4 photos failed" in result.output
+    written = sorted(str(path.relative_to(out_dir)) for path in out_dir.rglob("*.*"))
+    assert written == ["a.filled.jpg", "b.filled.png", "trip/c.filled.png"]
+    original, filled = np.asarray(Image.open(photos / "b.png")), np.asarray(Image.open(out_dir / "b.filled.png"))
+    changed = (original != filled).any(axis=-1)
+    assert changed[8:24, 60:76].any() and changed[5:21, 5:21].any()  # the mask (resized x2) and the box
+    assert not changed[40:, :50].any()
+
+    compare = tmp_path / "compare.png"
+    result = runner.invoke(
+        app,
+        [
+            "fill",
+            str(photos / "a.jpg"),
+            "--box",
+            "5,5,16",
+            "--out",
+            str(tmp_path / "a.png"),
+            "--compare",
+            str(compare),
+            "--model",
+            str(tiny_model_dir),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert Image.open(compare).size == (2 * 80 + 16, 64)

@@ -30,19 +30,19 @@ def test_fill_changes_only_the_holes_of_a_large_png(tiny_model_dir: Path, tmp_pa
 
 
 def test_context_window_holds_the_hole_and_stays_inside() -> None:
-    for hole in [filling.Window(0, 0, 10), filling.Window(990, 490, 10), filling.Window(400, 200, 200)]:
+    for hole in [masking.Box(0, 0, 10), masking.Box(990, 490, 10), masking.Box(400, 200, 200)]:
         window = filling.context_window(hole, height=500, width=1000, input_size=128)
-        assert 0 <= window.left and window.left + window.side <= 1000
-        assert 0 <= window.top and window.top + window.side <= 500
-        assert window.left <= hole.left and hole.left + hole.side <= window.left + window.side
-        assert window.top <= hole.top and hole.top + hole.side <= window.top + window.side
-    assert filling.context_window(filling.Window(500, 200, 10), 500, 1000, 128).side == 128  # full resolution
-    assert filling.context_window(filling.Window(400, 100, 100), 500, 1000, 128).side == 300
+        assert 0 <= window.x and window.x + window.size <= 1000
+        assert 0 <= window.y and window.y + window.size <= 500
+        assert window.x <= hole.x and hole.x + hole.size <= window.x + window.size
+        assert window.y <= hole.y and hole.y + hole.size <= window.y + window.size
+    assert filling.context_window(masking.Box(500, 200, 10), 500, 1000, 128).size == 128  # full resolution
+    assert filling.context_window(masking.Box(400, 100, 100), 500, 1000, 128).size == 300
 
 
 def test_small_photo_and_box_covering_it(tiny_model: filling.Model) -> None:
     image = Image.fromarray(landscape(20, 30, seed=1))
-    filled = filling.fill_image(image, [masking.Box(0, 0, 20)], tiny_model)
+    filled = filling.fill_image(image, masking.draw_boxes([masking.Box(0, 0, 20)], 20, 30) > 0, tiny_model)
     assert filled.size == (30, 20)
     assert np.array_equal(np.asarray(filled)[:, 20:], np.asarray(image)[:, 20:])
 
@@ -50,22 +50,22 @@ def test_small_photo_and_box_covering_it(tiny_model: filling.Model) -> None:
 @pytest.mark.parametrize("mode", ["L", "RGBA"])
 def test_grayscale_and_alpha_keep_their_mode(tiny_model: filling.Model, mode: str) -> None:
     image = Image.fromarray(landscape(64, 64, seed=2)).convert(mode)
-    filled = filling.fill_image(image, [masking.Box(10, 10, 16)], tiny_model)
+    filled = filling.fill_image(image, masking.draw_boxes([masking.Box(10, 10, 16)], 64, 64) > 0, tiny_model)
     assert filled.mode == mode
     if mode == "RGBA":
         assert np.array_equal(np.asarray(filled)[..., 3], np.asarray(image)[..., 3])
 
 
-def test_box_outside_the_photo_names_box_and_size(tiny_model: filling.Model) -> None:
+def test_box_outside_the_photo_names_box_and_size() -> None:
     image = Image.fromarray(landscape(600, 800, seed=3))
     with pytest.raises(UsageError, match=r"box 790,590,50 lies outside photo.png \(800x600\)"):
-        filling.fill_image(image, [masking.parse_box("790,590,50")], tiny_model, name="photo.png")
+        filling.hole_mask([masking.parse_box("790,590,50")], None, *image.size, name="photo.png")
 
 
 def test_sixteen_bit_images_are_refused(tiny_model: filling.Model) -> None:
     image = Image.fromarray(np.zeros((32, 32), np.uint16) + 1000)
     with pytest.raises(InpaintError, match="16-bit"):
-        filling.fill_image(image, [masking.Box(0, 0, 8)], tiny_model)
+        filling.fill_image(image, masking.draw_boxes([masking.Box(0, 0, 8)], 32, 32) > 0, tiny_model)
 
 
 def test_output_naming_and_overwrite_rules(tmp_path: Path) -> None:
@@ -97,3 +97,44 @@ def test_jpeg_metadata_survives(tiny_model_dir: Path, tmp_path: Path) -> None:
         assert written.getexif()[0x010F] == "TestCam" and written.getexif()[0x0112] == 1
         assert written.info["icc_profile"] == b"fake-icc"
         assert tuple(round(v) for v in written.info["dpi"]) == (300, 300)
+
+
+def test_free_form_mask_file_and_boxes_together(tiny_model_dir: Path, tmp_path: Path) -> None:
+    photo = tmp_path / "photo.png"
+    pixels = landscape(300, 400, seed=6)
+    Image.fromarray(pixels).save(photo)
+    rng = np.random.default_rng(0)
+    stroke = masking.random_stroke_mask(rng, 150, 10, 30) > 0  # drawn at half size: the mask gets resized
+    Image.fromarray((stroke * 255).astype(np.uint8)).save(tmp_path / "mask.png")
+    target = tmp_path / "out.png"
+    filling.Filler(tiny_model_dir).fill_file(photo, target, [masking.Box(300, 10, 30)], tmp_path / "mask.png")
+    expected_hole = np.asarray(Image.fromarray(stroke).resize((400, 300), Image.Resampling.NEAREST))
+    expected_hole = expected_hole | (masking.draw_boxes([masking.Box(300, 10, 30)], 300, 400) > 0)
+    result = np.asarray(Image.open(target))
+    assert np.array_equal(result[~expected_hole], pixels[~expected_hole])
+    assert (result[expected_hole] != pixels[expected_hole]).any(axis=-1).mean() > 0.5
+
+
+def test_all_black_mask_is_nothing_to_fill(tiny_model_dir: Path, tmp_path: Path) -> None:
+    Image.fromarray(landscape(64, 64, seed=1)).save(tmp_path / "photo.png")
+    Image.new("L", (64, 64)).save(tmp_path / "mask.png")
+    with pytest.raises(UsageError, match="nothing to fill"):
+        filling.Filler(tiny_model_dir).fill_file(
+            tmp_path / "photo.png", tmp_path / "out.png", [], tmp_path / "mask.png"
+        )
+
+
+def test_hole_squares_cover_every_hole_pixel() -> None:
+    rng = np.random.default_rng(3)
+    mask = np.zeros((700, 900), dtype=bool)
+    for _ in range(4):
+        mask[:150, :150] |= masking.random_stroke_mask(rng, 150, 10, 40) > 0
+    mask[600:610, 20:880] = True  # a long thin scratch
+    mask[300:420, 500:560] = True
+    covered = np.zeros_like(mask)
+    squares = masking.hole_squares(mask, min_side=32)
+    for square in squares:
+        assert square.fits_in(900, 700)
+        covered[square.slices] = True
+    assert covered[mask].all()
+    assert covered.mean() < 0.4  # squares hug the holes rather than the whole photo

@@ -1,0 +1,104 @@
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import landscape
+from PIL import Image
+from typer.testing import CliRunner
+
+from inpaint_cli import export, filling, masking
+from inpaint_cli.cli import app
+from inpaint_cli.errors import InpaintError, UsageError
+
+
+@pytest.fixture(scope="module")
+def exported_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the tiny model folder with model.tflite written by export()."""
+    folder = tmp_path_factory.mktemp("exported") / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    export.export(folder)
+    return folder
+
+
+def test_export_writes_a_tflite_that_matches_keras(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from inpaint_cli import model as network
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    result = export.export(folder, seed=3)
+    assert result.path == folder / "model.tflite" and result.path.stat().st_size == result.size_bytes
+    assert 0 <= result.max_difference <= export.TOLERANCE == result.tolerance
+    assert sorted(path.name for path in folder.iterdir()) == ["model.json", "model.keras", "model.tflite"]
+    # Independently of export's own check: other inputs, the Keras model against the file.
+    inputs = export.sample_inputs(32, count=3, seed=11)
+    expected = np.asarray(network.load_model(folder)(inputs, training=False))
+    assert np.max(np.abs(export.load_litert(result.path)(inputs) - expected)) <= 1e-4
+
+
+def test_load_picks_the_tflite_and_fills_only_the_holes(exported_dir: Path, tmp_path: Path) -> None:
+    model = filling.load(exported_dir)
+    assert isinstance(model.predict, export.LiteRTPredict) and model.input_size == 32
+    assert isinstance(filling.load(exported_dir / "model.tflite").predict, export.LiteRTPredict)
+    assert not isinstance(filling.load(exported_dir / "model.keras").predict, export.LiteRTPredict)
+    photo, target = tmp_path / "photo.png", tmp_path / "photo.filled.png"
+    pixels = landscape(300, 400, seed=6)
+    Image.fromarray(pixels).save(photo)
+    boxes = [masking.Box(10, 20, 12), masking.Box(200, 100, 90), masking.Box(380, 280, 20)]
+    filler = filling.Filler(exported_dir)
+    filler.fill_file(photo, target, boxes)
+    assert isinstance(filler.model.predict, export.LiteRTPredict)
+    filled = np.asarray(Image.open(target))
+    hole = masking.draw_boxes(boxes, 300, 400) > 0
+    assert np.array_equal(filled[~hole], pixels[~hole])
+    assert not np.array_equal(filled[hole], pixels[hole])
+
+
+def test_litert_predicts_batches_of_any_length(exported_dir: Path) -> None:
+    predict = export.load_litert(exported_dir / "model.tflite")
+    inputs = export.sample_inputs(32, count=5, seed=1)
+    batch = predict(inputs)
+    assert batch.shape == (5, 32, 32, 3) and batch.dtype == np.float32
+    assert np.array_equal(predict(inputs[2:3])[0], batch[2])
+
+
+def test_export_refuses_a_model_that_differs(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    monkeypatch.setattr(export, "load_litert", lambda path: lambda batch: np.ones(batch.shape[:3] + (3,), np.float32))
+    with pytest.raises(
+        InpaintError, match=r"differs from the Keras model by up to .* \(tolerance 0.0001\); .* not written"
+    ):
+        export.export(folder)
+    assert sorted(path.name for path in folder.iterdir()) == ["model.json", "model.keras"]  # no temporary left
+
+
+def test_export_needs_a_folder_with_model_keras(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="does not exist"):
+        export.export(tmp_path / "missing")
+    with pytest.raises(UsageError, match="has no model.keras"):
+        export.export(tmp_path)
+    (tmp_path / "model.keras").write_bytes(b"x")
+    with pytest.raises(UsageError, match="is a file"):
+        export.export(tmp_path / "model.keras")
+
+
+def test_a_damaged_tflite_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "model.tflite").write_bytes(b"not a flatbuffer")
+    with pytest.raises(InpaintError, match="is not a LiteRT model"):
+        filling.load(tmp_path)
+
+
+def test_export_command(tiny_model_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    runner = CliRunner()
+    result = runner.invoke(app, ["export", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert f"Wrote {folder / 'model.tflite'}" in result.output
+    assert "largest difference from the Keras model on 4 sample inputs" in result.output
+    missing = runner.invoke(app, ["export", str(tmp_path / "nope")])
+    assert missing.exit_code == 2
+    assert missing.output.strip() == f"Error: model folder {tmp_path / 'nope'} does not exist"

@@ -1,0 +1,70 @@
+"""The commands that need no TensorFlow must run where importing it fails."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import landscape
+from PIL import Image
+
+from inpaint_cli import export
+
+FAKE = 'open({marker!r}, "a").write(__name__ + "\\n")\nraise ImportError("tensorflow must not be imported")\n'
+
+
+@pytest.fixture(scope="module")
+def litert_only_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model folder holding only model.tflite and model.json."""
+    exported = tmp_path_factory.mktemp("exported") / "model"
+    shutil.copytree(tiny_model_dir, exported)
+    export.export(exported)
+    folder = tmp_path_factory.mktemp("litert_only")
+    for name in ("model.tflite", "model.json"):
+        shutil.copy(exported / name, folder / name)
+    return folder
+
+
+def run_without_tensorflow(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """Run `python -m inpaint_cli.cli ARGUMENTS` where tensorflow and keras are fakes that refuse to import."""
+    fakes, marker = tmp_path / "fakes", tmp_path / "imported.txt"
+    for name in ("tensorflow", "keras"):
+        (fakes / name).mkdir(parents=True, exist_ok=True)
+        (fakes / name / "__init__.py").write_text(FAKE.format(marker=str(marker)))
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(fakes), os.environ.get("PYTHONPATH")])),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "inpaint_cli.cli", *arguments], capture_output=True, text=True, env=environment
+    )
+    assert not marker.exists(), f"imported {marker.read_text().split()} (even if the ImportError was caught)"
+    return result
+
+
+@pytest.mark.parametrize("arguments", [["--help"], ["fill", "--help"], ["--version"]])
+def test_help_and_version_need_no_tensorflow(tmp_path: Path, arguments: list[str]) -> None:
+    result = run_without_tensorflow(tmp_path, *arguments)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
+
+
+@pytest.mark.parametrize("model_name", ["", "model.tflite"])
+def test_fill_with_a_tflite_needs_no_tensorflow(litert_only_dir: Path, tmp_path: Path, model_name: str) -> None:
+    photo, target = tmp_path / "photo.png", tmp_path / "photo.filled.png"
+    pixels = landscape(80, 120, seed=9)
+    Image.fromarray(pixels).save(photo)
+    model = litert_only_dir / model_name if model_name else litert_only_dir
+    result = run_without_tensorflow(
+        tmp_path, "fill", str(photo), "--box", "30,20,24", "--out", str(target), "--model", str(model)
+    )
+    assert result.returncode == 0, result.stderr
+    assert "INFO" not in result.stderr and "XNNPACK" not in result.stderr  # LiteRT's log line stays hidden
+    assert "Filled" in result.stdout + result.stderr
+    filled = np.asarray(Image.open(target))
+    outside = np.ones(pixels.shape[:2], bool)
+    outside[20:44, 30:54] = False
+    assert np.array_equal(filled[outside], pixels[outside])
