@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,23 +116,14 @@ def _as_rgb(pixels: np.ndarray) -> np.ndarray:
     return pixels[..., :3]
 
 
-def _from_rgb(rgb: np.ndarray, like: np.ndarray) -> np.ndarray:
-    """Colour values from an HxWx3 uint8 array in the channel layout of like (alpha left out)."""
-    if like.ndim == 3 and like.shape[-1] >= 3:
-        return rgb
-    gray = np.asarray(Image.fromarray(rgb).convert("L"))
-    return gray if like.ndim == 2 else gray[..., None]
+def _predicted_squares(
+    crop_of: Callable[[masking.Box], np.ndarray], hole: np.ndarray, model: Model, on_warning: Callable[[str], None]
+) -> Iterator[tuple[masking.Box, np.ndarray]]:
+    """For each square covering holes: the square and the network's uint8 RGB pixels for it.
 
-
-def fill_array(
-    pixels: np.ndarray, mask: np.ndarray, model: Model, on_warning: Callable[[str], None] = print
-) -> np.ndarray:
-    """Fill the holes of a uint8 image (HxW, or HxWxC with C = 2, 3 or 4); mask is HxW, true = hole.
-
-    Returns a copy in which only hole pixels (and only colour channels, never alpha)
-    differ. The network sees crops around each hole, never the whole photo.
+    crop_of(box) returns the photo's pixels inside box; only crops around holes are
+    read, never the whole photo.
     """
-    hole = mask > 0
     height, width = hole.shape
     size = model.input_size
     squares = masking.hole_squares(hole, min_side=size)
@@ -141,29 +132,44 @@ def fill_array(
     for square, window in zip(squares, windows, strict=True):
         window_hole = hole[window.slices]
         _warn_when_poor(square, window, window_hole, size, on_warning)
-        crop = _resize(_as_rgb(pixels[window.slices]).astype(np.float32) / 255.0, size, Image.Resampling.BICUBIC)
+        crop = _resize(_as_rgb(crop_of(window)).astype(np.float32) / 255.0, size, Image.Resampling.BICUBIC)
         # A pixel that is even partly hole after scaling counts as hole, so no hole colour leaks in.
         crop_mask = (_resize(window_hole.astype(np.float32), size, Image.Resampling.BOX) > 0).astype(np.float32)
         batch.append(np.concatenate([np.clip(crop, 0, 1) * (1 - crop_mask[..., None]), crop_mask[..., None]], -1))
-    result = pixels.copy()
-    colour_channels = 1 if pixels.ndim == 2 else (3 if pixels.shape[-1] >= 3 else 1)
     for start in range(0, len(batch), BATCH):
         predictions = model.predict(np.stack(batch[start : start + BATCH]))
         for square, window, prediction in zip(squares[start:], windows[start:], predictions, strict=False):
-            rgb = (np.clip(_resize(prediction, window.size, Image.Resampling.BICUBIC), 0, 1) * 255).round()
-            colour = _from_rgb(rgb.astype(np.uint8), pixels)
-            # Only this square's hole pixels: a neighbouring square's prediction sees it from further away.
-            target = np.zeros((height, width), dtype=bool)[window.slices]
-            target[
-                square.y - window.y : square.y - window.y + square.size,
-                square.x - window.x : square.x - window.x + square.size,
-            ] = True
-            target &= hole[window.slices]
-            region = result[window.slices]
-            if pixels.ndim == 2:
-                region[target] = colour[target]
-            else:
-                region[..., :colour_channels][target] = colour.reshape(*target.shape, colour_channels)[target]
+            rgb = np.clip(_resize(prediction, window.size, Image.Resampling.BICUBIC), 0, 1)
+            inside = (
+                slice(square.y - window.y, square.y - window.y + square.size),
+                slice(square.x - window.x, square.x - window.x + square.size),
+            )
+            yield square, (rgb[inside] * 255).round().astype(np.uint8)
+
+
+def _write_colour(region: np.ndarray, rgb: np.ndarray, target: np.ndarray) -> None:
+    """Write rgb into region (gray, gray+alpha, RGB or RGBA) where target is true; alpha is never changed."""
+    if region.ndim == 3 and region.shape[-1] >= 3:
+        region[..., :3][target] = rgb[target]
+        return
+    gray = np.asarray(Image.fromarray(rgb).convert("L"))
+    if region.ndim == 2:
+        region[target] = gray[target]
+    else:
+        region[..., 0][target] = gray[target]
+
+
+def fill_array(
+    pixels: np.ndarray, mask: np.ndarray, model: Model, on_warning: Callable[[str], None] = print
+) -> np.ndarray:
+    """Fill the holes of a uint8 image (HxW, or HxWxC with C = 2, 3 or 4); mask is HxW, true = hole.
+
+    Returns a copy in which only hole pixels (and only colour channels, never alpha) differ.
+    """
+    hole = mask > 0
+    result = pixels.copy()
+    for square, rgb in _predicted_squares(lambda box: pixels[box.slices], hole, model, on_warning):
+        _write_colour(result[square.slices], rgb, hole[square.slices])
     return result
 
 
@@ -184,26 +190,39 @@ def _warn_when_poor(
 
 
 def fill_image(
-    image: Image.Image, mask: np.ndarray, model: Model, name: str = "photo", on_warning: Callable[[str], None] = print
+    image: Image.Image,
+    mask: np.ndarray,
+    model: Model,
+    name: str = "photo",
+    on_warning: Callable[[str], None] = print,
+    in_place: bool = False,
 ) -> Image.Image:
     """Fill the holes (mask true) of a Pillow image; every pixel outside them keeps its exact value.
 
     RGB, grayscale (L) and images with alpha (RGBA, LA) keep their mode; palette
     and other 8-bit modes are written as RGB. 16-bit and float images are refused.
+    in_place fills image itself (saving a full-size copy) when its mode needs no conversion.
     """
     if image.mode in {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}:
         raise InpaintError(f"{name} has {image.mode} pixels (16-bit or float); inpaint fills 8-bit photos only")
     if not mask.any():
         raise UsageError(f"the mask for {name} has no white pixels: nothing to fill")
     mode = image.mode if image.mode in {"RGB", "L", "RGBA", "LA"} else "RGB"
-    pixels = np.asarray(image if image.mode == mode else image.convert(mode))
-    return Image.fromarray(fill_array(pixels, mask, model, on_warning), mode=mode)
+    source = image if image.mode == mode else image.convert(mode)
+    hole = mask > 0
+    result = source if in_place and source is image else source.copy()
+    # Work square by square on crops: a 12-megapixel photo is never turned into a numpy array.
+    for square, rgb in _predicted_squares(lambda box: np.asarray(source.crop(box.corners)), hole, model, on_warning):
+        region = np.array(result.crop(square.corners))
+        _write_colour(region, rgb, hole[square.slices])
+        result.paste(Image.fromarray(region), square.corners[:2])
+    return result
 
 
 def hole_mask(boxes: list[masking.Box], mask_path: Path | None, width: int, height: int, name: str) -> np.ndarray:
     """The photo's holes as a bool height x width mask: the boxes plus a mask file's white pixels."""
     check_boxes(boxes, width, height, name, allow_none=mask_path is not None)
-    mask = masking.draw_boxes(boxes, height, width) > 0
+    mask = masking.draw_boxes(boxes, height, width, dtype=bool)
     if mask_path is not None:
         mask |= masking.read_mask(mask_path, width, height) > 0
     return mask
@@ -357,7 +376,9 @@ class Filler:
         if target.suffix.lower() in {".jpg", ".jpeg"} and source.image.mode in {"RGBA", "LA", "PA"}:
             raise UsageError(f"{photo.name} has transparency, which JPEG cannot hold; write a .png instead")
         mask = hole_mask(boxes, mask_path, *source.image.size, name=photo.name)
-        filled = fill_image(source.image, mask, self.model, name=photo.name, on_warning=on_warning)
+        # In place saves a full-size copy, unless the comparison still needs the photo as it was.
+        in_place = compare is None
+        filled = fill_image(source.image, mask, self.model, photo.name, on_warning, in_place=in_place)
         images.save_photo(filled, target, source, quality=quality)
         if compare is not None:
             picture = comparison_image(source.image, filled, mask)

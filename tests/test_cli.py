@@ -154,4 +154,7 @@ def test_fill_a_folder_with_a_corrupt_file_masks_by_stem_and_compare(tiny_model_
         ],
     )
     assert result.exit_code == 0, result.output
-    assert Image.open(compare).size == (2 * 80 + 16, 64)
+    sides = np.asarray(Image.open(compare).convert("RGB"))
+    assert sides.shape == (64, 2 * 80 + 16, 3)
+    before, after = sides[10:18, 10:18], sides[10:18, 96 + 10 : 96 + 18]  # inside the hole, away from the outline
+    assert not np.array_equal(before, after)
