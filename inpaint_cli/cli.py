@@ -120,7 +120,7 @@ def progress_bar() -> Progress:
 @app.command()
 def prepare(
     sources: Annotated[list[Path], typer.Argument(help="Photo files or folders (searched recursively).")],
-    out: Annotated[Path, typer.Option("--out", help="Dataset folder to write.")],
+    out: Annotated[str, typer.Option("--out", help="Dataset folder to write (a local path or a tf.io.gfile URL).")],
     size: Annotated[int, typer.Option(help="Side of the square samples in pixels (multiple of 16).")] = 128,
     holes_per_image: Annotated[int, typer.Option(help="Square holes drawn per sample.")] = 1,
     hole_min: Annotated[int, typer.Option(help="Smallest hole side in pixels, at --size.")] = 16,
@@ -157,16 +157,39 @@ def prepare(
 
 @app.command()
 def train(
-    dataset_dir: Annotated[Path, typer.Argument(help="A folder written by `inpaint prepare`.")],
-    out: Annotated[Path, typer.Option("--out", help="Model folder to write.")],
+    dataset_dir: Annotated[
+        str, typer.Argument(help="A folder written by `inpaint prepare` (a local path or a tf.io.gfile URL).")
+    ],
+    out: Annotated[str, typer.Option("--out", help="Model folder to write (a local path or a tf.io.gfile URL).")],
     epochs: Annotated[int, typer.Option(help="Passes over the training split.")] = 40,
-    batch_size: Annotated[int, typer.Option(help="Samples per step.")] = 32,
-    learning_rate: Annotated[float, typer.Option(help="Peak learning rate (cosine decay to 1 %).")] = 1e-3,
+    batch_size: Annotated[int, typer.Option(help="Samples per step over all replicas (split between them).")] = 32,
+    learning_rate: Annotated[
+        float,
+        typer.Option(
+            help="Peak learning rate (cosine decay to 1 %) for the global batch; not scaled with the number of "
+            "replicas (learning rate x replicas is a good start when you add them)."
+        ),
+    ] = 1e-3,
     width: Annotated[int, typer.Option(help="Filters at the first U-Net level (doubling per level).")] = 16,
     seed: Annotated[int, typer.Option(help="Seed of weights, shuffling and training holes.")] = 0,
     stroke_fraction: Annotated[float, typer.Option(help="Share of training holes that are free-form strokes.")] = 1 / 3,
+    strategy: Annotated[
+        str,
+        typer.Option(
+            help="auto, default, mirrored (all GPUs of this machine) or multi-worker (machines in TF_CONFIG); "
+            "auto is mirrored when more than one GPU is visible."
+        ),
+    ] = "auto",
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Resume the interrupted run in --out (the default when there is one).")
+    ] = False,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Delete what --out holds (a finished or interrupted run) and start over.")
+    ] = False,
 ) -> None:
     """Train the U-Net on a prepared dataset; writes model.keras, model.json, history.csv, preview.png.
+
+    A run that was killed or interrupted resumes from its last completed epoch when the same command runs again.
 
     Example: inpaint train dataset --out my-model --epochs 40
     """
@@ -187,13 +210,23 @@ def train(
             f"val hole PSNR {logs.get('val_hole_psnr', float('nan')):.2f} dB"
         )
 
+    def on_start(done: int, total: int) -> None:
+        if done:
+            console.print(f"Resuming the interrupted run in {out} after epoch {done} of {total}.", highlight=False)
+
     with user_errors():
-        card = training.train(dataset_dir, out, config, on_epoch)
-    best = card["best"]
+        if resume and restart:
+            raise UsageError("--resume and --restart exclude each other")
+        start = "restart" if restart else "resume" if resume else "auto"
+        result = training.train(dataset_dir, out, config, on_epoch, start=start, strategy=strategy, on_start=on_start)
+    best = result.card["best"]
     console.print(
         f"Best validation hole PSNR {best['val_hole_psnr']:.2f} dB (epoch {best['epoch'] + 1}); "
-        f"model written to {out}/model.keras"
+        f"model written to {out.rstrip('/')}/model.keras",
+        highlight=False,
     )
+    for note in result.notes:
+        console.print(note, markup=False, highlight=False)
 
 
 @app.command()

@@ -16,12 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from inpaint_cli import __version__, images, masking
+from inpaint_cli import __version__, images, masking, storage
 from inpaint_cli.errors import InpaintError, UsageError
+from inpaint_cli.storage import StoragePath
 
 MANIFEST = "manifest.json"
 SAMPLES_PER_SHARD = 1024
 SPLITS = ("train", "validation")
+SHUFFLE_BUFFER = 2048  # samples: each training pass is shuffled within windows of this many
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ def _relative_names(sources: list[Path]) -> list[tuple[Path, str]]:
 class _ShardWriter:
     """Writes samples of one split into shards of SAMPLES_PER_SHARD records."""
 
-    def __init__(self, folder: Path, split: str) -> None:
+    def __init__(self, folder: str, split: str) -> None:
         self.folder, self.split = folder, split
         self.count, self.shards, self._writer = 0, [], None
 
@@ -79,7 +81,7 @@ class _ShardWriter:
             self.close()
             name = f"{self.split}-{len(self.shards):05d}.tfrecord"
             self.shards.append(name)
-            self._writer = tf.io.TFRecordWriter(str(self.folder / name))
+            self._writer = tf.io.TFRecordWriter(storage.join(self.folder, name))
         self._writer.write(record)
         self.count += 1
 
@@ -102,25 +104,27 @@ def _example(png: bytes, boxes: list[masking.Box]) -> bytes:
 
 def prepare(
     sources: list[Path],
-    out_dir: Path,
+    out_dir: StoragePath,
     config: PrepareConfig,
     on_file: Callable[[int, int, Path, str | None], None] = lambda done, total, path, skipped: None,
     force: bool = False,
 ) -> dict[str, object]:
     """Write the masked dataset for every image under sources; return its manifest.
 
-    on_file(done, total, path, skip_reason) is called after each file.
+    on_file(done, total, path, skip_reason) is called after each file. out_dir may be
+    any tf.io.gfile path (a local folder, gs://bucket/folder, ...).
     """
     config.check()
     named = _relative_names(sources)
     if not named:
         raise UsageError(f"no images (JPEG, PNG, WebP, BMP, TIFF) under {', '.join(map(str, sources))}")
-    if (out_dir / MANIFEST).exists() and not force:
+    out_dir = storage.as_text(out_dir)
+    if storage.exists(storage.join(out_dir, MANIFEST)) and not force:
         raise UsageError(f"{out_dir} already holds a dataset; use --force to replace it")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob("*.tfrecord"):
-        stale.unlink()
-    (out_dir / MANIFEST).unlink(missing_ok=True)
+    storage.makedirs(out_dir)
+    storage.remove(storage.join(out_dir, MANIFEST))  # first, so a half-replaced dataset never looks complete
+    for stale in storage.glob(storage.join(out_dir, "*.tfrecord")):
+        storage.remove(stale)
 
     writers = {split: _ShardWriter(out_dir, split) for split in SPLITS}
     skipped = []
@@ -152,51 +156,58 @@ def prepare(
         "shards": {split: writers[split].shards for split in SPLITS},
         "skipped": skipped,
     }
-    images.write_atomically(out_dir / MANIFEST, lambda tmp: tmp.write_text(json.dumps(manifest, indent=2) + "\n"))
+    storage.write_text(storage.join(out_dir, MANIFEST), json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 
-def load_manifest(dataset_dir: Path) -> dict[str, object]:
-    """The manifest of a prepared dataset, after checking that its shards are there."""
-    path = dataset_dir / MANIFEST
-    if not dataset_dir.is_dir():
-        raise UsageError(f"{dataset_dir} is not a folder")
-    if not path.is_file():
-        raise UsageError(f"{dataset_dir} has no {MANIFEST}; make it with `inpaint prepare`")
+def load_manifest(dataset_dir: StoragePath) -> dict[str, object]:
+    """The manifest of a prepared dataset (any tf.io.gfile path), after checking that its shards are there."""
+    path = storage.join(dataset_dir, MANIFEST)
+    if not storage.is_dir(dataset_dir):
+        raise UsageError(f"{storage.as_text(dataset_dir)} is not a folder")
+    if not storage.exists(path):
+        raise UsageError(f"{storage.as_text(dataset_dir)} has no {MANIFEST}; make it with `inpaint prepare`")
     try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
+        manifest = json.loads(storage.read_text(path))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InpaintError(f"{path} is not valid JSON ({error})") from None
-    missing = [name for split in SPLITS for name in manifest["shards"][split] if not (dataset_dir / name).is_file()]
+    missing = [
+        name
+        for split in SPLITS
+        for name in manifest["shards"][split]
+        if not storage.exists(storage.join(dataset_dir, name))
+    ]
     if missing:
-        raise InpaintError(f"{dataset_dir} is missing shard files: {', '.join(missing)}; prepare it again")
+        raise InpaintError(
+            f"{storage.as_text(dataset_dir)} is missing shard files: {', '.join(missing)}; prepare it again"
+        )
     return manifest
 
 
-def manifest_digest(dataset_dir: Path) -> str:
+def manifest_digest(dataset_dir: StoragePath) -> str:
     """SHA-256 of the manifest file, recorded in model cards."""
-    return hashlib.sha256((dataset_dir / MANIFEST).read_bytes()).hexdigest()
+    return hashlib.sha256(storage.read_bytes(storage.join(dataset_dir, MANIFEST))).hexdigest()
 
 
-def read_split(
-    dataset_dir: Path,
-    manifest: dict[str, object],
-    split: str,
-    random_holes: bool,
-    stroke_fraction: float = 1 / 3,
-    seed: int = 0,
-):
-    """A tf.data.Dataset of (image, mask) float32 pairs, HxWx3 in [0, 1] and HxWx1.
+def _records(dataset_dir: StoragePath, manifest: dict[str, object], split: str):
+    """The serialized samples of a split, in a fixed order."""
+    from inpaint_cli.backend import tf
 
-    random_holes draws fresh holes on every pass (sizes from the manifest, a share
-    of them free-form strokes) and flips images at random; otherwise the prepared
-    boxes are used, so validation figures are comparable between runs.
-    """
+    files = [storage.join(dataset_dir, name) for name in manifest["shards"][split]]
+    if not files:
+        raise InpaintError(
+            f"the dataset has no {split} samples; prepare it with a larger --val-fraction or more photos"
+        )
+    # Interleaved reads are deterministic by default; the seeded training stream relies on that order.
+    return tf.data.TFRecordDataset(files, num_parallel_reads=min(len(files), os.cpu_count() or 1))
+
+
+def _parser(manifest: dict[str, object], random_holes: bool, stroke_fraction: float):
+    """parse(record, key) -> (image, mask); key, an int64 pair, seeds the random holes and flip (stateless)."""
     from inpaint_cli.backend import tf
 
     parameters = manifest["parameters"]
     size = int(parameters["size"])
-    files = [str(dataset_dir / name) for name in manifest["shards"][split]]
     holes_per_image = int(parameters["holes_per_image"])
 
     def prepared_mask(flat_boxes: np.ndarray) -> np.ndarray:
@@ -211,7 +222,7 @@ def read_split(
         ]
         return np.maximum.reduce(holes)
 
-    def parse(record: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def parse(record: tf.Tensor, key: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         features = tf.io.parse_single_example(
             record,
             {
@@ -221,8 +232,9 @@ def read_split(
         )
         image = tf.image.convert_image_dtype(tf.io.decode_png(features["image_png"], channels=3), tf.float32)
         if random_holes:
-            image = tf.image.random_flip_left_right(image)
-            mask_seed = tf.random.uniform([], maxval=2**62, dtype=tf.int64)
+            flip_key, mask_key = tf.unstack(tf.random.experimental.stateless_split(key, 2))
+            image = tf.image.stateless_random_flip_left_right(image, seed=flip_key)
+            mask_seed = tf.random.stateless_uniform([], seed=mask_key, minval=0, maxval=2**62, dtype=tf.int64)
             mask = tf.numpy_function(fresh_mask, [mask_seed], tf.float32, stateful=False)
         else:
             mask = tf.numpy_function(prepared_mask, [tf.sparse.to_dense(features["boxes"])], tf.float32, stateful=False)
@@ -230,16 +242,86 @@ def read_split(
         mask = tf.reshape(mask, [size, size, 1])
         return image, mask
 
-    if not files:
-        raise InpaintError(
-            f"the dataset has no {split} samples; prepare it with a larger --val-fraction or more photos"
-        )
-    tf.random.set_seed(seed)
-    dataset = tf.data.TFRecordDataset(files, num_parallel_reads=min(len(files), os.cpu_count() or 1))
-    return dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+    return parse
 
 
-def write_contact_sheet(dataset_dir: Path, manifest: dict[str, object], path: Path, columns: int = 8) -> None:
+def _key(seed: int, index):
+    """The stateless seed of one element: (seed, index) as an int64 pair."""
+    from inpaint_cli.backend import tf
+
+    return tf.stack([tf.constant(seed, tf.int64), tf.cast(index, tf.int64)])
+
+
+def read_split(
+    dataset_dir: StoragePath,
+    manifest: dict[str, object],
+    split: str,
+    random_holes: bool = False,
+    stroke_fraction: float = 1 / 3,
+    seed: int = 0,
+):
+    """One pass over a split: a tf.data.Dataset of (image, mask) float32 pairs, HxWx3 in [0, 1] and HxWx1.
+
+    random_holes draws holes (sizes from the manifest, a share of them free-form
+    strokes) and flips images at random, element i from the seed pair (seed, i);
+    otherwise the prepared boxes are used, so validation figures are comparable
+    between runs.
+    """
+    from inpaint_cli.backend import tf
+
+    parse = _parser(manifest, random_holes, stroke_fraction)
+    records = _records(dataset_dir, manifest, split).enumerate()
+    return records.map(lambda index, record: parse(record, _key(seed, index)), num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def training_stream(
+    dataset_dir: StoragePath,
+    manifest: dict[str, object],
+    stroke_fraction: float = 1 / 3,
+    seed: int = 0,
+    start: int = 0,
+):
+    """Endless (image, mask) pairs for training: pass after pass over the train split, with fresh holes.
+
+    Each pass reads the shards in a new order and shuffles them within windows of
+    SHUFFLE_BUFFER samples; each element gets its own random holes and flip. Element
+    k of the stream is a pure function of (seed, k), whatever the thread timing,
+    iterator or number of replicas, so start=k picks the stream up exactly where a
+    run that stopped after k samples left it.
+    """
+    from inpaint_cli.backend import tf
+
+    count = int(manifest["counts"]["train"])
+    names = manifest["shards"]["train"]
+    if count == 0 or not names:
+        raise InpaintError("the dataset has no train samples; prepare it again with more photos")
+    files = tf.constant([storage.join(dataset_dir, name) for name in names])
+    first_pass, offset = divmod(start, count)
+    # Stateless shuffles keyed by the pass number; Dataset.shuffle's seed generator is shared between
+    # iterators of one dataset, so its order would depend on how many iterators Keras makes.
+    window = min(count, SHUFFLE_BUFFER)
+
+    def one_pass(index: tf.Tensor):
+        file_key, window_key = tf.unstack(tf.random.experimental.stateless_split(_key(seed, -1 - index), 2))
+        shards = tf.random.experimental.stateless_shuffle(files, seed=file_key)
+        records = tf.data.TFRecordDataset(shards, num_parallel_reads=min(len(names), os.cpu_count() or 1))
+
+        def shuffled(number: tf.Tensor, batch: tf.Tensor):
+            key = tf.random.experimental.stateless_fold_in(window_key, number)
+            return tf.data.Dataset.from_tensor_slices(tf.random.experimental.stateless_shuffle(batch, seed=key))
+
+        return records.batch(window).enumerate().flat_map(shuffled)
+
+    stream = tf.data.Dataset.range(first_pass, 2**62).flat_map(one_pass)
+    parse = _parser(manifest, random_holes=True, stroke_fraction=stroke_fraction)
+    return (
+        stream.enumerate(start=first_pass * count)
+        .skip(offset)
+        .map(lambda index, record: parse(record, _key(seed, index)), num_parallel_calls=tf.data.AUTOTUNE)
+    )
+
+
+def write_contact_sheet(dataset_dir: StoragePath, manifest: dict[str, object], path: Path, columns: int = 8) -> None:
     """A PNG grid of up to 4 rows of holed training samples (holes shown in black)."""
     from PIL import Image
 

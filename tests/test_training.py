@@ -11,17 +11,18 @@ def test_tiny_training_run_lowers_the_loss_and_writes_every_file(photo_folder: P
     config = dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, val_fraction=0.25, seed=0)
     dataset.prepare([photo_folder], tmp_path / "ds", config)
     reports = []
-    card = training.train(
+    result = training.train(
         tmp_path / "ds",
         tmp_path / "model",
         training.TrainConfig(epochs=4, batch_size=4, learning_rate=3e-3, width=4, seed=0),
         on_epoch=lambda epoch, total, logs: reports.append(logs),
     )
+    card = result.card
+    assert result.resumed_from == 0 and result.notes == []
     assert len(reports) == 4
     assert reports[-1]["loss"] < reports[0]["loss"]
     folder = tmp_path / "model"
-    for name in ("model.keras", "model.json", "history.csv", "preview.png"):
-        assert (folder / name).is_file(), name
+    assert sorted(path.name for path in folder.iterdir()) == ["history.csv", "model.json", "model.keras", "preview.png"]
     with (folder / "history.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert [row["epoch"] for row in rows] == ["0", "1", "2", "3"]

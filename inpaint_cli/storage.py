@@ -1,0 +1,176 @@
+"""Files of dataset and model folders, through tf.io.gfile: local paths or any file system TensorFlow has.
+
+A path is a string: a local path, or a URL such as gs://bucket/folder (where
+TensorFlow has that file system) or ram://folder. Local photo outputs of `fill`
+do not come here (images.write_atomically), so filling never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from inpaint_cli.errors import InpaintError, UsageError
+
+StoragePath = str | os.PathLike
+TEMPORARY_PREFIX = ".tmp-"  # of the files write_atomically moves into place
+
+
+def as_text(path: StoragePath) -> str:
+    """The path as a string (pathlib would fold gs://bucket into gs:/bucket, so it stays a string)."""
+    return os.fspath(path)
+
+
+def is_local(path: StoragePath) -> bool:
+    """True for a plain path of this machine; False for a URL (gs://, ram://, file://, ...)."""
+    return "://" not in as_text(path)
+
+
+def join(folder: StoragePath, *names: str) -> str:
+    """folder/name/..., for local paths and URLs alike."""
+    from inpaint_cli.backend import tf
+
+    return tf.io.gfile.join(as_text(folder), *names)
+
+
+def exists(path: StoragePath) -> bool:
+    from inpaint_cli.backend import tf
+
+    return _guarded(path, "read", lambda: tf.io.gfile.exists(as_text(path)))
+
+
+def is_dir(path: StoragePath) -> bool:
+    from inpaint_cli.backend import tf
+
+    return _guarded(path, "read", lambda: tf.io.gfile.isdir(as_text(path)))
+
+
+def makedirs(path: StoragePath) -> None:
+    """Create the folder and its parents; nothing happens when it exists."""
+    from inpaint_cli.backend import tf
+
+    if exists(path) and not is_dir(path):
+        raise UsageError(f"{as_text(path)} is a file, not a folder")
+    _guarded(path, "create", lambda: tf.io.gfile.makedirs(as_text(path)))
+
+
+def glob(pattern: StoragePath) -> list[str]:
+    """Paths that match a pattern such as folder/*.tfrecord, sorted."""
+    from inpaint_cli.backend import tf
+
+    return sorted(_guarded(pattern, "list", lambda: tf.io.gfile.glob(as_text(pattern))))
+
+
+def read_bytes(path: StoragePath) -> bytes:
+    from inpaint_cli.backend import tf
+
+    def read() -> bytes:
+        with tf.io.gfile.GFile(as_text(path), "rb") as handle:
+            return handle.read()
+
+    return _guarded(path, "read", read)
+
+
+def read_text(path: StoragePath) -> str:
+    return read_bytes(path).decode("utf-8")
+
+
+def remove(path: StoragePath) -> None:
+    """Delete a file, or a folder with all it holds; nothing happens when it is absent."""
+    from inpaint_cli.backend import tf
+
+    text = as_text(path)
+    if not exists(text):
+        return
+    _guarded(text, "delete", lambda: tf.io.gfile.rmtree(text) if is_dir(text) else tf.io.gfile.remove(text))
+
+
+def write_text(path: StoragePath, text: str) -> None:
+    """Replace path with text (UTF-8) atomically."""
+    write_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+
+
+def write_atomically(path: StoragePath, write: Callable[[Path], None]) -> None:
+    """Call write(local_temporary_path) then move it onto path, so path is never half-written.
+
+    The temporary file is named TEMPORARY_PREFIX + XXXXXXXX-<name> (Keras wants the
+    `.weights.h5` and `.keras` endings); one that a kill -9 left behind is safe to
+    delete. Local paths are renamed within their folder (atomic on POSIX); other
+    file systems get a copy beside the target, renamed onto it: an atomic replace
+    where the file system's rename is (gs:// writes each object whole).
+    """
+    from inpaint_cli.backend import tf
+
+    target = as_text(path)
+    folder, name = target.rsplit("/", 1) if "/" in target else (".", target)
+    folder = folder or "/"
+    if not is_dir(folder):
+        raise UsageError(f"folder {folder} does not exist")
+    local_folder = folder if is_local(target) else None
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, suffix=f"-{name}", dir=local_folder)
+    except OSError as error:
+        raise InpaintError(
+            f"cannot write in {local_folder or tempfile.gettempdir()} ({error.strerror or error})"
+        ) from None
+    os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+    staged = temporary if local_folder is not None else f"{folder}/{os.path.basename(temporary)}"
+    try:
+        write(Path(temporary))
+        if staged != temporary:
+            tf.io.gfile.copy(temporary, staged, overwrite=True)
+        tf.io.gfile.rename(staged, target, overwrite=True)
+    except (OSError, tf.errors.OpError) as error:
+        _discard(temporary, staged)
+        reason = getattr(error, "message", None) or getattr(error, "strerror", None) or str(error)
+        raise InpaintError(f"could not write {target} ({reason}); nothing was written") from None
+    except BaseException:
+        _discard(temporary, staged)
+        raise
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+@contextmanager
+def local_copy(path: StoragePath) -> Iterator[Path]:
+    """A local file path holding path's bytes: path itself when local, else a temporary copy."""
+    from inpaint_cli.backend import tf
+
+    if is_local(path):
+        yield Path(as_text(path))
+        return
+    folder = tempfile.mkdtemp(prefix="inpaint-")
+    try:
+        local = Path(folder) / as_text(path).rsplit("/", 1)[-1]
+        _guarded(path, "read", lambda: tf.io.gfile.copy(as_text(path), str(local), overwrite=True))
+        yield local
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _discard(*paths: str) -> None:
+    from inpaint_cli.backend import tf
+
+    for path in paths:
+        try:
+            if tf.io.gfile.exists(path):
+                tf.io.gfile.remove(path)
+        except tf.errors.OpError:
+            pass  # best effort: the error being reported matters more
+
+
+def _guarded(path: StoragePath, verb: str, action: Callable[[], object]) -> object:
+    """Run a gfile action; its errors (no such file system, permission, network) become one InpaintError."""
+    from inpaint_cli.backend import tf
+
+    try:
+        return action()
+    except tf.errors.OpError as error:
+        raise InpaintError(f"could not {verb} {as_text(path)} ({error.message.strip().splitlines()[0]})") from None
