@@ -67,7 +67,8 @@ def build_unet(config: ModelConfig) -> keras.Model:
         tensor = layers.Conv2DTranspose(filters, 2, strides=2, padding="same", name=f"decoder{level}_up")(tensor)
         tensor = layers.Concatenate(name=f"decoder{level}_skip")([tensor, skips[level]])
         tensor = conv_block(tensor, filters, f"decoder{level}")
-    outputs = layers.Conv2D(3, 1, activation="sigmoid", name="rgb")(tensor)
+    # float32 even under a mixed-precision policy: colours and loss keep full resolution (bfloat16 has 8 bits).
+    outputs = layers.Conv2D(3, 1, activation="sigmoid", dtype="float32", name="rgb")(tensor)
     return keras.Model(inputs, outputs, name="inpaint_unet")
 
 

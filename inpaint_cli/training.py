@@ -137,6 +137,32 @@ def _pack(image, mask):
     return network.model_inputs(image, mask), tf.concat([image, mask], axis=-1)
 
 
+def training_batches(dataset_dir: StoragePath, manifest: dict[str, object], config: TrainConfig, start: int = 0):
+    """What `train` fits on: endless whole batches of (network input, packed target) from sample start of the stream."""
+    return (
+        dataset.training_stream(
+            dataset_dir, manifest, stroke_fraction=config.stroke_fraction, seed=config.seed, start=start
+        )
+        .batch(config.batch_size, drop_remainder=True)  # the stream is endless: every batch is whole
+        .map(_pack, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def compile_for_training(unet: keras.Model, config: TrainConfig, total_steps: int, **options: object) -> None:
+    """Compile unet as `train` does: Adam on a cosine schedule over total_steps, the hole-weighted loss, hole PSNR.
+
+    options go to Model.compile as they are (the throughput benchmark passes jit_compile).
+    """
+    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, total_steps, alpha=0.01)
+    unet.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss=network.HoleWeightedL1(config.hole_weight),
+        metrics=[network.hole_psnr],
+        **options,
+    )
+
+
 def _history_csv(rows: list[dict[str, float]]) -> str:
     """history.csv: one row per epoch, the epoch number (from 0) first."""
     columns = ["epoch", *sorted({key for row in rows for key in row} - {"epoch"})]
@@ -350,17 +376,8 @@ def train(
     steps_per_epoch = max(1, math.ceil(train_count / config.batch_size))
     # The stream is a pure function of the seed and the position in it: a resumed run sees the samples
     # the uninterrupted run would have seen, and every strategy sees the same batches.
-    train_data = (
-        dataset.training_stream(
-            dataset_dir,
-            manifest,
-            stroke_fraction=config.stroke_fraction,
-            seed=config.seed,
-            start=initial_epoch * steps_per_epoch * config.batch_size,
-        )
-        .batch(config.batch_size, drop_remainder=True)  # the stream is endless: every batch is whole
-        .map(_pack, num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
+    train_data = training_batches(
+        dataset_dir, manifest, config, start=initial_epoch * steps_per_epoch * config.batch_size
     )
     # Across machines each worker keeps its share of every global batch (the stream has no files to split).
     options = tf.data.Options()
@@ -370,14 +387,7 @@ def train(
     model_config = network.ModelConfig(input_size=size, width=config.width)
     with distribution.scope():
         unet = network.build_unet(model_config)
-        schedule = keras.optimizers.schedules.CosineDecay(
-            config.learning_rate, steps_per_epoch * config.epochs, alpha=0.01
-        )
-        unet.compile(
-            optimizer=keras.optimizers.Adam(schedule),
-            loss=network.HoleWeightedL1(config.hole_weight),
-            metrics=[network.hole_psnr],
-        )
+        compile_for_training(unet, config, steps_per_epoch * config.epochs)
         unet.optimizer.build(unet.trainable_variables)  # now, not in the first step: a backup's state loads into it
         if initial_epoch:
             with storage.local_copy(folder.backup_file(str(state["weights"]))) as weights:
