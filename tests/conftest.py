@@ -23,6 +23,24 @@ def landscape(height: int, width: int, seed: int) -> np.ndarray:
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
+def small_prepare_args(photos: Path, out: Path, hole_max: int = 12) -> list[str]:
+    """`inpaint prepare` arguments for a quick 32 px dataset of the generated photos."""
+    return [
+        "prepare",
+        str(photos),
+        "--out",
+        str(out),
+        "--size",
+        "32",
+        "--hole-min",
+        "4",
+        "--hole-max",
+        str(hole_max),
+        "--val-fraction",
+        "0.25",
+    ]
+
+
 @pytest.fixture
 def photo_folder(tmp_path: Path) -> Path:
     """A folder of 24 small generated photos (PNG and JPEG, one in a subfolder)."""

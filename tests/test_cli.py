@@ -1,7 +1,7 @@
 from pathlib import Path
 
 import numpy as np
-from conftest import landscape
+from conftest import landscape, small_prepare_args
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -25,18 +25,7 @@ def test_prepare_train_fill_end_to_end(photo_folder: Path, tmp_path: Path) -> No
     result = runner.invoke(
         app,
         [
-            "prepare",
-            str(photo_folder),
-            "--out",
-            str(dataset_dir),
-            "--size",
-            "32",
-            "--hole-min",
-            "4",
-            "--hole-max",
-            "12",
-            "--val-fraction",
-            "0.25",
+            *small_prepare_args(photo_folder, dataset_dir, hole_max=12),
             "--preview",
             str(tmp_path / "sheet.png"),
         ],

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import landscape
+from conftest import landscape, small_prepare_args
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -163,18 +163,7 @@ def test_damaged_datasets(photo_folder: Path, tmp_path: Path) -> None:
     result = runner.invoke(
         app,
         [
-            "prepare",
-            str(photo_folder),
-            "--out",
-            str(dataset_dir),
-            "--size",
-            "32",
-            "--hole-min",
-            "4",
-            "--hole-max",
-            "8",
-            "--val-fraction",
-            "0.25",
+            *small_prepare_args(photo_folder, dataset_dir, hole_max=8),
         ],
     )
     assert result.exit_code == 0, result.output
