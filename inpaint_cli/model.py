@@ -6,7 +6,6 @@ packed as 4 channels: the original RGB and the hole mask (1 = hole).
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -102,18 +101,6 @@ def hole_psnr(y_true: keras.KerasTensor, y_pred: keras.KerasTensor) -> keras.Ker
 def model_inputs(image: keras.KerasTensor, mask: keras.KerasTensor) -> keras.KerasTensor:
     """The network's input: the image with holes zeroed, plus the mask as a 4th channel."""
     return ops.concatenate([image * (1.0 - mask), mask], axis=-1)
-
-
-def save_card(card: dict[str, object], path: Path) -> None:
-    """Write the model card (model.json)."""
-    path.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
-
-
-def config_from_card(card: dict[str, object]) -> ModelConfig:
-    """Rebuild the ModelConfig stored in a model card."""
-    stored = dict(card["model"])
-    stored["bottleneck_dilations"] = tuple(stored.get("bottleneck_dilations", ()))
-    return ModelConfig(**stored)
 
 
 def config_as_dict(config: ModelConfig) -> dict[str, object]:

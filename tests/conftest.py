@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -61,5 +62,6 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("tiny_model")
     config = network.ModelConfig(input_size=32, width=4, bottleneck_dilations=(1, 2))
     network.build_unet(config).save(folder / "model.keras")
-    network.save_card({"input_size": 32, "model": network.config_as_dict(config)}, folder / "model.json")
+    card = {"input_size": 32, "model": network.config_as_dict(config)}
+    (folder / "model.json").write_text(json.dumps(card))
     return folder
