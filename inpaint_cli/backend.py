@@ -7,28 +7,19 @@ from __future__ import annotations
 
 import os
 
+from inpaint_cli import native_logs
+
 
 def _import_quietly() -> tuple[object, object]:
-    """Import tensorflow and keras while file descriptor 2 points at /dev/null.
-
-    TensorFlow's C++ logging (oneDNN, CUDA, absl) writes straight to fd 2 during
-    import, below Python's sys.stderr, so only a redirect of the descriptor hides it.
-    """
+    """Import tensorflow and keras with their C++ logging (oneDNN, CUDA, absl) silenced."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
-    saved_stderr = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
+    with native_logs.silenced():
         import keras
         import tensorflow as tf
 
         tf.get_logger().setLevel("ERROR")
         tf.config.list_physical_devices()  # the CUDA probe logs here, still silenced
-    finally:
-        os.dup2(saved_stderr, 2)
-        os.close(saved_stderr)
-        os.close(devnull)
     return tf, keras
 
 

@@ -7,34 +7,18 @@ Running a .tflite needs only the LiteRT interpreter (package ai-edge-litert, abo
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from inpaint_cli import images
+from inpaint_cli import images, masking, native_logs
 from inpaint_cli.errors import InpaintError, UsageError
 
 LITERT_FILE = "model.tflite"
 KERAS_FILE = "model.keras"
 TOLERANCE = 1e-4  # largest absolute difference allowed between the two models' outputs, in [0, 1] RGB units
 SAMPLES = 4  # sample inputs compared after export
-
-
-@contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Point file descriptor 2 at /dev/null: LiteRT and its converter log from C++, below sys.stderr."""
-    saved_stderr = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved_stderr, 2)
-        os.close(saved_stderr)
-        os.close(devnull)
 
 
 class LiteRTPredict:
@@ -73,7 +57,7 @@ class LiteRTPredict:
         try:
             self._interpreter.resize_tensor_input(self._input["index"], [1, side, side, 4], strict=True)
             # The XNNPACK delegate announces itself on fd 2 when tensors are first allocated.
-            with _quiet_stderr():
+            with native_logs.silenced():
                 self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
             raise InpaintError(f"{self.model_file} cannot take {side} px windows ({error})") from None
@@ -112,11 +96,8 @@ def sample_inputs(input_size: int, count: int = SAMPLES, seed: int = 0) -> np.nd
     """Random holed inputs like fill's: float32 NxSxSx4, noise RGB with a square hole zeroed, then the mask."""
     rng = np.random.default_rng(seed)
     rgb = rng.random((count, input_size, input_size, 3), dtype=np.float32)
-    mask = np.zeros((count, input_size, input_size, 1), np.float32)
-    for index in range(count):
-        side = int(rng.integers(input_size // 8, input_size // 2 + 1))
-        top, left = rng.integers(0, input_size - side + 1, size=2)
-        mask[index, top : top + side, left : left + side] = 1.0
+    boxes = [masking.random_box(rng, input_size, input_size // 8, input_size // 2) for _ in range(count)]
+    mask = np.stack([masking.draw_boxes([box], input_size, input_size) for box in boxes])[..., None]
     return np.concatenate([rgb * (1.0 - mask), mask], axis=-1)
 
 
@@ -138,7 +119,7 @@ def export(model_dir: Path, tolerance: float = TOLERANCE, samples: int = SAMPLES
     from inpaint_cli import model as network  # imports TensorFlow
 
     unet = network.load_model(model_dir)
-    input_size = unet.input_shape[1] or filling._card_input_size(model_dir)
+    input_size = unet.input_shape[1] or filling.card_input_size(model_dir)
     inputs = sample_inputs(int(input_size), samples, seed)
     expected = np.asarray(unet(inputs, training=False), dtype=np.float32)
     target = model_dir / LITERT_FILE
@@ -146,7 +127,7 @@ def export(model_dir: Path, tolerance: float = TOLERANCE, samples: int = SAMPLES
 
     def write(temporary: Path) -> None:
         try:
-            with _quiet_stderr():
+            with native_logs.silenced():
                 unet.export(str(temporary), format="litert", verbose=False)
         except Exception as error:  # the converter raises many types
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""

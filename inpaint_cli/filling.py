@@ -65,7 +65,7 @@ def load(path: Path | None = None) -> Model:
     litert_file = path / export.LITERT_FILE if path.is_dir() else path
     if litert_file.suffix.lower() == ".tflite" and litert_file.is_file():
         predict = export.load_litert(litert_file)
-        return Model(predict, int(predict.input_size or _card_input_size(path)), path)
+        return Model(predict, int(predict.input_size or card_input_size(path)), path)
     return _load_keras(path)
 
 
@@ -74,7 +74,7 @@ def _load_keras(path: Path) -> Model:
     from inpaint_cli import model as network  # imports TensorFlow
 
     unet = network.load_model(path)
-    input_size = unet.input_shape[1] or _card_input_size(path)
+    input_size = unet.input_shape[1] or card_input_size(path)
 
     def predict(batch: np.ndarray) -> np.ndarray:
         return np.asarray(unet(batch, training=False), dtype=np.float32)
@@ -82,7 +82,7 @@ def _load_keras(path: Path) -> Model:
     return Model(predict, int(input_size), path)
 
 
-def _card_input_size(path: Path) -> int:
+def card_input_size(path: Path) -> int:
     """The input size in the model card (model.json) beside the model, else 128."""
     card = (path if path.is_dir() else path.parent) / "model.json"
     if card.is_file():
