@@ -6,18 +6,21 @@ TensorFlow is imported only inside the commands that need it, so `--help` and
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from inpaint_cli import __version__
 from inpaint_cli.errors import InpaintError, UsageError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 console = Console(soft_wrap=True)
 error_console = Console(stderr=True, soft_wrap=True)
@@ -107,6 +110,9 @@ def main(
 
 
 def progress_bar() -> Progress:
+    """A bar on stderr that disappears when done; rich.progress is imported only here."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -173,6 +179,13 @@ def train(
     width: Annotated[int, typer.Option(help="Filters at the first U-Net level (doubling per level).")] = 16,
     seed: Annotated[int, typer.Option(help="Seed of weights, shuffling and training holes.")] = 0,
     stroke_fraction: Annotated[float, typer.Option(help="Share of training holes that are free-form strokes.")] = 1 / 3,
+    loss: Annotated[
+        str, typer.Option(help="hole-l1 (absolute error, hole pixels weigh 6x) or mse (whole image, the tutorial's).")
+    ] = "hole-l1",
+    prefill: Annotated[
+        bool, typer.Option(help="Start from a smooth fill of the holes and learn a correction (else holes stay 0).")
+    ] = True,
+    mask_input: Annotated[bool, typer.Option(help="Give the network the hole mask as a 4th input channel.")] = True,
     strategy: Annotated[
         str,
         typer.Option(
@@ -202,6 +215,9 @@ def train(
         width=width,
         seed=seed,
         stroke_fraction=stroke_fraction,
+        loss=loss,
+        prefill=prefill,
+        mask_input=mask_input,
     )
 
     def on_epoch(epoch: int, total: int, logs: dict[str, float]) -> None:
@@ -277,7 +293,7 @@ def fill(
 
     Example: inpaint fill examples/picos_de_europa.jpg --box 770,672,68
     """
-    from inpaint_cli import filling, masking
+    from inpaint_cli import filling, images, masking
 
     with user_errors():
         boxes = [masking.parse_box(text) for text in box or []]
@@ -287,23 +303,31 @@ def fill(
         if compare is not None and len(jobs) > 1:
             raise UsageError("--compare writes one picture: use it with one photo")
         filler = filling.Filler(model)
+        reader = images.PhotoReader(job.photo for job in jobs)  # the first photo decodes while the model loads
+        filler.model  # noqa: B018 - load it now
     failures = 0
-    with progress_bar() as progress:
-        task = progress.add_task("Filling", total=len(jobs), visible=len(jobs) > 1)
+    # One photo gets no progress bar, and rich.progress is not even imported (10 ms of a 0.4 s fill).
+    with progress_bar() if len(jobs) > 1 else nullcontext() as progress:
+        task = progress.add_task("Filling", total=len(jobs)) if progress else None
+        say = progress.console if progress else console
+        warnings = progress.console if progress else error_console
 
         def warn(message: str) -> None:
-            progress.console.print(f"Warning: {message}", markup=False, highlight=False)
+            warnings.print(f"Warning: {message}", markup=False, highlight=False)
 
         for job in jobs:
             try:
                 with user_errors():
-                    filler.fill_file(job.photo, job.target, boxes, job.mask_path, force, quality, compare, warn)
-                    progress.console.print(f"Filled {job.photo} -> {job.target}", markup=False, highlight=False)
+                    filler.fill_file(
+                        job.photo, job.target, boxes, job.mask_path, force, quality, compare, warn, reader.open
+                    )
+                    say.print(f"Filled {job.photo} -> {job.target}", markup=False, highlight=False)
             except typer.Exit as failed:
                 if len(jobs) == 1:
                     raise
                 failures += 1 if failed.exit_code else 0
-            progress.advance(task)
+            if progress:
+                progress.advance(task)
     if failures:
         print_error(f"{failures} of {len(jobs)} photos failed; the others were written")
         raise typer.Exit(1)
@@ -367,8 +391,21 @@ def evaluate(
 
 
 def run() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Exits without the interpreter's teardown: freeing a 12 MP image, LiteRT and every module
+    took 30 ms of a 0.4 s fill. Every file is closed by then; only the output streams need flushing.
+    """
+    try:
+        app()
+        code: int = 0
+    except SystemExit as stop:
+        if stop.code is not None and not isinstance(stop.code, int):
+            print(stop.code, file=sys.stderr)
+        code = stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -193,7 +193,7 @@ def fill_array(
 
     Returns a copy in which only hole pixels (and only colour channels, never alpha) differ.
     """
-    hole = mask > 0
+    hole = masking.as_hole(mask)
     result = pixels.copy()
     for square, rgb in _predicted_squares(lambda box: pixels[box.slices], hole, model, on_warning):
         _write_colour(result[square.slices], rgb, hole[square.slices])
@@ -236,7 +236,7 @@ def fill_image(
         raise UsageError(f"the mask for {name} has no white pixels: nothing to fill")
     mode = image.mode if image.mode in {"RGB", "L", "RGBA", "LA"} else "RGB"
     source = image if image.mode == mode else image.convert(mode)
-    hole = mask > 0
+    hole = masking.as_hole(mask)
     result = source if in_place and source is image else source.copy()
     # Work square by square on crops: a 12-megapixel photo is never turned into a numpy array.
     for square, rgb in _predicted_squares(lambda box: np.asarray(source.crop(box.corners)), hole, model, on_warning):
@@ -391,15 +391,17 @@ class Filler:
         quality: int | None = None,
         compare: Path | None = None,
         on_warning: Callable[[str], None] = print,
+        open_photo: Callable[[Path], images.Photo] = images.open_photo,
     ) -> None:
         """Fill the boxes and mask in the photo file; write the result to target atomically, keeping metadata.
 
         compare, when given, receives a before/after picture with the holes outlined.
+        open_photo reads the photo (an images.PhotoReader's open reads ahead).
         """
         check_output(photo, target, force)
         if compare is not None:
             check_output(photo, compare, force)
-        source = images.open_photo(photo)
+        source = open_photo(photo)
         if target.suffix.lower() in {".jpg", ".jpeg"} and source.image.mode in {"RGBA", "LA", "PA"}:
             raise UsageError(f"{photo.name} has transparency, which JPEG cannot hold; write a .png instead")
         mask = hole_mask(boxes, mask_path, *source.image.size, name=photo.name)

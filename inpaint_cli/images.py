@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ FORMATS = {
     ".tiff": "TIFF",
 }
 IMAGE_SUFFIXES = set(FORMATS)
+MAX_DECODE_BLOCK = 64 * 2**20  # bytes read and decoded at once
 
 
 def find_images(sources: Iterable[Path]) -> list[Path]:
@@ -67,6 +69,9 @@ def open_photo(path: Path) -> Photo:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
+                # One read and one decoder call for the whole file: Pillow lets go of the GIL for each call, and
+                # in 64 KB calls a decode in PhotoReader's thread waited on the main thread's Python (80 vs 200 ms).
+                image.decodermaxblock = max(image.decodermaxblock, min(path.stat().st_size, MAX_DECODE_BLOCK))
                 image.load()
                 exif = image.getexif()
                 # exif_transpose copies even an upright photo; skip it when there is nothing to turn.
@@ -88,6 +93,51 @@ def open_photo(path: Path) -> Photo:
         raise InpaintError(f"{path} has more pixels than the safe limit; refusing to decode it") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise InpaintError(f"{path} could not be decoded ({error})") from None
+
+
+class PhotoReader:
+    """Opens photos in a given order, each decoded in a background thread while the one before is worked on.
+
+    Pillow decodes without holding the GIL, so decoding the next photo overlaps loading
+    the model (for the first) or filling and encoding the previous one: on a 12 MP JPEG
+    that hides the 60 ms decode behind other work on 2 cores.
+    """
+
+    def __init__(self, paths: Iterable[Path]) -> None:
+        self._paths = list(paths)
+        self._ahead: tuple[Path, threading.Thread, list[Photo | BaseException]] | None = None
+        self._start(0)
+
+    def _start(self, index: int) -> None:
+        """Begin opening the photo at index of the paths, if there is one."""
+        if index >= len(self._paths):
+            self._ahead = None
+            return
+        outcome: list[Photo | BaseException] = []
+
+        def read() -> None:
+            try:
+                outcome.append(open_photo(self._paths[index]))
+            except BaseException as error:  # handed to the caller of open(), in its thread
+                outcome.append(error)
+
+        thread = threading.Thread(target=read, name="inpaint-photo-reader", daemon=True)
+        thread.start()
+        self._ahead = (self._paths[index], thread, outcome)
+
+    def open(self, path: Path) -> Photo:
+        """The photo at path, as open_photo returns it; then starts on the photo after it."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None or ahead[0] != path:
+            photo: Photo | BaseException = open_photo(path)
+        else:
+            ahead[1].join()
+            photo = ahead[2][0]
+        if path in self._paths:
+            self._start(self._paths.index(path) + 1)
+        if isinstance(photo, BaseException):
+            raise photo
+        return photo
 
 
 def read_rgb(path: Path) -> np.ndarray:

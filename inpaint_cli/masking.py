@@ -125,6 +125,11 @@ def read_mask(path: Path, width: int, height: int) -> np.ndarray:
     return (np.asarray(mask) > 127).astype(np.float32)
 
 
+def as_hole(mask: np.ndarray) -> np.ndarray:
+    """mask as bool, true where above 0 (a hole); a bool mask is used as it is (a 12 MP copy costs 5 ms)."""
+    return mask if mask.dtype == bool else mask > 0
+
+
 def hole_squares(mask: np.ndarray, min_side: int) -> list[Box]:
     """Squares that together cover every hole pixel of mask, about one per connected hole.
 
@@ -135,13 +140,22 @@ def hole_squares(mask: np.ndarray, min_side: int) -> list[Box]:
     """
     height, width = mask.shape
     cell = max(1, math.ceil(max(height, width) / 256))
-    rows, columns = math.ceil(height / cell), math.ceil(width / cell)
+    hole = as_hole(mask)
+    # Only the cells of the holes' bounding rectangle are built: a 12 MP mask then costs 2 ms, not 10.
+    hole_rows = np.flatnonzero(hole.any(axis=1))
+    if not hole_rows.size:
+        return []
+    hole_columns = np.flatnonzero(hole[hole_rows[0] : hole_rows[-1] + 1].any(axis=0))
+    first_row, first_column = hole_rows[0] // cell, hole_columns[0] // cell
+    rows, columns = hole_rows[-1] // cell + 1 - first_row, hole_columns[-1] // cell + 1 - first_column
+    part = hole[first_row * cell : (first_row + rows) * cell, first_column * cell : (first_column + columns) * cell]
     padded = np.zeros((rows * cell, columns * cell), dtype=bool)
-    padded[:height, :width] = mask > 0
+    padded[: part.shape[0], : part.shape[1]] = part
     # Rows first, then columns: reducing both axes of a 4-D view at once is 6x slower.
     coarse = padded.reshape(rows, cell, columns * cell).any(axis=1).reshape(rows, columns, cell).any(axis=2)
     squares = []
     for top, left, bottom, right in _component_bounds(coarse):
+        top, left, bottom, right = top + first_row, left + first_column, bottom + first_row, right + first_column
         y0, x0 = top * cell, left * cell
         y1, x1 = min(bottom * cell, height), min(right * cell, width)
         squares.extend(_cover(x0, y0, x1, y1, min_side, width, height))

@@ -1,7 +1,7 @@
 """The network: a U-Net (skip-connection autoencoder) over the holed image plus its mask.
 
-Also its loss and metric, and saving and loading. Targets passed to the loss are
-packed as 4 channels: the original RGB and the hole mask (1 = hole).
+Also its losses and metric, and loading. Targets passed to a loss are packed as
+4 channels: the original RGB and the hole mask (1 = hole).
 """
 
 from __future__ import annotations
@@ -22,8 +22,49 @@ class ModelConfig:
     """What defines the network's shape."""
 
     input_size: int = 128
-    width: int = 32  # filters at the first level, doubling per level
+    width: int = 16  # filters at the first level, doubling per level (the bottleneck keeps the last level's)
     bottleneck_dilations: tuple[int, ...] = (1, 2, 4)
+    # The network starts from SmoothPrefill's guess and predicts a correction to it. Without: holes stay zero
+    # and the network paints their colours from nothing (the tutorial's way).
+    prefill: bool = True
+    mask_input: bool = True  # the network sees the mask; the tutorial's network saw only the zeroed image
+
+
+@keras.saving.register_keras_serializable(package="inpaint")
+class SmoothPrefill(layers.Layer):
+    """Each hole painted with a smooth guess from the known pixels around it (pull-push over an image pyramid).
+
+    Pull: halve the image until it is one pixel, averaging only known pixels. Push: from the
+    coarsest level down, every pixel keeps its own average where it had known pixels and
+    takes the bilinearly enlarged coarser level where it had none, in proportion. Known
+    pixels come out unchanged; a hole gets the colours of its surroundings, smoothly.
+    Input: NxHxWx4 (RGB with holes zeroed, then the mask); output: NxHxWx3.
+    """
+
+    def call(self, inputs: keras.KerasTensor) -> keras.KerasTensor:
+        known = 1.0 - inputs[..., 3:]
+        # Premultiplied: colour times known share, so averages of them stay weighted by what is known.
+        levels = [(inputs[..., :3] * known, known)]
+        while levels[-1][1].shape[1] > 1 or levels[-1][1].shape[2] > 1:
+            colour, share = levels[-1]
+            levels.append((ops.average_pool(colour, 2, 2, "same"), ops.average_pool(share, 2, 2, "same")))
+        colour, share = levels.pop()
+        painted = colour / ops.maximum(share, 1e-6)
+        for colour, share in reversed(levels):
+            enlarged = ops.image.resize(painted, colour.shape[1:3], interpolation="bilinear")
+            painted = colour + (1.0 - share) * enlarged
+        return painted
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return (*input_shape[:-1], 3)
+
+
+@keras.saving.register_keras_serializable(package="inpaint")
+class CorrectedColour(layers.Layer):
+    """The prefilled image plus the network's correction, kept inside [0, 1]."""
+
+    def call(self, prefilled: keras.KerasTensor, correction: keras.KerasTensor) -> keras.KerasTensor:
+        return ops.clip(prefilled + correction, 0.0, 1.0)
 
 
 def conv_block(tensor: keras.KerasTensor, filters: int, name: str) -> keras.KerasTensor:
@@ -36,20 +77,25 @@ def conv_block(tensor: keras.KerasTensor, filters: int, name: str) -> keras.Kera
 def build_unet(config: ModelConfig) -> keras.Model:
     """The skip-connection autoencoder: 4 encoder levels, a dilated bottleneck, 4 decoder levels.
 
-    Input: float32 NxHxWx4 (holed RGB in [0, 1] with holes zeroed, then the mask).
-    Output: NxHxWx3 sigmoid RGB. H = W = config.input_size, which must be divisible by 16.
+    Input: float32 NxHxWx4 (holed RGB in [0, 1] with holes zeroed, then the mask), whatever
+    the config: a network without mask_input ignores the 4th channel.
+    Output: NxHxWx3 RGB in [0, 1]. H = W = config.input_size, which must be divisible by 16.
     """
     inputs = keras.Input((config.input_size, config.input_size, 4), name="holed_image_and_mask")
     widths = [config.width * 2**level for level in range(LEVELS)]
     skips = []
-    tensor = inputs
+    prefilled = SmoothPrefill(name="smooth_prefill")(inputs) if config.prefill else None
+    if prefilled is not None and config.mask_input:
+        tensor = layers.Concatenate(name="prefilled_and_mask")([prefilled, inputs[..., 3:]])
+    else:
+        tensor = inputs if config.mask_input else inputs[..., :3] if prefilled is None else prefilled
     # Encoder: features at each scale are kept for the skip connections.
     for level, filters in enumerate(widths):
         tensor = conv_block(tensor, filters, f"encoder{level}")
         skips.append(tensor)
         tensor = layers.MaxPooling2D(2, name=f"encoder{level}_pool")(tensor)
     # Bottleneck: dilated convolutions widen the receptive field to the whole window.
-    bottleneck_filters = widths[-1] * 2
+    bottleneck_filters = widths[-1]
     tensor = layers.Conv2D(bottleneck_filters, 3, padding="same", activation="relu", name="bottleneck_in")(tensor)
     for rate in config.bottleneck_dilations:
         tensor = layers.Conv2D(
@@ -67,7 +113,12 @@ def build_unet(config: ModelConfig) -> keras.Model:
         tensor = layers.Concatenate(name=f"decoder{level}_skip")([tensor, skips[level]])
         tensor = conv_block(tensor, filters, f"decoder{level}")
     # float32 even under a mixed-precision policy: colours and loss keep full resolution (bfloat16 has 8 bits).
-    outputs = layers.Conv2D(3, 1, activation="sigmoid", dtype="float32", name="rgb")(tensor)
+    if prefilled is None:
+        outputs = layers.Conv2D(3, 1, activation="sigmoid", dtype="float32", name="rgb")(tensor)
+    else:
+        # Starts at zero: an untrained network returns the prefill, and learns only what to change.
+        correction = layers.Conv2D(3, 1, kernel_initializer="zeros", dtype="float32", name="correction")(tensor)
+        outputs = CorrectedColour(dtype="float32", name="rgb")(prefilled, correction)
     return keras.Model(inputs, outputs, name="inpaint_unet")
 
 
@@ -86,6 +137,27 @@ class HoleWeightedL1(keras.losses.Loss):
 
     def get_config(self) -> dict[str, object]:
         return {**super().get_config(), "hole_weight": self.hole_weight}
+
+
+@keras.saving.register_keras_serializable(package="inpaint")
+class ImageMSE(keras.losses.Loss):
+    """Mean squared error over the whole image, holes and known pixels alike (the tutorial's loss)."""
+
+    def __init__(self, name: str = "image_mse", **kwargs: object) -> None:
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true: keras.KerasTensor, y_pred: keras.KerasTensor) -> keras.KerasTensor:
+        return ops.mean(ops.square(y_true[..., :3] - y_pred), axis=(1, 2, 3))
+
+
+LOSSES = ("hole-l1", "mse")
+
+
+def training_loss(name: str, hole_weight: float) -> keras.losses.Loss:
+    """The loss called name in LOSSES: "hole-l1" (HoleWeightedL1) or "mse" (ImageMSE)."""
+    if name not in LOSSES:
+        raise InpaintError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
+    return HoleWeightedL1(hole_weight) if name == "hole-l1" else ImageMSE()
 
 
 @keras.saving.register_keras_serializable(package="inpaint")

@@ -62,10 +62,15 @@ class TrainConfig:
     seed: int = 0
     hole_weight: float = 6.0
     stroke_fraction: float = 1 / 3
+    loss: str = "hole-l1"  # one of model.LOSSES
+    prefill: bool = True  # see model.ModelConfig
+    mask_input: bool = True
 
     def check(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.width < 1:
             raise UsageError("--epochs, --batch-size and --width must be at least 1")
+        if self.loss not in network.LOSSES:
+            raise UsageError(f"--loss must be one of {', '.join(network.LOSSES)}, not {self.loss!r}")
         if not self.learning_rate > 0:
             raise UsageError("--learning-rate must be positive")
         if not 0.0 <= self.stroke_fraction <= 1.0:
@@ -150,14 +155,14 @@ def training_batches(dataset_dir: StoragePath, manifest: dict[str, object], conf
 
 
 def compile_for_training(unet: keras.Model, config: TrainConfig, total_steps: int, **options: object) -> None:
-    """Compile unet as `train` does: Adam on a cosine schedule over total_steps, the hole-weighted loss, hole PSNR.
+    """Compile unet as `train` does: Adam on a cosine schedule over total_steps, config's loss, hole PSNR.
 
     options go to Model.compile as they are (the throughput benchmark passes jit_compile).
     """
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, total_steps, alpha=0.01)
     unet.compile(
         optimizer=keras.optimizers.Adam(schedule),
-        loss=network.HoleWeightedL1(config.hole_weight),
+        loss=network.training_loss(config.loss, config.hole_weight),
         metrics=[network.hole_psnr],
         **options,
     )
@@ -384,7 +389,9 @@ def train(
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     train_data = train_data.with_options(options)
 
-    model_config = network.ModelConfig(input_size=size, width=config.width)
+    model_config = network.ModelConfig(
+        input_size=size, width=config.width, prefill=config.prefill, mask_input=config.mask_input
+    )
     with distribution.scope():
         unet = network.build_unet(model_config)
         compile_for_training(unet, config, steps_per_epoch * config.epochs)
@@ -395,7 +402,7 @@ def train(
     # Validation runs on this single-device copy: its figures then do not depend on the number of
     # replicas, and Keras 3 cannot split a last, smaller validation batch over replicas.
     inference_copy = network.build_unet(model_config)
-    inference_copy.compile(loss=network.HoleWeightedL1(config.hole_weight), metrics=[network.hole_psnr])
+    inference_copy.compile(loss=network.training_loss(config.loss, config.hole_weight), metrics=[network.hole_psnr])
     if initial_epoch:
         folder.publish(state, unet, inference_copy)  # finish what a kill may have cut short
     commit = _EpochCommit(folder, state, inference_copy, validation_data, config.epochs, on_epoch)

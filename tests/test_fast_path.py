@@ -68,3 +68,9 @@ def test_fill_with_a_tflite_needs_no_tensorflow(litert_only_dir: Path, tmp_path:
     outside = np.ones(pixels.shape[:2], bool)
     outside[20:44, 30:54] = False
     assert np.array_equal(filled[outside], pixels[outside])
+
+
+def test_the_command_exits_with_the_error_status_and_one_line(tmp_path: Path) -> None:
+    result = run_without_tensorflow(tmp_path, "fill", str(tmp_path / "missing.jpg"), "--box", "1,1,1")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"Error: {tmp_path / 'missing.jpg'} does not exist"]

@@ -5,7 +5,7 @@ import pytest
 from conftest import landscape
 from PIL import Image
 
-from inpaint_cli import filling, masking
+from inpaint_cli import filling, images, masking
 from inpaint_cli.errors import InpaintError, UsageError
 
 
@@ -138,3 +138,27 @@ def test_hole_squares_cover_every_hole_pixel() -> None:
         covered[square.slices] = True
     assert covered[mask].all()
     assert covered.mean() < 0.4  # squares hug the holes rather than the whole photo
+
+
+def test_hole_squares_of_a_hole_in_the_far_corner_and_of_no_hole() -> None:
+    mask = np.zeros((1000, 1300), dtype=np.float32)
+    mask[990:, 1290:] = 1  # the cell grid is coarser than a pixel here: the last cells are partial
+    assert masking.hole_squares(mask, min_side=64) == [masking.Box(1290, 990, 10)]
+    assert masking.hole_squares(np.zeros((50, 60), bool), min_side=16) == []
+
+
+def test_photo_reader_reads_ahead_in_order_and_raises_a_bad_photos_error_in_the_caller(tmp_path: Path) -> None:
+    paths = [tmp_path / f"{name}.png" for name in "abc"]
+    for seed, path in enumerate(paths):
+        Image.fromarray(landscape(40, 50, seed=seed)).save(path)
+    paths[1].write_bytes(b"not a photo")
+    reader = images.PhotoReader(paths)
+    assert np.array_equal(np.asarray(reader.open(paths[0]).image), landscape(40, 50, seed=0))
+    with pytest.raises(InpaintError, match="not an image"):
+        reader.open(paths[1])
+    assert np.array_equal(np.asarray(reader.open(paths[2]).image), landscape(40, 50, seed=2))
+    # Out of order (and a path it was never given) it simply reads synchronously.
+    assert reader.open(paths[0]).image.size == (50, 40)
+    other = tmp_path / "other.png"
+    Image.fromarray(landscape(20, 30, seed=4)).save(other)
+    assert reader.open(other).image.size == (30, 20)

@@ -3,12 +3,26 @@ import pytest
 
 from inpaint_cli import model as network
 from inpaint_cli.backend import keras
+from inpaint_cli.errors import InpaintError
 
 
-@pytest.mark.parametrize("size", [32, 48, 64])
-def test_unet_maps_image_and_mask_to_rgb_of_the_same_size(size: int) -> None:
-    unet = network.build_unet(network.ModelConfig(input_size=size, width=4))
-    output = unet(np.zeros((2, size, size, 4), np.float32))
+def holed_gradient(size: int, hole: slice) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth image (red rises left to right, green constant) and the network input with a square hole."""
+    image = np.zeros((1, size, size, 3), np.float32)
+    image[..., 0] = np.linspace(0.1, 0.9, size)[None, :]
+    image[..., 1] = 0.5
+    mask = np.zeros((1, size, size, 1), np.float32)
+    mask[:, hole, hole] = 1
+    return image, np.concatenate([image * (1 - mask), mask], axis=-1)
+
+
+@pytest.mark.parametrize(
+    ("size", "prefill", "mask_input"), [(32, True, True), (48, False, True), (64, False, False), (32, True, False)]
+)
+def test_unet_maps_image_and_mask_to_rgb_of_the_same_size(size: int, prefill: bool, mask_input: bool) -> None:
+    config = network.ModelConfig(input_size=size, width=4, prefill=prefill, mask_input=mask_input)
+    unet = network.build_unet(config)
+    output = unet(np.random.default_rng(0).random((2, size, size, 4), np.float32))
     assert tuple(output.shape) == (2, size, size, 3)
     assert float(np.min(output)) >= 0.0 and float(np.max(output)) <= 1.0
 
@@ -16,7 +30,8 @@ def test_unet_maps_image_and_mask_to_rgb_of_the_same_size(size: int) -> None:
 def test_unet_has_four_levels_with_skip_connections_from_the_encoder() -> None:
     unet = network.build_unet(network.ModelConfig(input_size=32, width=4))
     joins = [layer for layer in unet.layers if isinstance(layer, keras.layers.Concatenate)]
-    assert len(joins) == 4
+    skips = [f"decoder{level}_skip" for level in range(4)]
+    assert sorted(join.name for join in joins) == [*skips, "prefilled_and_mask"]
     for level in range(4):
         join = unet.get_layer(f"decoder{level}_skip")
         sources = {tensor._keras_history.operation.name for tensor in join.input}
@@ -54,3 +69,36 @@ def test_model_inputs_zero_the_holes_and_append_the_mask() -> None:
     packed = np.asarray(network.model_inputs(image, mask))
     assert packed.shape == (1, 4, 4, 4)
     assert (packed[0, 1, 1] == [0, 0, 0, 1]).all() and (packed[0, 0, 0] == [0.5, 0.5, 0.5, 0]).all()
+
+
+def test_smooth_prefill_keeps_known_pixels_and_continues_a_smooth_image_into_the_hole() -> None:
+    image, inputs = holed_gradient(64, slice(20, 44))
+    prefilled = np.asarray(network.SmoothPrefill()(inputs))
+    hole = inputs[..., 3] == 1
+    assert np.array_equal(prefilled[~hole], image[~hole])
+    assert np.abs(prefilled - image)[hole].mean() < 0.01  # a zeroed hole would be off by 0.5 on average
+
+
+def test_an_untrained_prefill_network_returns_the_prefill_and_learns_a_correction() -> None:
+    _, inputs = holed_gradient(32, slice(8, 24))
+    unet = network.build_unet(network.ModelConfig(input_size=32, width=4))
+    assert np.allclose(unet(inputs), network.SmoothPrefill()(inputs), atol=1e-6)
+
+
+def test_a_network_without_mask_input_ignores_the_mask_channel() -> None:
+    _, inputs = holed_gradient(32, slice(8, 24))
+    unet = network.build_unet(network.ModelConfig(input_size=32, width=4, prefill=False, mask_input=False))
+    other = inputs.copy()
+    other[..., 3] = 1 - other[..., 3]
+    assert np.array_equal(np.asarray(unet(inputs)), np.asarray(unet(other)))
+
+
+def test_image_mse_counts_every_pixel_alike() -> None:
+    target = np.zeros((1, 4, 4, 4), np.float32)
+    target[0, :2, :, 3] = 1
+    prediction = np.zeros((1, 4, 4, 3), np.float32)
+    prediction[0, 3, 3] = 0.5  # outside the hole: 3 values of 0.25 over 48
+    assert float(network.ImageMSE()(target, prediction)) == pytest.approx(3 * 0.25 / 48)
+    assert isinstance(network.training_loss("mse", 6.0), network.ImageMSE)
+    with pytest.raises(InpaintError, match="unknown loss"):
+        network.training_loss("l3", 6.0)

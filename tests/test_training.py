@@ -5,6 +5,7 @@ from pathlib import Path
 from PIL import Image
 
 from inpaint_cli import dataset, training
+from inpaint_cli import model as network
 
 
 def test_tiny_training_run_lowers_the_loss_and_writes_every_file(photo_folder: Path, tmp_path: Path) -> None:
@@ -32,3 +33,14 @@ def test_tiny_training_run_lowers_the_loss_and_writes_every_file(photo_folder: P
     assert card["dataset"]["manifest_sha256"] == dataset.manifest_digest(tmp_path / "ds")
     assert card["best"]["val_hole_psnr"] == max(float(row["val_hole_psnr"]) for row in rows)
     assert Image.open(folder / "preview.png").size == (3 * 32, 6 * 32)
+
+
+def test_the_tutorial_recipe_trains_a_network_seeing_only_the_zeroed_image(photo_folder: Path, tmp_path: Path) -> None:
+    prepare_config = dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, val_fraction=0.25, seed=0)
+    dataset.prepare([photo_folder], tmp_path / "ds", prepare_config)
+    config = training.TrainConfig(epochs=1, batch_size=4, width=4, loss="mse", prefill=False, mask_input=False)
+    card = training.train(tmp_path / "ds", tmp_path / "model", config, on_epoch=lambda *report: None).card
+    assert card["model"]["prefill"] is False and card["model"]["mask_input"] is False
+    assert card["training"]["loss"] == "mse"
+    unet = network.load_model(tmp_path / "model")
+    assert not any(isinstance(layer, network.SmoothPrefill) for layer in unet.layers)
