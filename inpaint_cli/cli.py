@@ -7,6 +7,7 @@ TensorFlow is imported only inside the commands that need it, so `--help` and
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -120,6 +121,24 @@ def main(
     debug_mode["enabled"] = debug
 
 
+def command_line(context: typer.Context, skip: set[str] = frozenset()) -> str:
+    """The running command with every option spelled out (defaults included), for a model card to record."""
+    words = ["inpaint", context.info_name or ""]
+    for parameter in context.command.params:
+        value = context.params.get(parameter.name)
+        if parameter.name in skip or value is None:
+            continue
+        if parameter.param_type_name == "argument":
+            words.extend(str(item) for item in (value if isinstance(value, (list, tuple)) else [value]))
+        elif parameter.is_flag and parameter.secondary_opts:
+            words.append(parameter.opts[0] if value else parameter.secondary_opts[0])
+        elif parameter.is_flag:
+            words.extend(parameter.opts[:1] if value else [])
+        else:
+            words.extend([parameter.opts[0], str(value)])
+    return shlex.join(words)
+
+
 def progress_bar() -> Progress:
     """A bar on stderr that disappears when done; rich.progress is imported only here."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -174,6 +193,7 @@ def prepare(
 
 @app.command()
 def train(
+    context: typer.Context,
     dataset_dir: Annotated[
         str, typer.Argument(help="A folder written by `inpaint prepare` (a local path or a tf.io.gfile URL).")
     ],
@@ -245,7 +265,10 @@ def train(
         if resume and restart:
             raise UsageError("--resume and --restart exclude each other")
         start = "restart" if restart else "resume" if resume else "auto"
-        result = training.train(dataset_dir, out, config, on_epoch, start=start, strategy=strategy, on_start=on_start)
+        command = command_line(context, skip={"resume", "restart"})
+        result = training.train(
+            dataset_dir, out, config, on_epoch, start=start, strategy=strategy, on_start=on_start, command=command
+        )
     best = result.card["best"]
     console().print(
         f"Best validation hole PSNR {best['val_hole_psnr']:.2f} dB (epoch {best['epoch'] + 1}); "

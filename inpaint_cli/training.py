@@ -344,6 +344,7 @@ def train(
     start: str = "auto",
     strategy: str = "auto",
     on_start: Callable[[int, int], None] = lambda done, epochs: None,
+    command: str | None = None,
 ) -> TrainResult:
     """Train a model on dataset_dir into out_dir (tf.io.gfile paths); on_epoch(epoch, epochs, logs) reports progress.
 
@@ -353,6 +354,7 @@ def train(
     in its scope. config.batch_size is the global batch and config.learning_rate is
     not scaled with the number of replicas (see TrainConfig).
     on_start(done, epochs) is called before the first epoch runs (done > 0: resuming).
+    command, when given, is recorded in the model card as the command line that trained it.
     Raises TrainingInterrupted on Ctrl-C, after the completed epochs were saved.
     """
     config.check()
@@ -429,6 +431,7 @@ def train(
     card = {
         "format": "inpaint-model-card/1",
         "inpaint_version": __version__,
+        **({"command": command} if command else {}),
         "model": network.config_as_dict(model_config),
         "input_size": size,
         "width": config.width,

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,9 @@ def test_prepare_train_fill_end_to_end(photo_folder: Path, tmp_path: Path) -> No
     )
     assert result.exit_code == 0, result.output
     assert "epoch   1/1" in result.output and (model_dir / "model.keras").is_file()
+    card = json.loads((model_dir / "model.json").read_text())
+    assert card["command"].startswith(f"inpaint train {dataset_dir} --out {model_dir} --epochs 1 --batch-size 4 ")
+    assert "--width 4" in card["command"] and "--prefill --mask-input" in card["command"]
 
     photo = tmp_path / "photo.png"
     Image.fromarray(landscape(100, 120, seed=9)).save(photo)
