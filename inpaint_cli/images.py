@@ -27,6 +27,7 @@ FORMATS = {
 }
 IMAGE_SUFFIXES = set(FORMATS)
 MAX_DECODE_BLOCK = 64 * 2**20  # bytes read and decoded at once
+_HEADER_LOCK = threading.Lock()
 
 
 def find_images(sources: Iterable[Path]) -> list[Path]:
@@ -66,25 +67,28 @@ def open_photo(path: Path) -> Photo:
     if path.is_dir():
         raise UsageError(f"{path} is a folder, not a photo")
     try:
-        with warnings.catch_warnings():
+        # Pillow checks the pixel count when it reads the header, in Image.open. catch_warnings changes
+        # process-wide state, so PhotoReader's thread and the main thread take turns here (not while decoding).
+        with _HEADER_LOCK, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                # One read and one decoder call for the whole file: Pillow lets go of the GIL for each call, and
-                # in 64 KB calls a decode in PhotoReader's thread waited on the main thread's Python (80 vs 200 ms).
-                image.decodermaxblock = max(image.decodermaxblock, min(path.stat().st_size, MAX_DECODE_BLOCK))
-                image.load()
-                exif = image.getexif()
-                # exif_transpose copies even an upright photo; skip it when there is nothing to turn.
-                upright = ImageOps.exif_transpose(image) if exif.get(0x0112, 1) != 1 else image
-                return Photo(
-                    image=upright,
-                    format=image.format,
-                    icc_profile=image.info.get("icc_profile"),
-                    exif=exif,
-                    dpi=image.info.get("dpi"),
-                    jpeg_subsampling=_jpeg_subsampling(image),
-                    jpeg_qtables=getattr(image, "quantization", None) if image.format == "JPEG" else None,
-                )
+            opened = Image.open(path)
+        with opened as image:
+            # One read and one decoder call for the whole file: Pillow lets go of the GIL for each call, and
+            # in 64 KB calls a decode in PhotoReader's thread waited on the main thread's Python (80 vs 200 ms).
+            image.decodermaxblock = max(image.decodermaxblock, min(path.stat().st_size, MAX_DECODE_BLOCK))
+            image.load()
+            exif = image.getexif()
+            # exif_transpose copies even an upright photo; skip it when there is nothing to turn.
+            upright = ImageOps.exif_transpose(image) if exif.get(0x0112, 1) != 1 else image
+            return Photo(
+                image=upright,
+                format=image.format,
+                icc_profile=image.info.get("icc_profile"),
+                exif=exif,
+                dpi=image.info.get("dpi"),
+                jpeg_subsampling=_jpeg_subsampling(image),
+                jpeg_qtables=getattr(image, "quantization", None) if image.format == "JPEG" else None,
+            )
     except FileNotFoundError:
         raise UsageError(f"{path} does not exist") from None
     except UnidentifiedImageError:
