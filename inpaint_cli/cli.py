@@ -210,6 +210,9 @@ def train(
     width: Annotated[int, typer.Option(help="Filters at the first U-Net level (doubling per level).")] = 16,
     seed: Annotated[int, typer.Option(help="Seed of weights, shuffling and training holes.")] = 0,
     stroke_fraction: Annotated[float, typer.Option(help="Share of training holes that are free-form strokes.")] = 1 / 3,
+    zoom_fraction: Annotated[
+        float, typer.Option(help="Share of training samples that are random crops enlarged to full size (smooth).")
+    ] = 0.5,
     loss: Annotated[
         str, typer.Option(help="hole-l1 (absolute error, hole pixels weigh 6x) or mse (whole image, the tutorial's).")
     ] = "hole-l1",
@@ -246,6 +249,7 @@ def train(
         width=width,
         seed=seed,
         stroke_fraction=stroke_fraction,
+        zoom_fraction=zoom_fraction,
         loss=loss,
         prefill=prefill,
         mask_input=mask_input,

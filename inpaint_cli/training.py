@@ -62,6 +62,7 @@ class TrainConfig:
     seed: int = 0
     hole_weight: float = 6.0
     stroke_fraction: float = 1 / 3
+    zoom_fraction: float = 0.5  # share of samples that are enlarged crops (dataset._zoomed)
     loss: str = "hole-l1"  # one of model.LOSSES
     prefill: bool = True  # see model.ModelConfig
     mask_input: bool = True
@@ -73,8 +74,8 @@ class TrainConfig:
             raise UsageError(f"--loss must be one of {', '.join(network.LOSSES)}, not {self.loss!r}")
         if not self.learning_rate > 0:
             raise UsageError("--learning-rate must be positive")
-        if not 0.0 <= self.stroke_fraction <= 1.0:
-            raise UsageError("--stroke-fraction must be in [0, 1]")
+        if not 0.0 <= self.stroke_fraction <= 1.0 or not 0.0 <= self.zoom_fraction <= 1.0:
+            raise UsageError("--stroke-fraction and --zoom-fraction must be in [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,12 @@ def training_batches(dataset_dir: StoragePath, manifest: dict[str, object], conf
     """What `train` fits on: endless whole batches of (network input, packed target) from sample start of the stream."""
     return (
         dataset.training_stream(
-            dataset_dir, manifest, stroke_fraction=config.stroke_fraction, seed=config.seed, start=start
+            dataset_dir,
+            manifest,
+            stroke_fraction=config.stroke_fraction,
+            seed=config.seed,
+            start=start,
+            zoom_fraction=config.zoom_fraction,
         )
         .batch(config.batch_size, drop_remainder=True)  # the stream is endless: every batch is whole
         .map(_pack, num_parallel_calls=tf.data.AUTOTUNE)

@@ -80,3 +80,22 @@ def test_missing_manifest_or_shard_is_reported(photo_folder: Path, tmp_path: Pat
     (tmp_path / "ds" / manifest["shards"]["train"][0]).unlink()
     with pytest.raises(InpaintError, match="missing shard"):
         dataset.load_manifest(tmp_path / "ds")
+
+
+def test_training_stream_zooms_into_the_share_asked_deterministically(photo_folder: Path, tmp_path: Path) -> None:
+    config = dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, val_fraction=0.25, seed=0)
+    manifest = dataset.prepare([photo_folder], tmp_path / "ds", config)
+
+    def images(zoom_fraction: float) -> np.ndarray:
+        stream = dataset.training_stream(tmp_path / "ds", manifest, seed=3, zoom_fraction=zoom_fraction)
+        return np.stack([image.numpy() for image, _ in stream.take(24)])
+
+    plain, zoomed, half = images(0.0), images(1.0), images(0.5)
+    assert np.array_equal(zoomed, images(1.0))  # the same seed gives the same crops
+
+    def roughness(batch: np.ndarray) -> np.ndarray:
+        return np.abs(np.diff(batch, axis=2)).mean(axis=(1, 2, 3))
+
+    assert roughness(zoomed).mean() < 0.7 * roughness(plain).mean()  # enlarged crops are smoother
+    same = [np.array_equal(a, b) for a, b in zip(half, plain, strict=True)]
+    assert 4 <= sum(same) <= 20  # about half are left as they were
