@@ -367,7 +367,11 @@ def check_output(photo: Path, target: Path, force: bool) -> None:
 
 
 class Filler:
-    """Fills photo files with one model, loaded on first use (after the inputs are checked)."""
+    """Fills photo files with one model, loaded when .model is first read.
+
+    `inpaint fill` reads it right after checking its arguments (a single photo's output
+    too), while PhotoReader decodes the first photo in the background.
+    """
 
     def __init__(self, model_path: Path | None = None) -> None:
         self.model_path = model_path

@@ -27,7 +27,10 @@ FORMATS = {
 }
 IMAGE_SUFFIXES = set(FORMATS)
 MAX_DECODE_BLOCK = 64 * 2**20  # bytes read and decoded at once
-_HEADER_LOCK = threading.Lock()
+# Pillow warns when it opens a photo over Image.MAX_IMAGE_PIXELS (and refuses twice that); open_photo refuses
+# such photos itself, so the warning would only print a stray line. One filter, set once: catch_warnings
+# around each open would change process-wide state while PhotoReader's thread opens photos.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 def find_images(sources: Iterable[Path]) -> list[Path]:
@@ -67,12 +70,9 @@ def open_photo(path: Path) -> Photo:
     if path.is_dir():
         raise UsageError(f"{path} is a folder, not a photo")
     try:
-        # Pillow checks the pixel count when it reads the header, in Image.open. catch_warnings changes
-        # process-wide state, so PhotoReader's thread and the main thread take turns here (not while decoding).
-        with _HEADER_LOCK, warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            opened = Image.open(path)
-        with opened as image:
+        with Image.open(path) as image:
+            if Image.MAX_IMAGE_PIXELS and image.width * image.height > Image.MAX_IMAGE_PIXELS:
+                raise Image.DecompressionBombError(f"{image.width}x{image.height}")
             # One read and one decoder call for the whole file: Pillow lets go of the GIL for each call, and
             # in 64 KB calls a decode in PhotoReader's thread waited on the main thread's Python (80 vs 200 ms).
             image.decodermaxblock = max(image.decodermaxblock, min(path.stat().st_size, MAX_DECODE_BLOCK))
@@ -109,7 +109,8 @@ class PhotoReader:
 
     def __init__(self, paths: Iterable[Path]) -> None:
         self._paths = list(paths)
-        self._ahead: tuple[Path, threading.Thread, list[Photo | BaseException]] | None = None
+        self._position = -1  # index in paths of the photo handed out last
+        self._ahead: tuple[int, threading.Thread, list[Photo | BaseException]] | None = None
         self._start(0)
 
     def _start(self, index: int) -> None:
@@ -127,18 +128,23 @@ class PhotoReader:
 
         thread = threading.Thread(target=read, name="inpaint-photo-reader", daemon=True)
         thread.start()
-        self._ahead = (self._paths[index], thread, outcome)
+        self._ahead = (index, thread, outcome)
 
     def open(self, path: Path) -> Photo:
-        """The photo at path, as open_photo returns it; then starts on the photo after it."""
+        """The photo at path, as open_photo returns it; then starts on the photo after it in the order given.
+
+        Paths asked for out of order, or not given at all, are simply read here and now.
+        """
         ahead, self._ahead = self._ahead, None
-        if ahead is None or ahead[0] != path:
-            photo: Photo | BaseException = open_photo(path)
-        else:
+        if ahead is not None and self._paths[ahead[0]] == path:
             ahead[1].join()
-            photo = ahead[2][0]
-        if path in self._paths:
-            self._start(self._paths.index(path) + 1)
+            photo: Photo | BaseException = ahead[2][0]
+            self._position = ahead[0]
+        else:
+            photo = open_photo(path)
+            later = [index for index in range(self._position + 1, len(self._paths)) if self._paths[index] == path]
+            self._position = later[0] if later else self._position
+        self._start(self._position + 1)
         if isinstance(photo, BaseException):
             raise photo
         return photo

@@ -146,8 +146,8 @@ def hole_squares(mask: np.ndarray, min_side: int) -> list[Box]:
     if not hole_rows.size:
         return []
     hole_columns = np.flatnonzero(hole[hole_rows[0] : hole_rows[-1] + 1].any(axis=0))
-    first_row, first_column = hole_rows[0] // cell, hole_columns[0] // cell
-    rows, columns = hole_rows[-1] // cell + 1 - first_row, hole_columns[-1] // cell + 1 - first_column
+    first_row, first_column = int(hole_rows[0]) // cell, int(hole_columns[0]) // cell
+    rows, columns = int(hole_rows[-1]) // cell + 1 - first_row, int(hole_columns[-1]) // cell + 1 - first_column
     part = hole[first_row * cell : (first_row + rows) * cell, first_column * cell : (first_column + columns) * cell]
     padded = np.zeros((rows * cell, columns * cell), dtype=bool)
     padded[: part.shape[0], : part.shape[1]] = part

@@ -78,13 +78,15 @@ def build_unet(config: ModelConfig) -> keras.Model:
     """The skip-connection autoencoder: 4 encoder levels, a dilated bottleneck, 4 decoder levels.
 
     Input: float32 NxHxWx4 (holed RGB in [0, 1] with holes zeroed, then the mask), whatever
-    the config: a network without mask_input ignores the 4th channel.
+    the config: without mask_input the U-Net does not see the mask (the prefill, when on, uses it
+    to know which pixels to paint); with neither, the network ignores the 4th channel.
     Output: NxHxWx3 RGB in [0, 1]. H = W = config.input_size, which must be divisible by 16.
     """
     inputs = keras.Input((config.input_size, config.input_size, 4), name="holed_image_and_mask")
     widths = [config.width * 2**level for level in range(LEVELS)]
     skips = []
-    prefilled = SmoothPrefill(name="smooth_prefill")(inputs) if config.prefill else None
+    # float32 like the output: known pixels pass through the prefill and must keep their exact values.
+    prefilled = SmoothPrefill(dtype="float32", name="smooth_prefill")(inputs) if config.prefill else None
     if prefilled is not None and config.mask_input:
         tensor = layers.Concatenate(name="prefilled_and_mask")([prefilled, inputs[..., 3:]])
     else:

@@ -162,3 +162,13 @@ def test_photo_reader_reads_ahead_in_order_and_raises_a_bad_photos_error_in_the_
     other = tmp_path / "other.png"
     Image.fromarray(landscape(20, 30, seed=4)).save(other)
     assert reader.open(other).image.size == (30, 20)
+
+
+def test_photo_reader_follows_the_order_given_when_a_path_repeats(tmp_path: Path) -> None:
+    first, second = tmp_path / "first.png", tmp_path / "second.png"
+    Image.fromarray(landscape(30, 40, seed=1)).save(first)
+    Image.fromarray(landscape(20, 40, seed=2)).save(second)
+    reader = images.PhotoReader([first, first, second])
+    sizes = [reader.open(path).image.size for path in (first, first, second)]
+    assert sizes == [(40, 30), (40, 30), (40, 20)]
+    assert reader._ahead is None  # nothing left to read ahead after the last
