@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from inpaint_cli import images, masking
 from inpaint_cli.errors import InpaintError, UsageError
@@ -27,6 +27,7 @@ Predict = Callable[[np.ndarray], np.ndarray]  # float32 NxSxSx4 -> float32 NxSxS
 # fills of 3 and 6 gained 0.4-0.6 dB, and the mirrored predictions another 0.2-0.3 dB.
 CONTEXT_FACTORS = (3.0, 6.0)
 BATCH = 16
+BICUBIC_REACH = 2  # pixels of the scaled image that one bicubic output pixel draws on, each side
 
 
 @dataclass(frozen=True)
@@ -131,8 +132,15 @@ def _as_rgb(pixels: np.ndarray) -> np.ndarray:
 def _network_input(crop: np.ndarray, window_hole: np.ndarray, size: int) -> np.ndarray:
     """One window as the network takes it: float32 SxSx4, RGB scaled to size with holes zeroed, then the mask."""
     rgb = _resize(_as_rgb(crop).astype(np.float32) / 255.0, size, Image.Resampling.BICUBIC)
-    # A pixel that is even partly hole after scaling counts as hole, so no hole colour leaks in.
-    crop_mask = (_resize(window_hole.astype(np.float32), size, Image.Resampling.BOX) > 0).astype(np.float32)
+    # A pixel that is even partly hole after scaling counts as hole. Scaled down, a bicubic pixel also
+    # mixes in input from up to 2 pixels (of its own size) away: those around the hole count as hole
+    # too, or what was in the hole leaks into the ring of known pixels that the network continues.
+    scaled_hole = Image.fromarray(
+        ((_resize(window_hole.astype(np.float32), size, Image.Resampling.BOX) > 0) * 255).astype(np.uint8)
+    )
+    if crop.shape[0] > size:
+        scaled_hole = scaled_hole.filter(ImageFilter.MaxFilter(2 * BICUBIC_REACH + 1))
+    crop_mask = (np.asarray(scaled_hole) > 0).astype(np.float32)
     return np.concatenate([np.clip(rgb, 0, 1) * (1 - crop_mask[..., None]), crop_mask[..., None]], -1)
 
 
