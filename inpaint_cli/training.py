@@ -263,8 +263,7 @@ class _Folder:
         if stored != options:
             raise UsageError(
                 f"{self.path} holds an interrupted run with other options ({_differences(stored, options)}); "
-                "run it again with the options it had to resume it (a run from an older inpaint cannot be), "
-                "or use --restart to start over"
+                "run it again with the options it had to resume it, or use --restart to start over"
             )
         return state or {"epoch": 0, "history": []}  # no state: stopped before its first epoch ended
 
