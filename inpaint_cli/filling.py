@@ -27,7 +27,10 @@ Predict = Callable[[np.ndarray], np.ndarray]  # float32 NxSxSx4 -> float32 NxSxS
 # fills of 3 and 6 gained 0.4-0.6 dB, and the mirrored predictions another 0.2-0.3 dB.
 CONTEXT_FACTORS = (3.0, 6.0)
 BATCH = 16
-BICUBIC_REACH = 2  # pixels of the scaled image that one bicubic output pixel draws on, each side
+# Pixels around a scaled-down hole that also count as hole: bicubic scaling mixes input from up to 2 output
+# pixels away into each pixel, most of it from the nearest ring. With 1, what was in the hole no longer
+# leaks into the known pixels next to it; 2 also hid good context (big_photos.py: 192 px holes -0.5 dB).
+BICUBIC_REACH = 1
 
 
 @dataclass(frozen=True)
@@ -132,9 +135,8 @@ def _as_rgb(pixels: np.ndarray) -> np.ndarray:
 def _network_input(crop: np.ndarray, window_hole: np.ndarray, size: int) -> np.ndarray:
     """One window as the network takes it: float32 SxSx4, RGB scaled to size with holes zeroed, then the mask."""
     rgb = _resize(_as_rgb(crop).astype(np.float32) / 255.0, size, Image.Resampling.BICUBIC)
-    # A pixel that is even partly hole after scaling counts as hole. Scaled down, a bicubic pixel also
-    # mixes in input from up to 2 pixels (of its own size) away: those around the hole count as hole
-    # too, or what was in the hole leaks into the ring of known pixels that the network continues.
+    # A pixel that is even partly hole after scaling counts as hole, and so does the ring of BICUBIC_REACH
+    # pixels around it when scaling down, or what was in the hole leaks into the pixels the network continues.
     scaled_hole = Image.fromarray(
         ((_resize(window_hole.astype(np.float32), size, Image.Resampling.BOX) > 0) * 255).astype(np.uint8)
     )
