@@ -137,12 +137,10 @@ def _network_input(crop: np.ndarray, window_hole: np.ndarray, size: int) -> np.n
     rgb = _resize(_as_rgb(crop).astype(np.float32) / 255.0, size, Image.Resampling.BICUBIC)
     # A pixel that is even partly hole after scaling counts as hole, and so does the ring of BICUBIC_REACH
     # pixels around it when scaling down, or what was in the hole leaks into the pixels the network continues.
-    scaled_hole = Image.fromarray(
-        ((_resize(window_hole.astype(np.float32), size, Image.Resampling.BOX) > 0) * 255).astype(np.uint8)
-    )
+    scaled_hole = (_resize(window_hole.astype(np.float32), size, Image.Resampling.BOX) > 0).astype(np.uint8)
     if crop.shape[0] > size:
-        scaled_hole = scaled_hole.filter(ImageFilter.MaxFilter(2 * BICUBIC_REACH + 1))
-    crop_mask = (np.asarray(scaled_hole) > 0).astype(np.float32)
+        scaled_hole = np.asarray(Image.fromarray(scaled_hole).filter(ImageFilter.MaxFilter(2 * BICUBIC_REACH + 1)))
+    crop_mask = scaled_hole.astype(np.float32)
     return np.concatenate([np.clip(rgb, 0, 1) * (1 - crop_mask[..., None]), crop_mask[..., None]], -1)
 
 

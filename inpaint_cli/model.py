@@ -87,10 +87,14 @@ def build_unet(config: ModelConfig) -> keras.Model:
     skips = []
     # float32 like the output: known pixels pass through the prefill and must keep their exact values.
     prefilled = SmoothPrefill(dtype="float32", name="smooth_prefill")(inputs) if config.prefill else None
-    if prefilled is not None and config.mask_input:
-        tensor = layers.Concatenate(name="prefilled_and_mask")([prefilled, inputs[..., 3:]])
+    if prefilled is None:
+        tensor = inputs if config.mask_input else inputs[..., :3]
     else:
-        tensor = inputs if config.mask_input else inputs[..., :3] if prefilled is None else prefilled
+        tensor = (
+            layers.Concatenate(name="prefilled_and_mask")([prefilled, inputs[..., 3:]])
+            if config.mask_input
+            else prefilled
+        )
     # Encoder: features at each scale are kept for the skip connections.
     for level, filters in enumerate(widths):
         tensor = conv_block(tensor, filters, f"encoder{level}")
