@@ -332,20 +332,23 @@ def fill(
 
     Example: inpaint fill examples/picos_de_europa.jpg --box 770,672,68
     """
-    from inpaint_cli import filling, images, masking
+    from inpaint_cli import images, planning
 
     fast_exit["enabled"] = True
     with user_errors():
-        boxes = [masking.parse_box(text) for text in box or []]
-        if not boxes and mask is None and mask_dir is None:
+        if not box and mask is None and mask_dir is None:
             raise UsageError("no holes to fill: give at least one --box x,y,size or a --mask")
-        jobs = filling.plan_jobs(photos, out, out_dir, mask, mask_dir)
+        jobs = planning.plan_jobs(photos, out, out_dir, mask, mask_dir)
         if compare is not None and len(jobs) > 1:
             raise UsageError("--compare writes one picture: use it with one photo")
-        filler = filling.Filler(model)
         if len(jobs) == 1:  # a refused output is reported before the model loads (4 s for a .keras)
-            filling.check_output(jobs[0].photo, jobs[0].target, force)
-        reader = images.PhotoReader(job.photo for job in jobs)  # the first photo decodes while the model loads
+            planning.check_output(jobs[0].photo, jobs[0].target, force)
+        # The first photo decodes in the background from here on, while numpy and the model load.
+        reader = images.PhotoReader(job.photo for job in jobs)
+        from inpaint_cli import filling, masking
+
+        boxes = [masking.parse_box(text) for text in box or []]
+        filler = filling.Filler(model)
         filler.model  # noqa: B018 - load it now
     failures = 0
     # One photo gets no progress bar, and rich.progress is not even imported (10 ms of a 0.4 s fill).

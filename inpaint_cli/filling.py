@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-from inpaint_cli import images, masking
+from inpaint_cli import images, masking, planning
 from inpaint_cli.errors import InpaintError, UsageError
 
 Predict = Callable[[np.ndarray], np.ndarray]  # float32 NxSxSx4 -> float32 NxSxSx3, all in [0, 1]
@@ -157,17 +157,17 @@ def _predicted_squares(
     height, width = hole.shape
     size = model.input_size
     squares = masking.hole_squares(hole, min_side=size)
-    jobs = []  # (index of the square, window), each square's windows one after another
+    queued = []  # (index of the square, window), each square's windows one after another
     needed = []
     for index, square in enumerate(squares):
         windows = list(dict.fromkeys(context_window(square, height, width, size, f) for f in CONTEXT_FACTORS))
         _warn_when_poor(square, windows[0], hole[windows[0].slices], size, on_warning)
-        jobs.extend((index, window) for window in windows)
+        queued.extend((index, window) for window in windows)
         needed.append(len(windows))
     totals: dict[int, np.ndarray] = {}
     counts: dict[int, int] = {}
-    for start in range(0, len(jobs), BATCH):
-        chunk = jobs[start : start + BATCH]
+    for start in range(0, len(queued), BATCH):
+        chunk = queued[start : start + BATCH]
         batch = np.stack([_network_input(crop_of(window), hole[window.slices], size) for _, window in chunk])
         mirrored = model.predict(np.ascontiguousarray(batch[:, :, ::-1]))[:, :, ::-1]
         predictions = (model.predict(batch) + mirrored) / 2
@@ -263,78 +263,6 @@ def hole_mask(boxes: list[masking.Box], mask_path: Path | None, width: int, heig
     return mask
 
 
-OUTPUT_MARK = ".filled"
-
-
-def output_path(photo: Path, out: Path | None, out_dir: Path | None, relative_folder: Path = Path()) -> Path:
-    """Where the filled copy of photo goes: --out, inside --out-dir, or <stem>.filled<suffix> beside it."""
-    if out is not None:
-        return out
-    folder = out_dir / relative_folder if out_dir is not None else photo.parent
-    return folder / f"{photo.stem}{OUTPUT_MARK}{photo.suffix}"
-
-
-@dataclass(frozen=True)
-class FillJob:
-    """One photo to fill: where it is, where its result goes, and its mask file if any."""
-
-    photo: Path
-    target: Path
-    mask_path: Path | None
-
-
-def plan_jobs(
-    inputs: list[Path],
-    out: Path | None = None,
-    out_dir: Path | None = None,
-    mask: Path | None = None,
-    mask_dir: Path | None = None,
-) -> list[FillJob]:
-    """Expand files and folders into fill jobs, checking how --out, --out-dir and masks combine.
-
-    Folders are searched recursively; earlier results (<stem>.filled.*) are skipped.
-    Under --out-dir, each photo keeps its path relative to the folder it was found in.
-    """
-    if out is not None and out_dir is not None:
-        raise UsageError("give --out or --out-dir, not both")
-    if mask is not None and mask_dir is not None:
-        raise UsageError("give --mask or --mask-dir, not both")
-    for folder, option in ((out_dir, "--out-dir"), (mask_dir, "--mask-dir")):
-        if folder is not None and folder.exists() and not folder.is_dir():
-            raise UsageError(f"{option} {folder} is a file, not a folder")
-    if mask_dir is not None and not mask_dir.is_dir():
-        raise UsageError(f"--mask-dir {mask_dir} does not exist")
-    if mask is not None and not mask.is_file():
-        raise UsageError(f"mask {mask} does not exist" if not mask.exists() else f"mask {mask} is not a file")
-    found: list[tuple[Path, Path]] = []
-    for source in inputs:
-        if source.is_dir():
-            photos = [path for path in images.find_images([source]) if not path.stem.endswith(OUTPUT_MARK)]
-            found.extend((path, path.parent.relative_to(source)) for path in photos)
-        elif source.exists():
-            found.append((source, Path()))
-        else:
-            raise UsageError(f"{source} does not exist")
-    if not found:
-        raise UsageError(f"no photos (JPEG, PNG, WebP, BMP, TIFF) in {', '.join(map(str, inputs))}")
-    if out is not None and (len(found) > 1 or inputs[0].is_dir()):
-        raise UsageError(f"--out names one file but {len(found)} photos were given; use --out-dir")
-    masks = _masks_by_stem(mask_dir) if mask_dir is not None else {}
-    jobs = [
-        FillJob(photo, output_path(photo, out, out_dir, relative), mask or masks.get(photo.stem))
-        for photo, relative in found
-    ]
-    if out_dir is not None:
-        for folder in {job.target.parent for job in jobs}:
-            folder.mkdir(parents=True, exist_ok=True)
-    return jobs
-
-
-def _masks_by_stem(mask_dir: Path) -> dict[str, Path]:
-    """Mask files in mask_dir by file stem (photo.jpg matches photo.png)."""
-    return {path.stem: path for path in images.find_images([mask_dir])}
-
-
 def comparison_image(before: Image.Image, after: Image.Image, mask: np.ndarray, max_width: int = 2400) -> Image.Image:
     """Before and after side by side, each hole outlined in red, scaled down to at most max_width."""
     from PIL import ImageDraw
@@ -360,18 +288,6 @@ def comparison_image(before: Image.Image, after: Image.Image, mask: np.ndarray, 
     if pair.width > max_width:
         pair = pair.resize((max_width, round(pair.height * max_width / pair.width)), Image.Resampling.LANCZOS)
     return pair
-
-
-def check_output(photo: Path, target: Path, force: bool) -> None:
-    """Refuse to overwrite the input, or an existing output without force."""
-    if target.exists() and target.resolve() == photo.resolve():
-        raise UsageError(f"output {target} is the input photo; choose another --out")
-    if target.exists() and not force:
-        raise UsageError(f"{target} already exists; use --force to replace it")
-    if target.is_dir():
-        raise UsageError(f"output {target} is a folder")
-    if not target.parent.is_dir():
-        raise UsageError(f"folder {target.parent} does not exist (for --out {target})")
 
 
 class Filler:
@@ -410,9 +326,9 @@ class Filler:
         compare, when given, receives a before/after picture with the holes outlined.
         open_photo reads the photo (an images.PhotoReader's open reads ahead).
         """
-        check_output(photo, target, force)
+        planning.check_output(photo, target, force)
         if compare is not None:
-            check_output(photo, compare, force)
+            planning.check_output(photo, compare, force)
         source = open_photo(photo)
         if target.suffix.lower() in {".jpg", ".jpeg"} and source.image.mode in {"RGBA", "LA", "PA"}:
             raise UsageError(f"{photo.name} has transparency, which JPEG cannot hold; write a .png instead")

@@ -1,4 +1,8 @@
-"""Reading and writing photos. Every photo the project opens is read here."""
+"""Reading and writing photos. Every photo the project opens is read here.
+
+numpy is imported only by the two functions that return arrays: `inpaint fill` starts decoding
+its first photo here while numpy (45 ms) and the model load.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,17 @@ import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from inpaint_cli.errors import InpaintError, UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Pillow's format per suffix, spelled out: Image.registered_extensions() loads every plugin (0.15 s).
 FORMATS = {
@@ -67,28 +75,14 @@ def open_photo(path: Path) -> Photo:
     Raises InpaintError with a one-line reason for unreadable, truncated or
     oversized files.
     """
-    if path.is_dir():
-        raise UsageError(f"{path} is a folder, not a photo")
+    return _decoded(path, _opened(path))
+
+
+@contextmanager
+def _one_line_errors(path: Path) -> Iterator[None]:
+    """Turn Pillow's errors while reading path into an InpaintError with a one-line reason."""
     try:
-        with Image.open(path) as image:
-            if Image.MAX_IMAGE_PIXELS and image.width * image.height > Image.MAX_IMAGE_PIXELS:
-                raise Image.DecompressionBombError(f"{image.width}x{image.height}")
-            # One read and one decoder call for the whole file: Pillow lets go of the GIL for each call, and
-            # in 64 KB calls a decode in PhotoReader's thread waited on the main thread's Python (80 vs 200 ms).
-            image.decodermaxblock = max(image.decodermaxblock, min(path.stat().st_size, MAX_DECODE_BLOCK))
-            image.load()
-            exif = image.getexif()
-            # exif_transpose copies even an upright photo; skip it when there is nothing to turn.
-            upright = ImageOps.exif_transpose(image) if exif.get(0x0112, 1) != 1 else image
-            return Photo(
-                image=upright,
-                format=image.format,
-                icc_profile=image.info.get("icc_profile"),
-                exif=exif,
-                dpi=image.info.get("dpi"),
-                jpeg_subsampling=_jpeg_subsampling(image),
-                jpeg_qtables=getattr(image, "quantization", None) if image.format == "JPEG" else None,
-            )
+        yield
     except FileNotFoundError:
         raise UsageError(f"{path} does not exist") from None
     except UnidentifiedImageError:
@@ -99,18 +93,53 @@ def open_photo(path: Path) -> Photo:
         raise InpaintError(f"{path} could not be decoded ({error})") from None
 
 
+def _opened(path: Path) -> Image.Image:
+    """The photo with its header read and checked, pixels not yet decoded: the Python half of opening."""
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder, not a photo")
+    with _one_line_errors(path):
+        image = Image.open(path)
+        if Image.MAX_IMAGE_PIXELS and image.width * image.height > Image.MAX_IMAGE_PIXELS:
+            image.close()
+            raise Image.DecompressionBombError(f"{image.width}x{image.height}")
+        # One read and one decoder call for the whole file: Pillow lets go of the GIL for each call, and
+        # in 64 KB calls a decode in PhotoReader's thread waited on the main thread's Python (80 vs 200 ms).
+        image.decodermaxblock = max(image.decodermaxblock, min(path.stat().st_size, MAX_DECODE_BLOCK))
+        return image
+
+
+def _decoded(path: Path, image: Image.Image) -> Photo:
+    """Decode an _opened photo, turn it upright and keep what of its file should survive; closes the file."""
+    with _one_line_errors(path), image:
+        image.load()
+        exif = image.getexif()
+        # exif_transpose copies even an upright photo; skip it when there is nothing to turn.
+        upright = ImageOps.exif_transpose(image) if exif.get(0x0112, 1) != 1 else image
+        return Photo(
+            image=upright,
+            format=image.format,
+            icc_profile=image.info.get("icc_profile"),
+            exif=exif,
+            dpi=image.info.get("dpi"),
+            jpeg_subsampling=_jpeg_subsampling(image),
+            jpeg_qtables=getattr(image, "quantization", None) if image.format == "JPEG" else None,
+        )
+
+
 class PhotoReader:
     """Opens photos in a given order, each decoded in a background thread while the one before is worked on.
 
-    Pillow decodes without holding the GIL, so decoding the next photo overlaps loading
-    the model (for the first) or filling and encoding the previous one: on a 12 MP JPEG
-    that hides the 60 ms decode behind other work on 2 cores.
+    The header is read in the calling thread; the thread only decodes, in one Pillow call that
+    does not hold the GIL. Parsing the header there too took 60-230 ms instead of 8 when the
+    main thread was busy in Python (importing numpy), since each of its small reads waits for the
+    GIL. So decoding the next photo overlaps loading numpy and the model (for the first) or filling
+    and encoding the previous one: on a 12 MP JPEG that hides the 50 ms decode on 2 cores.
     """
 
     def __init__(self, paths: Iterable[Path]) -> None:
         self._paths = list(paths)
         self._position = -1  # index in paths of the photo handed out last
-        self._ahead: tuple[int, threading.Thread, list[Photo | BaseException]] | None = None
+        self._ahead: tuple[int, threading.Thread | None, list[Photo | BaseException]] | None = None
         self._start(0)
 
     def _start(self, index: int) -> None:
@@ -118,15 +147,21 @@ class PhotoReader:
         if index >= len(self._paths):
             self._ahead = None
             return
+        path = self._paths[index]
         outcome: list[Photo | BaseException] = []
+        try:
+            image = _opened(path)
+        except InpaintError as error:  # handed to the caller of open(), when it asks for this photo
+            self._ahead = (index, None, [error])
+            return
 
-        def read() -> None:
+        def decode() -> None:
             try:
-                outcome.append(open_photo(self._paths[index]))
+                outcome.append(_decoded(path, image))
             except BaseException as error:  # handed to the caller of open(), in its thread
                 outcome.append(error)
 
-        thread = threading.Thread(target=read, name="inpaint-photo-reader", daemon=True)
+        thread = threading.Thread(target=decode, name="inpaint-photo-reader", daemon=True)
         thread.start()
         self._ahead = (index, thread, outcome)
 
@@ -137,7 +172,8 @@ class PhotoReader:
         """
         ahead, self._ahead = self._ahead, None
         if ahead is not None and self._paths[ahead[0]] == path:
-            ahead[1].join()
+            if ahead[1] is not None:
+                ahead[1].join()
             photo: Photo | BaseException = ahead[2][0]
             self._position = ahead[0]
         else:
@@ -152,11 +188,15 @@ class PhotoReader:
 
 def read_rgb(path: Path) -> np.ndarray:
     """A photo as uint8 HxWx3 RGB, upright."""
+    import numpy as np
+
     return np.asarray(open_photo(path).image.convert("RGB"))
 
 
 def square_resize(image: np.ndarray, size: int) -> np.ndarray:
     """Centre-crop uint8 HxWx3 to a square and resize it to size x size (bicubic)."""
+    import numpy as np
+
     height, width = image.shape[:2]
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2

@@ -5,7 +5,7 @@ import pytest
 from conftest import landscape
 from PIL import Image
 
-from inpaint_cli import filling, images, masking
+from inpaint_cli import filling, images, masking, planning
 from inpaint_cli.errors import InpaintError, UsageError
 
 
@@ -71,17 +71,17 @@ def test_sixteen_bit_images_are_refused(tiny_model: filling.Model) -> None:
 def test_output_naming_and_overwrite_rules(tmp_path: Path) -> None:
     photo = tmp_path / "holiday.jpg"
     photo.write_bytes(b"x")
-    assert filling.output_path(photo, None, None) == tmp_path / "holiday.filled.jpg"
-    assert filling.output_path(photo, None, tmp_path / "out") == tmp_path / "out" / "holiday.filled.jpg"
+    assert planning.output_path(photo, None, None) == tmp_path / "holiday.filled.jpg"
+    assert planning.output_path(photo, None, tmp_path / "out") == tmp_path / "out" / "holiday.filled.jpg"
     with pytest.raises(UsageError, match="is the input"):
-        filling.check_output(photo, photo, force=True)
+        planning.check_output(photo, photo, force=True)
     existing = tmp_path / "existing.jpg"
     existing.write_bytes(b"y")
     with pytest.raises(UsageError, match="--force"):
-        filling.check_output(photo, existing, force=False)
-    filling.check_output(photo, existing, force=True)
+        planning.check_output(photo, existing, force=False)
+    planning.check_output(photo, existing, force=True)
     with pytest.raises(UsageError, match="does not exist"):
-        filling.check_output(photo, tmp_path / "missing" / "out.jpg", force=False)
+        planning.check_output(photo, tmp_path / "missing" / "out.jpg", force=False)
 
 
 def test_jpeg_metadata_survives(tiny_model_dir: Path, tmp_path: Path) -> None:
@@ -148,15 +148,18 @@ def test_hole_squares_of_a_hole_in_the_far_corner_and_of_no_hole() -> None:
 
 
 def test_photo_reader_reads_ahead_in_order_and_raises_a_bad_photos_error_in_the_caller(tmp_path: Path) -> None:
-    paths = [tmp_path / f"{name}.png" for name in "abc"]
+    paths = [tmp_path / f"{name}.png" for name in "abcd"]
     for seed, path in enumerate(paths):
         Image.fromarray(landscape(40, 50, seed=seed)).save(path)
-    paths[1].write_bytes(b"not a photo")
+    paths[1].write_bytes(b"not a photo")  # fails while its header is read, in the caller's thread
+    paths[3].write_bytes(paths[3].read_bytes()[:200])  # fails while decoding, in the reader's thread
     reader = images.PhotoReader(paths)
     assert np.array_equal(np.asarray(reader.open(paths[0]).image), landscape(40, 50, seed=0))
     with pytest.raises(InpaintError, match="not an image"):
         reader.open(paths[1])
     assert np.array_equal(np.asarray(reader.open(paths[2]).image), landscape(40, 50, seed=2))
+    with pytest.raises(InpaintError, match="could not be decoded"):
+        reader.open(paths[3])
     # Out of order (and a path it was never given) it simply reads synchronously.
     assert reader.open(paths[0]).image.size == (50, 40)
     other = tmp_path / "other.png"
