@@ -134,14 +134,16 @@ def _as_rgb(pixels: np.ndarray) -> np.ndarray:
 
 def _network_input(crop: np.ndarray, window_hole: np.ndarray, size: int) -> np.ndarray:
     """One window as the network takes it: float32 SxSx4, RGB scaled to size with holes zeroed, then the mask."""
-    rgb = _resize(_as_rgb(crop).astype(np.float32) / 255.0, size, Image.Resampling.BICUBIC)
+    # Scaled as 8-bit RGB: Pillow's fast path, a third of the time of three float channels, within a level of them.
+    scaled = Image.fromarray(np.ascontiguousarray(_as_rgb(crop))).resize((size, size), Image.Resampling.BICUBIC)
+    rgb = np.asarray(scaled, dtype=np.float32) / 255.0
     # A pixel that is even partly hole after scaling counts as hole, and so does the ring of BICUBIC_REACH
     # pixels around it when scaling down, or what was in the hole leaks into the pixels the network continues.
     scaled_hole = (_resize(window_hole.astype(np.float32), size, Image.Resampling.BOX) > 0).astype(np.uint8)
     if crop.shape[0] > size:
         scaled_hole = np.asarray(Image.fromarray(scaled_hole).filter(ImageFilter.MaxFilter(2 * BICUBIC_REACH + 1)))
     crop_mask = scaled_hole.astype(np.float32)
-    return np.concatenate([np.clip(rgb, 0, 1) * (1 - crop_mask[..., None]), crop_mask[..., None]], -1)
+    return np.concatenate([rgb * (1 - crop_mask[..., None]), crop_mask[..., None]], -1)
 
 
 def _predicted_squares(
