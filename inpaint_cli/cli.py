@@ -339,15 +339,16 @@ def fill(
         if not box and mask is None and mask_dir is None:
             raise UsageError("no holes to fill: give at least one --box x,y,size or a --mask")
         jobs = planning.plan_jobs(photos, out, out_dir, mask, mask_dir)
-        if compare is not None and len(jobs) > 1:
-            raise UsageError("--compare writes one picture: use it with one photo")
-        if len(jobs) == 1:  # a refused output is reported before the model loads (4 s for a .keras)
-            planning.check_output(jobs[0].photo, jobs[0].target, force)
-        # The first photo decodes in the background from here on, while numpy and the model load.
+        # The first photo decodes in the background from here on, while numpy and the model load (30 ms).
         reader = images.PhotoReader(job.photo for job in jobs)
         from inpaint_cli import filling, masking
 
         boxes = [masking.parse_box(text) for text in box or []]
+        if compare is not None and len(jobs) > 1:
+            raise UsageError("--compare writes one picture: use it with one photo")
+        planning.make_output_folders(jobs, out_dir)
+        if len(jobs) == 1:  # a refused output is reported before the model loads (4 s for a .keras)
+            planning.check_output(jobs[0].photo, jobs[0].target, force)
         filler = filling.Filler(model)
         filler.model  # noqa: B018 - load it now
     failures = 0

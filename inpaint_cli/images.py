@@ -95,16 +95,17 @@ def _one_line_errors(path: Path) -> Iterator[None]:
 
 def _opened(path: Path) -> Image.Image:
     """The photo with its header read and checked, pixels not yet decoded: the Python half of opening."""
-    if path.is_dir():
-        raise UsageError(f"{path} is a folder, not a photo")
     with _one_line_errors(path):
+        if path.is_dir():
+            raise UsageError(f"{path} is a folder, not a photo")
+        file_size = path.stat().st_size
         image = Image.open(path)
         if Image.MAX_IMAGE_PIXELS and image.width * image.height > Image.MAX_IMAGE_PIXELS:
             image.close()
             raise Image.DecompressionBombError(f"{image.width}x{image.height}")
         # One read and one decoder call for the whole file: Pillow lets go of the GIL for each call, and
         # in 64 KB calls a decode in PhotoReader's thread waited on the main thread's Python (80 vs 200 ms).
-        image.decodermaxblock = max(image.decodermaxblock, min(path.stat().st_size, MAX_DECODE_BLOCK))
+        image.decodermaxblock = max(image.decodermaxblock, min(file_size, MAX_DECODE_BLOCK))
         return image
 
 
@@ -151,7 +152,7 @@ class PhotoReader:
         outcome: list[Photo | BaseException] = []
         try:
             image = _opened(path)
-        except InpaintError as error:  # handed to the caller of open(), when it asks for this photo
+        except Exception as error:  # handed to the caller of open() when it asks for this photo, not before
             self._ahead = (index, None, [error])
             return
 

@@ -39,7 +39,7 @@ def plan_jobs(
     mask: Path | None = None,
     mask_dir: Path | None = None,
 ) -> list[FillJob]:
-    """Expand files and folders into fill jobs, checking how --out, --out-dir and masks combine.
+    """Expand files and folders into fill jobs, checking how --out, --out-dir and masks combine; creates nothing.
 
     Folders are searched recursively; earlier results (<stem>.filled.*) are skipped.
     Under --out-dir, each photo keeps its path relative to the folder it was found in.
@@ -69,14 +69,21 @@ def plan_jobs(
     if out is not None and (len(found) > 1 or inputs[0].is_dir()):
         raise UsageError(f"--out names one file but {len(found)} photos were given; use --out-dir")
     masks = _masks_by_stem(mask_dir) if mask_dir is not None else {}
-    jobs = [
+    return [
         FillJob(photo, output_path(photo, out, out_dir, relative), mask or masks.get(photo.stem))
         for photo, relative in found
     ]
-    if out_dir is not None:
-        for folder in {job.target.parent for job in jobs}:
-            folder.mkdir(parents=True, exist_ok=True)
-    return jobs
+
+
+def make_output_folders(jobs: list[FillJob], out_dir: Path | None) -> None:
+    """Create out_dir and the subfolders its results go to; call it once every argument is checked.
+
+    Without out_dir nothing is created: --out must name a file in an existing folder.
+    """
+    if out_dir is None:
+        return
+    for folder in dict.fromkeys(job.target.parent for job in jobs):
+        folder.mkdir(parents=True, exist_ok=True)
 
 
 def _masks_by_stem(mask_dir: Path) -> dict[str, Path]:

@@ -80,6 +80,9 @@ def test_user_mistakes_give_one_line_and_exit_status(tiny_model_dir: Path, tmp_p
             "Error: box 790,590,50 lies outside photo.png (800x600)",
         ),
         (["fill", str(photo), "--box", "10,10", "--model", str(tiny_model_dir)], "Error: box '10,10' is not x,y,size"),
+        # Checked before --out-dir is created: a mistake leaves no folder behind.
+        (["fill", str(photo), "--box", "10,10", "--out-dir", str(tmp_path / "od" / "sub")], "is not x,y,size"),
+        (["fill", str(photo), "--box", "1,1,1", "--out", str(tmp_path / "missing" / "x.png")], "does not exist"),
         (["fill", str(tmp_path / "nope.png"), "--box", "1,1,1"], "does not exist"),
         (["fill", str(photo), "--box", "1,1,1", "--model", str(tmp_path / "nomodel.keras")], "does not exist"),
         (["fill", str(photo), str(photo), "--box", "1,1,1", "--out", str(tmp_path / "x.png")], "use --out-dir"),

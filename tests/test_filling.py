@@ -175,3 +175,23 @@ def test_photo_reader_follows_the_order_given_when_a_path_repeats(tmp_path: Path
     sizes = [reader.open(path).image.size for path in (first, first, second)]
     assert sizes == [(40, 30), (40, 30), (40, 20)]
     assert reader._ahead is None  # nothing left to read ahead after the last
+
+
+def test_photo_reader_raises_any_error_of_the_next_photo_only_when_that_photo_is_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = [tmp_path / f"{name}.png" for name in "ab"]
+    for seed, path in enumerate(paths):
+        Image.fromarray(landscape(20, 30, seed=seed)).save(path)
+    opened = images._opened
+
+    def refuse_the_second(path: Path) -> Image.Image:
+        if path == paths[1]:
+            raise PermissionError(13, "Permission denied")
+        return opened(path)
+
+    monkeypatch.setattr(images, "_opened", refuse_the_second)
+    reader = images.PhotoReader(paths)
+    assert reader.open(paths[0]).image.size == (30, 20)  # the second's header is read here, and fails
+    with pytest.raises(PermissionError):
+        reader.open(paths[1])
