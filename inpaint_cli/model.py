@@ -17,9 +17,6 @@ layers, ops = keras.layers, keras.ops
 LEVELS = 4  # encoder levels; inputs must be divisible by 2**LEVELS
 
 
-CORRECTION_INIT_STDDEV = 1e-3  # of the last 1x1 kernel: corrections of a few thousandths at the start
-
-
 @dataclass(frozen=True)
 class ModelConfig:
     """What defines the network's shape."""
@@ -125,10 +122,8 @@ def build_unet(config: ModelConfig) -> keras.Model:
     if prefilled is None:
         outputs = layers.Conv2D(3, 1, activation="sigmoid", dtype="float32", name="rgb")(tensor)
     else:
-        # Starts near zero, so an untrained network returns about the prefill and learns only what to
-        # change. Not exactly zero: a zero kernel passes no gradient back, and the first epochs stalled.
-        initial = keras.initializers.RandomNormal(stddev=CORRECTION_INIT_STDDEV)
-        correction = layers.Conv2D(3, 1, kernel_initializer=initial, dtype="float32", name="correction")(tensor)
+        # Starts at zero: an untrained network returns the prefill, and learns only what to change.
+        correction = layers.Conv2D(3, 1, kernel_initializer="zeros", dtype="float32", name="correction")(tensor)
         outputs = CorrectedColour(dtype="float32", name="rgb")(prefilled, correction)
     return keras.Model(inputs, outputs, name="inpaint_unet")
 
