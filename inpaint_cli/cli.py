@@ -221,6 +221,10 @@ def train(
         bool, typer.Option(help="Start from a smooth fill of the holes and learn a correction (else holes stay 0).")
     ] = True,
     mask_input: Annotated[bool, typer.Option(help="Give the network the hole mask as a 4th input channel.")] = True,
+    init_from: Annotated[
+        str | None,
+        typer.Option(help="Start from the weights of this model (.keras or folder) of the same shape: fine-tuning."),
+    ] = None,
     strategy: Annotated[
         str,
         typer.Option(
@@ -240,6 +244,7 @@ def train(
     A run that was killed or interrupted resumes from its last completed epoch when the same command runs again.
 
     Example: inpaint train dataset --out my-model --epochs 40
+    (fine-tuning the bundled model on more photos: add --init-from models --learning-rate 3e-4)
     """
     from inpaint_cli import training
 
@@ -254,6 +259,7 @@ def train(
         loss=loss,
         prefill=prefill,
         mask_input=mask_input,
+        init_from=init_from,
     )
 
     def on_epoch(epoch: int, total: int, logs: dict[str, float]) -> None:

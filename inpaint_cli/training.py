@@ -21,7 +21,9 @@ import json
 import math
 import os
 import platform
+import posixpath
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -66,6 +68,7 @@ class TrainConfig:
     loss: str = "hole-l1"  # one of model.LOSSES
     prefill: bool = True  # see model.ModelConfig
     mask_input: bool = True
+    init_from: str | None = None  # a model (.keras file or folder) of the same shape whose weights training starts from
 
     def check(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.width < 1:
@@ -407,6 +410,8 @@ def train(
         if initial_epoch:
             with storage.local_copy(folder.backup_file(str(state["weights"]))) as weights:
                 unet.load_weights(weights)
+        elif config.init_from:
+            _load_initial_weights(unet, config.init_from)
     # Validation runs on this single-device copy: its figures then do not depend on the number of
     # replicas, and Keras 3 cannot split a last, smaller validation batch over replicas.
     inference_copy = network.build_unet(model_config)
@@ -450,6 +455,7 @@ def train(
             "counts": manifest["counts"],
             "prepare": manifest["parameters"],
         },
+        **({"initialised_from": _parent(config.init_from)} if config.init_from else {}),
         "best": _best_row(rows),
         "epochs_run": len(rows),
         "resumed_at_epochs": state.get("resumed_at", []),  # where runs that were cut short went on
@@ -466,6 +472,35 @@ def train(
     }
     notes = _finish(folder, card, validation_pairs)
     return TrainResult(card=card, resumed_from=initial_epoch, notes=notes)
+
+
+def _model_file(model: str) -> str:
+    """The .keras file of a model given as a file or as a model folder."""
+    return model if model.endswith(".keras") else storage.join(model, "model.keras")
+
+
+def _load_initial_weights(unet: keras.Model, model: str) -> None:
+    """Start from the weights of another model of the same shape (fine-tuning); one-line errors."""
+    model_file = _model_file(model)
+    if not storage.exists(model_file):
+        raise UsageError(f"--init-from {model}: no {model_file}")
+    try:
+        with storage.local_copy(model_file) as local, warnings.catch_warnings():
+            # Keras says it skips the saved optimizer (fine-tuning starts a fresh one, on purpose) and the
+            # weightless containers of ops; a test checks that every weight arrives.
+            warnings.filterwarnings("ignore", message="Skipping (variable loading for optimizer|nested container)")
+            unet.load_weights(local)
+    except ValueError as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise UsageError(f"--init-from {model} does not match this network ({first_line})") from None
+
+
+def _parent(model: str) -> dict[str, object]:
+    """What the model card records of the model training started from: where it was and how it was trained."""
+    folder = (posixpath.dirname(model) or ".") if model.endswith(".keras") else model
+    card_file = storage.join(folder, CARD_FILE)
+    parent = json.loads(storage.read_text(card_file)) if storage.exists(card_file) else {}
+    return {"path": model, "command": parent.get("command"), "best": parent.get("best")}
 
 
 def _finish(folder: _Folder, card: dict[str, object], validation_pairs) -> list[str]:

@@ -1,11 +1,15 @@
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+import pytest
 from PIL import Image
 
 from inpaint_cli import dataset, training
 from inpaint_cli import model as network
+from inpaint_cli.errors import UsageError
 
 
 def test_tiny_training_run_lowers_the_loss_and_writes_every_file(photo_folder: Path, tmp_path: Path) -> None:
@@ -44,3 +48,25 @@ def test_the_tutorial_recipe_trains_a_network_seeing_only_the_zeroed_image(photo
     assert card["training"]["loss"] == "mse"
     unet = network.load_model(tmp_path / "model")
     assert not any(isinstance(layer, network.SmoothPrefill) for layer in unet.layers)
+
+
+def test_training_can_start_from_the_weights_of_another_model(photo_folder: Path, tmp_path: Path) -> None:
+    dataset.prepare([photo_folder], tmp_path / "ds", dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, seed=0))
+    first = tmp_path / "first"
+    base = training.TrainConfig(epochs=1, batch_size=4, width=4, seed=0)
+    first_card = training.train(tmp_path / "ds", first, base, on_epoch=lambda *report: None).card
+    # Another seed, and a learning rate too small to move anything: only the start can make the weights equal.
+    config = replace(base, seed=1, learning_rate=1e-12, init_from=str(first))
+    card = training.train(tmp_path / "ds", tmp_path / "second", config, on_epoch=lambda *report: None).card
+    before, after = network.load_model(first), network.load_model(tmp_path / "second")
+    for start, end in zip(before.get_weights(), after.get_weights(), strict=True):
+        assert np.allclose(start, end, atol=1e-6)
+    assert card["initialised_from"] == {"path": str(first), "command": None, "best": first_card["best"]}
+    with pytest.raises(UsageError, match="does not match this network"):
+        training.train(
+            tmp_path / "ds", tmp_path / "third", replace(base, width=8, init_from=str(first)), lambda *report: None
+        )
+    with pytest.raises(UsageError, match="no .*model.keras"):
+        training.train(
+            tmp_path / "ds", tmp_path / "fourth", replace(base, init_from=str(tmp_path / "none")), lambda *report: None
+        )
