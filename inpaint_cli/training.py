@@ -474,14 +474,16 @@ def train(
     return TrainResult(card=card, resumed_from=initial_epoch, notes=notes)
 
 
-def _model_file(model: str) -> str:
-    """The .keras file of a model given as a file or as a model folder."""
-    return model if model.endswith(".keras") else storage.join(model, "model.keras")
+def _model_files(model: str) -> tuple[str, str]:
+    """The .keras file and the model card beside it, of a model given as a .keras file or as a model folder."""
+    folder = (posixpath.dirname(model) or ".") if model.endswith(".keras") else model
+    model_file = model if model.endswith(".keras") else storage.join(folder, "model.keras")
+    return model_file, storage.join(folder, CARD_FILE)
 
 
 def _load_initial_weights(unet: keras.Model, model: str) -> None:
     """Start from the weights of another model of the same shape (fine-tuning); one-line errors."""
-    model_file = _model_file(model)
+    model_file, _ = _model_files(model)
     if not storage.exists(model_file):
         raise UsageError(f"--init-from {model}: no {model_file}")
     try:
@@ -497,8 +499,7 @@ def _load_initial_weights(unet: keras.Model, model: str) -> None:
 
 def _parent(model: str) -> dict[str, object]:
     """What the model card records of the model training started from: where it was and how it was trained."""
-    folder = (posixpath.dirname(model) or ".") if model.endswith(".keras") else model
-    card_file = storage.join(folder, CARD_FILE)
+    _, card_file = _model_files(model)
     parent = json.loads(storage.read_text(card_file)) if storage.exists(card_file) else {}
     return {"path": model, "command": parent.get("command"), "best": parent.get("best")}
 
