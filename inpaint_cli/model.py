@@ -181,6 +181,20 @@ def model_inputs(image: keras.KerasTensor, mask: keras.KerasTensor) -> keras.Ker
     return ops.concatenate([image * (1.0 - mask), mask], axis=-1)
 
 
+def with_smooth_fill(unet: keras.Model) -> keras.Model:
+    """The network for filling: its RGB fill, then SmoothPrefill's smooth fill of the same input (6 channels).
+
+    fill uses the smooth fill where a window is flat (sky, water, walls), where the network's
+    correction adds more noise than it takes away. A prefill network reuses its own prefill.
+    """
+    try:
+        smooth = unet.get_layer("smooth_prefill").output
+    except ValueError:
+        smooth = SmoothPrefill(dtype="float32", name="smooth_fill")(unet.input)
+    outputs = layers.Concatenate(name="fill_and_smooth_fill")([unet.output, smooth])
+    return keras.Model(unet.input, outputs, name=unet.name)
+
+
 def config_as_dict(config: ModelConfig) -> dict[str, object]:
     """The ModelConfig as JSON-ready values, for the model card."""
     return {**asdict(config), "bottleneck_dilations": list(config.bottleneck_dilations)}

@@ -32,8 +32,12 @@ def test_export_writes_a_tflite_that_matches_keras(tiny_model_dir: Path, tmp_pat
     assert sorted(path.name for path in folder.iterdir()) == ["model.json", "model.keras", "model.tflite"]
     # Independently of export's own check: other inputs, the Keras model against the file.
     inputs = export.sample_inputs(32, count=3, seed=11)
-    expected = np.asarray(network.load_model(folder)(inputs, training=False))
+    unet = network.load_model(folder)
+    expected = np.asarray(network.with_smooth_fill(unet)(inputs, training=False))
     assert np.max(np.abs(export.load_litert(result.path)(inputs) - expected)) <= 1e-4
+    # The file's 6 channels: the network's fill, then the smooth fill.
+    assert np.array_equal(expected[..., :3], np.asarray(unet(inputs, training=False)))
+    assert np.allclose(expected[..., 3:], np.asarray(network.SmoothPrefill()(inputs)), atol=1e-6)
 
 
 def test_load_picks_the_tflite_and_fills_only_the_holes(exported_dir: Path, tmp_path: Path) -> None:
@@ -58,7 +62,7 @@ def test_litert_predicts_batches_of_any_length(exported_dir: Path) -> None:
     predict = export.load_litert(exported_dir / "model.tflite")
     inputs = export.sample_inputs(32, count=5, seed=1)
     batch = predict(inputs)
-    assert batch.shape == (5, 32, 32, 3) and batch.dtype == np.float32
+    assert batch.shape == (5, 32, 32, 6) and batch.dtype == np.float32
     assert np.array_equal(predict(inputs[2:3])[0], batch[2])
 
 
@@ -67,7 +71,7 @@ def test_export_refuses_a_model_that_differs(
 ) -> None:
     folder = tmp_path / "model"
     shutil.copytree(tiny_model_dir, folder)
-    monkeypatch.setattr(export, "load_litert", lambda path: lambda batch: np.ones(batch.shape[:3] + (3,), np.float32))
+    monkeypatch.setattr(export, "load_litert", lambda path: lambda batch: np.ones(batch.shape[:3] + (6,), np.float32))
     with pytest.raises(
         InpaintError, match=r"differs from the Keras model by up to .* \(tolerance 0.0001\); .* not written"
     ):

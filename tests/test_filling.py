@@ -40,6 +40,44 @@ def test_context_window_holds_the_hole_and_stays_inside() -> None:
     assert filling.context_window(masking.Box(400, 100, 100), 500, 1000, 128).size == 300
 
 
+def test_window_detail_is_the_mean_step_between_known_neighbours() -> None:
+    window = np.zeros((8, 8, 4), np.float32)
+    window[:, :, :3] = 0.5
+    assert filling.window_detail(window) == 0.0
+    window[:, 4:, :3] = 0.6  # one vertical edge: 8 of the 112 neighbour pairs step by 0.1
+    assert filling.window_detail(window) == pytest.approx(0.1 * 8 / 112)
+    window[2:4, 2:4, :3], window[2:4, 2:4, 3] = 0.0, 1.0  # a hole: its pixels and pairs do not count
+    assert filling.window_detail(window) == pytest.approx(0.1 * 6 / 100)
+
+
+def test_flat_windows_take_the_smooth_fill_and_detailed_ones_the_networks() -> None:
+    fill, smooth = np.full((4, 4, 3), 0.2, np.float32), np.full((4, 4, 3), 0.6, np.float32)
+    prediction = np.concatenate([fill, smooth], axis=-1)
+    flat = np.zeros((4, 4, 4), np.float32)
+    assert np.allclose(filling._fill_colours(prediction, flat), 0.6)
+    striped = flat.copy()
+    striped[:, ::2, :3] = 0.1  # every horizontal step is 0.1: far above FLAT_DETAIL
+    assert np.allclose(filling._fill_colours(prediction, striped), 0.2)
+    low, high = filling.FLAT_DETAIL
+    halfway = flat.copy()
+    halfway[:, ::2, :3] = (low + high) / 2 * 24 / 12  # 12 of the 24 pairs step
+    assert np.allclose(filling._fill_colours(prediction, halfway), 0.4)
+    assert filling._fill_colours(fill, flat) is fill  # a 3-channel model has no smooth fill
+
+
+def test_a_flat_sky_takes_the_smooth_fill_and_a_textured_photo_the_networks(tiny_model: filling.Model) -> None:
+    def grey_network(batch: np.ndarray) -> np.ndarray:  # a network that paints mid-grey; the real smooth fill
+        smooth = tiny_model.predict(batch)[..., 3:]
+        return np.concatenate([np.full_like(smooth, 0.5), smooth], axis=-1)
+
+    model = filling.Model(grey_network, tiny_model.input_size, tiny_model.path)
+    hole = masking.draw_boxes([masking.Box(120, 140, 40)], 200, 300) > 0
+    sky = np.zeros((200, 300, 3), np.uint8) + np.array([90, 140, 210], np.uint8)
+    assert np.array_equal(filling.fill_array(sky, hole, model), sky)
+    textured = landscape(200, 300, seed=4)  # the hole lies in the ground's texture
+    assert set(np.unique(filling.fill_array(textured, hole, model)[hole])) <= {127, 128}
+
+
 def test_small_photo_and_box_covering_it(tiny_model: filling.Model) -> None:
     image = Image.fromarray(landscape(20, 30, seed=1))
     filled = filling.fill_image(image, masking.draw_boxes([masking.Box(0, 0, 20)], 20, 30) > 0, tiny_model)
