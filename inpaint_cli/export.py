@@ -44,8 +44,11 @@ class LiteRTPredict:
             raise InpaintError(f"{model_file} has {len(inputs)} inputs, {len(outputs)} outputs; inpaint needs one each")
         self._input, self._output = inputs[0], outputs[0]
         shape = tuple(int(side) for side in self._input["shape_signature"])
-        if len(shape) != 4 or shape[-1] != 4 or self._output["shape"][-1] not in (3, 6):
+        if len(shape) != 4 or shape[-1] != 4:
             raise InpaintError(f"{model_file} takes input of shape {shape}; inpaint needs NxSxSx4 (RGB + mask)")
+        if self._output["shape"][-1] not in (3, 6):
+            channels = self._output["shape"][-1]
+            raise InpaintError(f"{model_file} returns {channels} channels; inpaint needs 6 (fill, smooth fill) or 3")
         if self._input["dtype"] != np.float32 or self._output["dtype"] != np.float32:
             raise InpaintError(f"{model_file} is quantised ({self._input['dtype'].__name__}); inpaint needs float32")
         self.input_size = shape[1] if shape[1] > 0 else None  # None: not fixed in the file

@@ -34,10 +34,10 @@ BATCH = 16
 BICUBIC_REACH = 1
 # A window whose known pixels differ from their neighbours by less than FLAT_DETAIL[0] on average (RGB in
 # [0, 1], after scaling) is filled with the smooth fill, above FLAT_DETAIL[1] with the network's, in between
-# with a mix. On flat sky or water the network's correction is mostly noise: on windows under 0.0053 the
-# smooth fill scored 3-6 dB higher, on all others it lost 0-6 dB (438 windows: the 138 validation photos and
-# the five big photos at 1/1 to 1/8 of their size, seed 1). With it, big_photos.py (seed 0, 4 holes) went
-# from +0.74 to +1.46 dB over Telea at 96 px and from +1.39 to +1.77 at 192 px; `inpaint evaluate` -0.02 dB.
+# with a mix. On flat sky or water the network's correction is mostly noise: benchmarks/flat_windows.py (438
+# windows) has the smooth fill 6 dB ahead below 0.003, 1-4 dB ahead up to 0.005, 2-5 dB behind above. With
+# it, big_photos.py (seed 0) went from +0.74 to +1.46 dB over Telea at 96 px and from +1.39 to +1.77 at
+# 192 px; `inpaint evaluate` lost 0.02 dB.
 FLAT_DETAIL = (0.003, 0.006)
 
 
@@ -155,14 +155,17 @@ def _network_input(crop: np.ndarray, window_hole: np.ndarray, size: int) -> np.n
 
 
 def window_detail(network_input: np.ndarray) -> float:
-    """How much a window's known pixels differ from their known neighbours: mean absolute RGB step in [0, 1]."""
+    """How much a window's known pixels differ from their known neighbours: mean absolute RGB step in [0, 1].
+
+    Infinite when no two known pixels are neighbours: nothing shows the window is flat.
+    """
     rgb, known = network_input[..., :3], network_input[..., 3] == 0
     steps, pairs = 0.0, 0
     for axis in (0, 1):
         both_known = known[1:] & known[:-1] if axis == 0 else known[:, 1:] & known[:, :-1]
         steps += float(np.abs(np.diff(rgb, axis=axis)).mean(-1)[both_known].sum())
         pairs += int(both_known.sum())
-    return steps / max(pairs, 1)
+    return steps / pairs if pairs else math.inf
 
 
 def _fill_colours(prediction: np.ndarray, network_input: np.ndarray) -> np.ndarray:
@@ -177,11 +180,12 @@ def _fill_colours(prediction: np.ndarray, network_input: np.ndarray) -> np.ndarr
 def _predicted_squares(
     crop_of: Callable[[masking.Box], np.ndarray], hole: np.ndarray, model: Model, on_warning: Callable[[str], None]
 ) -> Iterator[tuple[masking.Box, np.ndarray]]:
-    """For each square covering holes: the square and the network's uint8 RGB pixels for it.
+    """For each square covering holes: the square and its filled uint8 RGB pixels.
 
     The square is predicted in one window per CONTEXT_FACTORS (a window shared by two
-    factors only once), each also mirrored left to right; the predictions, scaled back to
-    the square, are averaged. crop_of(box) returns the photo's pixels inside box; only
+    factors only once), each also mirrored left to right; each window's fill is the
+    network's or, where the window is flat, the smooth fill (_fill_colours); the fills,
+    scaled back to the square, are averaged. crop_of(box) returns the photo's pixels inside box; only
     crops around holes are read, never the whole photo.
     """
     height, width = hole.shape

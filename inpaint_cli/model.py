@@ -191,7 +191,7 @@ def with_smooth_fill(unet: keras.Model) -> keras.Model:
         smooth = unet.get_layer("smooth_prefill").output
     except ValueError:
         smooth = SmoothPrefill(dtype="float32", name="smooth_fill")(unet.input)
-    outputs = layers.Concatenate(name="fill_and_smooth_fill")([unet.output, smooth])
+    outputs = layers.Concatenate(dtype="float32", name="fill_and_smooth_fill")([unet.output, smooth])
     return keras.Model(unet.input, outputs, name=unet.name)
 
 
@@ -209,6 +209,8 @@ def load_model(path: Path) -> keras.Model:
         model = keras.saving.load_model(model_file, compile=False)
     except Exception as error:  # Keras raises many types for a bad file
         raise InpaintError(f"{model_file} is not a model inpaint can load ({type(error).__name__})") from None
-    if model.input_shape[-1] != 4 or model.output_shape[-1] != 3:
+    if model.input_shape[-1] != 4:
         raise InpaintError(f"{model_file} takes {model.input_shape[-1]} channels; inpaint needs RGB + mask (4)")
+    if model.output_shape[-1] != 3:
+        raise InpaintError(f"{model_file} returns {model.output_shape[-1]} channels; inpaint needs RGB (3)")
     return model

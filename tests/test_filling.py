@@ -48,6 +48,8 @@ def test_window_detail_is_the_mean_step_between_known_neighbours() -> None:
     assert filling.window_detail(window) == pytest.approx(0.1 * 8 / 112)
     window[2:4, 2:4, :3], window[2:4, 2:4, 3] = 0.0, 1.0  # a hole: its pixels and pairs do not count
     assert filling.window_detail(window) == pytest.approx(0.1 * 6 / 100)
+    window[::2, :, 3], window[1::2, 1::2, 3] = 1.0, 1.0  # no two known pixels touch: nothing says it is flat
+    assert filling.window_detail(window) == float("inf")
 
 
 def test_flat_windows_take_the_smooth_fill_and_detailed_ones_the_networks() -> None:

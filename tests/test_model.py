@@ -86,6 +86,19 @@ def test_an_untrained_prefill_network_returns_the_prefill_and_learns_a_correctio
     assert np.allclose(unet(inputs), network.SmoothPrefill()(inputs), atol=1e-6)
 
 
+@pytest.mark.parametrize("prefill", [True, False])
+def test_with_smooth_fill_appends_the_smooth_fill_to_the_networks(prefill: bool) -> None:
+    _, inputs = holed_gradient(32, slice(8, 24))
+    unet = network.build_unet(network.ModelConfig(input_size=32, width=4, prefill=prefill))
+    if prefill:  # an untrained prefill network returns its prefill; a bias makes its fill differ
+        unet.get_layer("correction").bias.assign(np.full(3, 0.1, np.float32))
+    both = np.asarray(network.with_smooth_fill(unet)(inputs))
+    assert both.shape == (1, 32, 32, 6)
+    assert np.array_equal(both[..., :3], np.asarray(unet(inputs)))
+    assert np.allclose(both[..., 3:], network.SmoothPrefill()(inputs), atol=1e-6)
+    assert not np.allclose(both[..., :3], both[..., 3:], atol=0.05)
+
+
 def test_a_network_without_mask_input_ignores_the_mask_channel() -> None:
     _, inputs = holed_gradient(32, slice(8, 24))
     unet = network.build_unet(network.ModelConfig(input_size=32, width=4, prefill=False, mask_input=False))
