@@ -215,7 +215,11 @@ def train(
         float, typer.Option(help="Share of training samples that are random crops enlarged to full size (smooth).")
     ] = 0.5,
     loss: Annotated[
-        str, typer.Option(help="hole-l1 (absolute error, hole pixels weigh 6x) or mse (whole image, the tutorial's).")
+        str,
+        typer.Option(
+            help="hole-l1 (absolute error, hole pixels weigh 6x), hole-mse (squared error, same weights) "
+            "or mse (whole image, the tutorial's)."
+        ),
     ] = "hole-l1",
     prefill: Annotated[
         bool, typer.Option(help="Start from a smooth fill of the holes and learn a correction (else holes stay 0).")

@@ -60,6 +60,11 @@ def test_loss_weighs_hole_pixels_more() -> None:
     error_outside[0, 3, 3] = 1
     loss = network.HoleWeightedL1(hole_weight=6.0)
     assert float(loss(target, error_in_hole)) == pytest.approx(6 * float(loss(target, error_outside)))
+    squared = network.training_loss("hole-mse", 6.0)
+    assert isinstance(squared, network.HoleWeightedMSE)
+    assert float(squared(target, error_in_hole * 0.5)) == pytest.approx(6 * 3 * 0.25 / 48)  # squared, weighted
+    assert float(squared(target, error_outside * 0.5)) == pytest.approx(3 * 0.25 / 48)
+    assert float(loss(target, error_in_hole * 0.5)) == pytest.approx(6 * 3 * 0.5 / 48)  # absolute
 
 
 def test_model_inputs_zero_the_holes_and_append_the_mask() -> None:
