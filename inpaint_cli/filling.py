@@ -103,14 +103,20 @@ def card_input_size(path: Path) -> int:
 
 
 def context_window(
-    hole: masking.Box, height: int, width: int, input_size: int, factor: float = CONTEXT_FACTORS[0]
+    hole: masking.Box,
+    height: int,
+    width: int,
+    input_size: int,
+    factor: float = CONTEXT_FACTORS[0],
+    thickness: int | None = None,
 ) -> masking.Box:
     """A square window around a hole's bounding square that the network sees.
 
-    About factor times the hole, never smaller than the model's input
-    (small holes are filled at full resolution), shifted to stay inside the photo.
+    About factor times the hole's thickness (default: the square's side; a stroke's width),
+    never smaller than the model's input (small holes are filled at full resolution) nor
+    than the square, shifted to stay inside the photo.
     """
-    side = max(input_size, math.ceil(hole.size * factor))
+    side = max(input_size, math.ceil((thickness or hole.size) * factor), hole.size)
     side = min(side, height, width)
     centre_x, centre_y = hole.x + hole.size / 2, hole.y + hole.size / 2
     left = int(round(min(max(centre_x - side / 2, 0), width - side)))
@@ -190,11 +196,16 @@ def _predicted_squares(
     """
     height, width = hole.shape
     size = model.input_size
-    squares = masking.hole_squares(hole, min_side=size)
+    # A stroke is cut into squares of twice its width, at least half the input: 40 px strokes in the big photos
+    # scored 24.90 dB with these, 24.68 with squares of the input's size, 22.22 with squares as tall as the
+    # stroke's bounding rectangle (Telea: 24.65). Compact holes get one square, their bounding one.
+    squares = masking.hole_squares(hole, min_side=size // 2)
     queued = []  # (index of the square, window), each square's windows one after another
     needed = []
-    for index, square in enumerate(squares):
-        windows = list(dict.fromkeys(context_window(square, height, width, size, f) for f in CONTEXT_FACTORS))
+    for index, (square, thickness) in enumerate(squares):
+        windows = list(
+            dict.fromkeys(context_window(square, height, width, size, f, thickness) for f in CONTEXT_FACTORS)
+        )
         _warn_when_poor(square, windows[0], hole[windows[0].slices], size, on_warning)
         queued.extend((index, window) for window in windows)
         needed.append(len(windows))
@@ -207,7 +218,7 @@ def _predicted_squares(
         predictions = (model.predict(batch) + mirrored) / 2
         for (index, window), prediction, network_input in zip(chunk, predictions, batch, strict=True):
             prediction = _fill_colours(prediction, network_input)
-            square, scale = squares[index], size / window.size
+            square, scale = squares[index].box, size / window.size
             left, top = (square.x - window.x) * scale, (square.y - window.y) * scale
             region = (left, top, left + square.size * scale, top + square.size * scale)
             rgb = np.clip(_resize(prediction, square.size, Image.Resampling.BICUBIC, region), 0, 1)
@@ -308,7 +319,7 @@ def comparison_image(before: Image.Image, after: Image.Image, mask: np.ndarray, 
     pair.paste(after.convert("RGB"), (width + 16, 0))
     draw = ImageDraw.Draw(pair)
     line = max(2, width // 400)
-    for square in masking.hole_squares(mask, min_side=1):
+    for square, _ in masking.hole_squares(mask, min_side=1):
         for offset in (0, width + 16):
             draw.rectangle(
                 [

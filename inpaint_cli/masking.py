@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -130,11 +131,19 @@ def as_hole(mask: np.ndarray) -> np.ndarray:
     return mask if mask.dtype == bool else mask > 0
 
 
-def hole_squares(mask: np.ndarray, min_side: int) -> list[Box]:
+class HoleSquare(NamedTuple):
+    """A square covering (part of) a hole, and the hole's thickness: its area over its long side, in pixels."""
+
+    box: Box
+    thickness: int
+
+
+def hole_squares(mask: np.ndarray, min_side: int) -> list[HoleSquare]:
     """Squares that together cover every hole pixel of mask, about one per connected hole.
 
-    A long thin hole is covered by a row of squares about twice its thickness (at
-    least min_side), so each square keeps plenty of known pixels around it.
+    A long thin hole, straight or diagonal, is covered by the squares about twice its
+    thickness (at least min_side) that hold any of it, so each keeps plenty of known
+    pixels around it.
     Connectivity is found on a grid of at most 256 cells a side (so it stays fast on
     big masks); holes closer than a cell may share a square, which only adds context.
     """
@@ -158,7 +167,14 @@ def hole_squares(mask: np.ndarray, min_side: int) -> list[Box]:
         top, left, bottom, right = top + first_row, left + first_column, bottom + first_row, right + first_column
         y0, x0 = top * cell, left * cell
         y1, x1 = min(bottom * cell, height), min(right * cell, width)
-        squares.extend(_cover(x0, y0, x1, y1, min_side, width, height))
+        # The component's own bounding rectangle inside its cells: a square hole's squares are the hole.
+        rows, columns = np.flatnonzero(hole[y0:y1, x0:x1].any(axis=1)), np.flatnonzero(hole[y0:y1, x0:x1].any(axis=0))
+        y0, y1, x0, x1 = y0 + int(rows[0]), y0 + int(rows[-1]) + 1, x0 + int(columns[0]), x0 + int(columns[-1]) + 1
+        # Thickness: hole area over the long side. A stroke's is about its width, also when it runs diagonally
+        # across a tall rectangle; a square's is its side.
+        thickness = math.ceil(np.count_nonzero(hole[y0:y1, x0:x1]) / max(x1 - x0, y1 - y0))
+        covering = _cover(x0, y0, x1, y1, thickness, min_side, width, height)
+        squares.extend(HoleSquare(square, thickness) for square in covering if hole[square.slices].any())
     return squares
 
 
@@ -184,10 +200,10 @@ def _component_bounds(grid: np.ndarray) -> list[tuple[int, int, int, int]]:
     return bounds
 
 
-def _cover(x0: int, y0: int, x1: int, y1: int, min_side: int, width: int, height: int) -> list[Box]:
-    """Squares covering the rectangle [x0, x1) x [y0, y1), inside the image."""
-    long_side, short_side = max(x1 - x0, y1 - y0), min(x1 - x0, y1 - y0)
-    side = min(long_side, max(2 * short_side, min_side), width, height)
+def _cover(x0: int, y0: int, x1: int, y1: int, thickness: int, min_side: int, width: int, height: int) -> list[Box]:
+    """Squares of about twice the hole's thickness (at least min_side) covering [x0, x1) x [y0, y1)."""
+    long_side = max(x1 - x0, y1 - y0)
+    side = min(long_side, max(2 * thickness, min_side), width, height)
     squares = []
     for top in range(y0, y1, side):
         for left in range(x0, x1, side):

@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import landscape
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from inpaint_cli import filling, images, masking, planning
 from inpaint_cli.errors import InpaintError, UsageError
@@ -173,17 +173,35 @@ def test_hole_squares_cover_every_hole_pixel() -> None:
     mask[300:420, 500:560] = True
     covered = np.zeros_like(mask)
     squares = masking.hole_squares(mask, min_side=32)
-    for square in squares:
+    for square, _ in squares:
         assert square.fits_in(900, 700)
         covered[square.slices] = True
     assert covered[mask].all()
     assert covered.mean() < 0.4  # squares hug the holes rather than the whole photo
 
 
+def test_a_diagonal_stroke_is_cut_into_squares_of_about_twice_its_width() -> None:
+    mask = Image.new("L", (1200, 800))
+    ImageDraw.Draw(mask).line([(100, 100), (1000, 500)], fill=255, width=20)
+    hole = np.asarray(mask) > 0
+    squares = masking.hole_squares(hole, min_side=32)
+    covered = np.zeros_like(hole)
+    for square, thickness in squares:
+        assert 20 <= thickness <= 24  # the stroke's width, not its bounding rectangle's height (400)
+        assert square.size == 2 * thickness and hole[square.slices].any()  # every square holds some stroke
+        covered[square.slices] = True
+    assert covered[hole].all()
+    # The context window follows the stroke's width: 3 x 22 px is under the input, so full resolution.
+    square, thickness = squares[0]
+    assert filling.context_window(square, 800, 1200, 128, 3.0, thickness).size == 128
+    assert filling.context_window(square, 800, 1200, 128, 10.0, thickness).size == 10 * thickness  # not 10 x 42
+    assert filling.context_window(masking.Box(0, 0, 96), 800, 1200, 128, 3.0).size == 288  # a square: its side
+
+
 def test_hole_squares_of_a_hole_in_the_far_corner_and_of_no_hole() -> None:
     mask = np.zeros((1000, 1300), dtype=np.float32)
     mask[990:, 1290:] = 1  # the cell grid is coarser than a pixel here: the last cells are partial
-    assert masking.hole_squares(mask, min_side=64) == [masking.Box(1290, 990, 10)]
+    assert masking.hole_squares(mask, min_side=64) == [masking.HoleSquare(masking.Box(1290, 990, 10), 10)]
     assert masking.hole_squares(np.zeros((50, 60), bool), min_side=16) == []
 
 
