@@ -196,9 +196,9 @@ def _predicted_squares(
     """
     height, width = hole.shape
     size = model.input_size
-    # A stroke is cut into squares of twice its width, at least half the input: 40 px strokes in the big photos
-    # scored 24.90 dB with these, 24.68 with squares of the input's size, 22.22 with squares as tall as the
-    # stroke's bounding rectangle (Telea: 24.65). Compact holes get one square, their bounding one.
+    # A stroke is cut into squares of twice its width, at least half the input: benchmarks/big_strokes.py scores
+    # 24.84 dB (Telea 24.34), against 22.56 dB with squares as tall as the stroke's bounding rectangle; squares of
+    # at least the input's size scored 0.22 dB less on other strokes. Compact holes get their bounding square.
     squares = masking.hole_squares(hole, min_side=size // 2)
     queued = []  # (index of the square, window), each square's windows one after another
     needed = []
@@ -319,7 +319,8 @@ def comparison_image(before: Image.Image, after: Image.Image, mask: np.ndarray, 
     pair.paste(after.convert("RGB"), (width + 16, 0))
     draw = ImageDraw.Draw(pair)
     line = max(2, width // 400)
-    for square, _ in masking.hole_squares(mask, min_side=1):
+    # Outlines of at least 16 line widths: a thin stroke gets a row of boxes, not a band of red.
+    for square, _ in masking.hole_squares(mask, min_side=16 * line):
         for offset in (0, width + 16):
             draw.rectangle(
                 [

@@ -156,26 +156,34 @@ def hole_squares(mask: np.ndarray, min_side: int) -> list[HoleSquare]:
         return []
     hole_columns = np.flatnonzero(hole[hole_rows[0] : hole_rows[-1] + 1].any(axis=0))
     first_row, first_column = int(hole_rows[0]) // cell, int(hole_columns[0]) // cell
-    rows, columns = int(hole_rows[-1]) // cell + 1 - first_row, int(hole_columns[-1]) // cell + 1 - first_column
-    part = hole[first_row * cell : (first_row + rows) * cell, first_column * cell : (first_column + columns) * cell]
-    padded = np.zeros((rows * cell, columns * cell), dtype=bool)
-    padded[: part.shape[0], : part.shape[1]] = part
-    # Rows first, then columns: reducing both axes of a 4-D view at once is 6x slower.
-    coarse = padded.reshape(rows, cell, columns * cell).any(axis=1).reshape(rows, columns, cell).any(axis=2)
+    last_row, last_column = int(hole_rows[-1]) // cell, int(hole_columns[-1]) // cell
+    coarse = _blocks_holding_any(
+        hole[first_row * cell : (last_row + 1) * cell, first_column * cell : (last_column + 1) * cell], cell
+    )
     squares = []
     for top, left, bottom, right in _component_bounds(coarse):
         top, left, bottom, right = top + first_row, left + first_column, bottom + first_row, right + first_column
         y0, x0 = top * cell, left * cell
         y1, x1 = min(bottom * cell, height), min(right * cell, width)
         # The component's own bounding rectangle inside its cells: a square hole's squares are the hole.
-        rows, columns = np.flatnonzero(hole[y0:y1, x0:x1].any(axis=1)), np.flatnonzero(hole[y0:y1, x0:x1].any(axis=0))
-        y0, y1, x0, x1 = y0 + int(rows[0]), y0 + int(rows[-1]) + 1, x0 + int(columns[0]), x0 + int(columns[-1]) + 1
+        in_rows = np.flatnonzero(hole[y0:y1, x0:x1].any(axis=1))
+        in_columns = np.flatnonzero(hole[y0:y1, x0:x1].any(axis=0))
+        y0, y1 = y0 + int(in_rows[0]), y0 + int(in_rows[-1]) + 1
+        x0, x1 = x0 + int(in_columns[0]), x0 + int(in_columns[-1]) + 1
         # Thickness: hole area over the long side. A stroke's is about its width, also when it runs diagonally
         # across a tall rectangle; a square's is its side.
         thickness = math.ceil(np.count_nonzero(hole[y0:y1, x0:x1]) / max(x1 - x0, y1 - y0))
-        covering = _cover(x0, y0, x1, y1, thickness, min_side, width, height)
-        squares.extend(HoleSquare(square, thickness) for square in covering if hole[square.slices].any())
+        squares.extend(HoleSquare(square, thickness) for square in _cover(hole, x0, y0, x1, y1, thickness, min_side))
     return squares
+
+
+def _blocks_holding_any(pixels: np.ndarray, block: int) -> np.ndarray:
+    """Which block x block tiles of a bool array (the last ones partial) hold any True pixel."""
+    rows, columns = math.ceil(pixels.shape[0] / block), math.ceil(pixels.shape[1] / block)
+    padded = np.zeros((rows * block, columns * block), dtype=bool)
+    padded[: pixels.shape[0], : pixels.shape[1]] = pixels
+    # Rows first, then columns: reducing both axes of a 4-D view at once is 6x slower.
+    return padded.reshape(rows, block, columns * block).any(axis=1).reshape(rows, columns, block).any(axis=2)
 
 
 def _component_bounds(grid: np.ndarray) -> list[tuple[int, int, int, int]]:
@@ -200,12 +208,15 @@ def _component_bounds(grid: np.ndarray) -> list[tuple[int, int, int, int]]:
     return bounds
 
 
-def _cover(x0: int, y0: int, x1: int, y1: int, thickness: int, min_side: int, width: int, height: int) -> list[Box]:
-    """Squares of about twice the hole's thickness (at least min_side) covering [x0, x1) x [y0, y1)."""
-    long_side = max(x1 - x0, y1 - y0)
-    side = min(long_side, max(2 * thickness, min_side), width, height)
-    squares = []
-    for top in range(y0, y1, side):
-        for left in range(x0, x1, side):
-            squares.append(Box(min(left, width - side), min(top, height - side), side))
-    return squares
+def _cover(hole: np.ndarray, x0: int, y0: int, x1: int, y1: int, thickness: int, min_side: int) -> list[Box]:
+    """The squares of about twice the thickness (at least min_side) tiling [x0, x1) x [y0, y1) that hold hole.
+
+    A square at the photo's right or bottom edge is moved inside it; it still holds its whole tile.
+    """
+    height, width = hole.shape
+    side = min(max(x1 - x0, y1 - y0), max(2 * thickness, min_side), width, height)
+    occupied = _blocks_holding_any(hole[y0:y1, x0:x1], side)
+    return [
+        Box(min(x0 + int(column) * side, width - side), min(y0 + int(row) * side, height - side), side)
+        for row, column in zip(*np.nonzero(occupied), strict=True)
+    ]

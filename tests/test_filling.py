@@ -171,6 +171,9 @@ def test_hole_squares_cover_every_hole_pixel() -> None:
         mask[:150, :150] |= masking.random_stroke_mask(rng, 150, 10, 40) > 0
     mask[600:610, 20:880] = True  # a long thin scratch
     mask[300:420, 500:560] = True
+    mask[200:400, 200:400] = True  # a ring with a blob inside it
+    mask[220:380, 220:380] = False
+    mask[290:310, 290:310] = True
     covered = np.zeros_like(mask)
     squares = masking.hole_squares(mask, min_side=32)
     for square, _ in squares:
@@ -178,6 +181,21 @@ def test_hole_squares_cover_every_hole_pixel() -> None:
         covered[square.slices] = True
     assert covered[mask].all()
     assert covered.mean() < 0.4  # squares hug the holes rather than the whole photo
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_hole_squares_cover_random_masks_at_any_min_side(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    height, width = int(rng.integers(200, 1300)), int(rng.integers(200, 1300))
+    mask = masking.random_stroke_mask(rng, min(height, width), 5, 60) > 0
+    hole = np.zeros((height, width), bool)
+    hole[: mask.shape[0], : mask.shape[1]] = mask
+    hole[-3:, -int(rng.integers(1, 50)) :] = True  # along the bottom edge
+    covered = np.zeros_like(hole)
+    for square, _ in masking.hole_squares(hole, min_side=int(rng.choice([1, 16, 64, 2000]))):
+        assert square.fits_in(width, height) and hole[square.slices].any()
+        covered[square.slices] = True
+    assert covered[hole].all()
 
 
 def test_a_diagonal_stroke_is_cut_into_squares_of_about_twice_its_width() -> None:
