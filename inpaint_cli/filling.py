@@ -1,10 +1,11 @@
 """Filling holes in photos of any size through context windows around each hole.
 
-For every hole, two square windows around it (about three and six times the hole's
-side, at least the model's input size) are scaled to the model's input, the network
-predicts each and its mirror image (a flat window takes the smooth fill instead), and
-the predictions, scaled back and averaged, are written into the hole's pixels only. Everything outside the holes is left
-exactly as it was.
+For every hole (a stroke cut into squares of twice its width), two square windows
+around it (about three and six times the hole's thickness, at least the model's input
+size) are scaled to the model's input, the network predicts each and its mirror image
+(a flat window takes the smooth fill instead), and the predictions, scaled back and
+averaged, are written into the hole's pixels only. Everything outside the holes is
+left exactly as it was.
 """
 
 from __future__ import annotations
@@ -191,8 +192,8 @@ def _predicted_squares(
     The square is predicted in one window per CONTEXT_FACTORS (a window shared by two
     factors only once), each also mirrored left to right; each window's fill is the
     network's or, where the window is flat, the smooth fill (_fill_colours); the fills,
-    scaled back to the square, are averaged. crop_of(box) returns the photo's pixels inside box; only
-    crops around holes are read, never the whole photo.
+    scaled back to the square, are averaged. crop_of(box) returns the photo's pixels
+    inside box; only crops around holes are read, never the whole photo.
     """
     height, width = hole.shape
     size = model.input_size
