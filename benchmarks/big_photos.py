@@ -77,14 +77,19 @@ def telea(noisy: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return cv2.inpaint(noisy, mask.astype(np.uint8) * 255, TELEA_RADIUS, cv2.INPAINT_TELEA)
 
 
+def noise_painted(original: np.ndarray, hole: Hole) -> tuple[np.ndarray, np.ndarray]:
+    """The photo with the hole painted with its noise, and the hole as a bool mask."""
+    noisy = original.copy()
+    noisy[hole.box.slices] = hole.noise
+    return noisy, masking.draw_boxes([hole.box], *original.shape[:2]) > 0
+
+
 def score(photos: list[np.ndarray], holes: list[Hole], fill) -> list[tuple[float, float]]:
     """(hole PSNR dB, seconds) for each hole, filled on its own in its full-size noisy photo."""
     results = []
     for hole in holes:
         original = photos[hole.photo]
-        noisy = original.copy()
-        noisy[hole.box.slices] = hole.noise
-        mask = masking.draw_boxes([hole.box], *original.shape[:2]) > 0
+        noisy, mask = noise_painted(original, hole)
         started = time.perf_counter()
         filled = fill(noisy, mask)
         seconds = time.perf_counter() - started

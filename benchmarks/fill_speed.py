@@ -75,10 +75,7 @@ print(json.dumps(timed(lambda: pillow_round_trip(photo, target), repeats)))
 def round_trip_in_own_process(photo: Path, target: Path, repeats: int, warm: bool) -> list[float]:
     """pillow_round_trip's times in a fresh Python that does nothing else (warm: after one 12 MP resize)."""
     arguments = [str(photo), str(target), str(repeats), "warm" if warm else "fresh", str(Path(__file__).parent)]
-    result = subprocess.run([sys.executable, "-c", ROUND_TRIP_TIMER, *arguments], capture_output=True, text=True)
-    if result.returncode != 0:
-        sys.exit(f"the Pillow round trip failed:\n{result.stderr}")
-    return json.loads(result.stdout)
+    return json.loads(run_checked([sys.executable, "-c", ROUND_TRIP_TIMER, *arguments]))
 
 
 def fill_command(photo: Path, target: Path, model: Path | None) -> list[str]:
@@ -91,11 +88,12 @@ def fill_command(photo: Path, target: Path, model: Path | None) -> list[str]:
     return [*command, "--force"] + (["--model", str(model)] if model else [])
 
 
-def run_checked(command: list[str]) -> None:
-    """Run a command; stop with its stderr when it fails."""
+def run_checked(command: list[str]) -> str:
+    """Run a command and return its stdout; stop with its stderr when it fails."""
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr}")
+    return result.stdout
 
 
 def timed(run: Callable[[], None], repeats: int) -> list[float]:

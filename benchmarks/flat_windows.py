@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from big_photos import DEFAULT_PHOTOS, place_holes
+from big_photos import DEFAULT_PHOTOS, noise_painted, place_holes
 from PIL import Image
 
 from inpaint_cli import evaluation, filling, images, masking
@@ -91,9 +91,7 @@ def photo_windows(folder: Path, per_photo: int, seed: int, model: filling.Model)
         photos = [shrunk(photo, divisor) for photo in full_size]
         for hole in place_holes([photo.shape[:2] for photo in photos], sides, per_photo, seed):
             original = photos[hole.photo]
-            mask = masking.draw_boxes([hole.box], *original.shape[:2]) > 0
-            holed = original.copy()
-            holed[hole.box.slices] = hole.noise
+            holed, mask = noise_painted(original, hole)
             source = f"photos 1/{divisor}, {hole.box.size} px"
             yield from windows(original, holed, mask, hole.box, source, model)
 

@@ -166,8 +166,8 @@ def hole_squares(mask: np.ndarray, min_side: int) -> list[HoleSquare]:
         y0, x0 = top * cell, left * cell
         y1, x1 = min(bottom * cell, height), min(right * cell, width)
         # The component's own bounding rectangle inside its cells: a square hole's squares are the hole.
-        in_rows = np.flatnonzero(hole[y0:y1, x0:x1].any(axis=1))
-        in_columns = np.flatnonzero(hole[y0:y1, x0:x1].any(axis=0))
+        cells = hole[y0:y1, x0:x1]
+        in_rows, in_columns = np.flatnonzero(cells.any(axis=1)), np.flatnonzero(cells.any(axis=0))
         y0, y1 = y0 + int(in_rows[0]), y0 + int(in_rows[-1]) + 1
         x0, x1 = x0 + int(in_columns[0]), x0 + int(in_columns[-1]) + 1
         # Thickness: hole area over the long side. A stroke's is about its width, also when it runs diagonally
