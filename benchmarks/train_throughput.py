@@ -91,7 +91,7 @@ def input_only(batches, warmup: int, steps: int) -> float:
 
 def fit_throughput(row: Row, batches, model_config, config, warmup: int, steps: int) -> float:
     """Images/s of fit() on a fresh model, warm-up steps left out."""
-    from inpaint_cli import model as network
+    from inpaint_cli import network
     from inpaint_cli import training
     from inpaint_cli.backend import keras, tf
 
@@ -138,7 +138,7 @@ def main() -> None:
     load = os.getloadavg()[0]
 
     from inpaint_cli import dataset, training
-    from inpaint_cli import model as network
+    from inpaint_cli import network
     from inpaint_cli.backend import keras, tf
 
     with tempfile.TemporaryDirectory(prefix="train-throughput-") as temporary:

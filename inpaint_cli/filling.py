@@ -84,7 +84,7 @@ def load(path: Path | None = None) -> Model:
 
 def _load_keras(path: Path) -> Model:
     """Load a .keras file or a model folder's model.keras through Keras (imports TensorFlow)."""
-    from inpaint_cli import model as network  # imports TensorFlow
+    from inpaint_cli import network  # imports TensorFlow
 
     unet = network.with_smooth_fill(network.load_model(path))
     input_size = unet.input_shape[1] or card_input_size(path)

@@ -57,7 +57,7 @@ def photo_folder(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained 32 px model with 4 filters, saved like `inpaint train` saves one."""
-    from inpaint_cli import model as network
+    from inpaint_cli import network
 
     folder = tmp_path_factory.mktemp("tiny_model")
     config = network.ModelConfig(input_size=32, width=4, bottleneck_dilations=(1, 2))

@@ -22,7 +22,7 @@ def exported_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory)
 
 
 def test_export_writes_a_tflite_that_matches_keras(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from inpaint_cli import model as network
+    from inpaint_cli import network
 
     folder = tmp_path / "model"
     shutil.copytree(tiny_model_dir, folder)

@@ -71,7 +71,7 @@ def history_epochs(folder: Path) -> list[int]:
 
 
 def weights_of(folder: Path) -> np.ndarray:
-    from inpaint_cli import model as network
+    from inpaint_cli import network
 
     return np.concatenate([weights.ravel() for weights in network.load_model(folder).get_weights()])
 

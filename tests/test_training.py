@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from inpaint_cli import dataset, training
-from inpaint_cli import model as network
+from inpaint_cli import network
 from inpaint_cli.errors import UsageError
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from inpaint_cli import model as network
+from inpaint_cli import network
 from inpaint_cli.backend import keras
 from inpaint_cli.errors import InpaintError
 
