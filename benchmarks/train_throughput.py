@@ -91,8 +91,7 @@ def input_only(batches, warmup: int, steps: int) -> float:
 
 def fit_throughput(row: Row, batches, model_config, config, warmup: int, steps: int) -> float:
     """Images/s of fit() on a fresh model, warm-up steps left out."""
-    from inpaint_cli import network
-    from inpaint_cli import training
+    from inpaint_cli import network, training
     from inpaint_cli.backend import keras, tf
 
     class StepClock(keras.callbacks.Callback):
@@ -137,8 +136,7 @@ def main() -> None:
         parser.error(f"unknown rows {unknown}" if unknown else "--warmup and --steps must be at least 1")
     load = os.getloadavg()[0]
 
-    from inpaint_cli import dataset, training
-    from inpaint_cli import network
+    from inpaint_cli import dataset, network, training
     from inpaint_cli.backend import keras, tf
 
     with tempfile.TemporaryDirectory(prefix="train-throughput-") as temporary:

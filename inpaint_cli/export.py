@@ -121,8 +121,10 @@ def export(model_dir: Path, tolerance: float = TOLERANCE, samples: int = SAMPLES
         raise UsageError(f"model folder {model_dir} has no {KERAS_FILE} to export")
     if not 0 <= tolerance:
         raise UsageError(f"tolerance must be at least 0, not {tolerance}")
-    from inpaint_cli import filling
-    from inpaint_cli import network  # imports TensorFlow
+    from inpaint_cli import (
+        filling,
+        network,  # imports TensorFlow
+    )
 
     unet = network.with_smooth_fill(network.load_model(model_dir))
     input_size = unet.input_shape[1] or filling.card_input_size(model_dir)

@@ -29,8 +29,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from inpaint_cli import __version__, dataset, storage
-from inpaint_cli import network
+from inpaint_cli import __version__, dataset, network, storage
 from inpaint_cli.backend import keras, tf
 from inpaint_cli.errors import InpaintError, UsageError
 from inpaint_cli.storage import StoragePath

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inpaint_cli import dataset, training
-from inpaint_cli import network
+from inpaint_cli import dataset, network, training
 from inpaint_cli.errors import UsageError
 
 
