@@ -8,6 +8,9 @@ from __future__ import annotations
 import os
 
 from inpaint_cli import native_logs
+from inpaint_cli.errors import InpaintError
+
+TRAIN_EXTRA = "pip install 'inpaint[train]'"
 
 
 def _import_quietly() -> tuple[object, object]:
@@ -15,8 +18,11 @@ def _import_quietly() -> tuple[object, object]:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
     with native_logs.silenced():
-        import keras
-        import tensorflow as tf
+        try:
+            import keras
+            import tensorflow as tf
+        except ImportError as error:  # the light install fills photos only
+            raise InpaintError(f"this needs TensorFlow, which is not installed ({error.name}): {TRAIN_EXTRA}") from None
 
         tf.get_logger().setLevel("ERROR")
         tf.config.list_physical_devices()  # the CUDA probe logs here, still silenced

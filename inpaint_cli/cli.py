@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -23,6 +23,8 @@ from inpaint_cli.errors import InpaintError, UsageError
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
+
+    from inpaint_cli.filling import PhotoOutcome
 
 debug_mode = {"enabled": False}  # set by the global --debug option
 fast_exit = {"enabled": False}  # set by fill: run() may skip the interpreter's teardown
@@ -330,8 +332,8 @@ def fill(
     out: Annotated[Path | None, typer.Option(help="Output file (one photo only); its suffix sets the format.")] = None,
     out_dir: Annotated[Path | None, typer.Option(help="Output folder, created when missing.")] = None,
     model: Annotated[
-        Path | None, typer.Option(help="A model folder, .tflite or .keras file (default: the bundled model).")
-    ] = None,
+        str, typer.Option(help="A model folder, .tflite or .keras file, or 'bundled' (the model inpaint ships).")
+    ] = "bundled",
     quality: Annotated[
         int | None, typer.Option(min=1, max=100, help="JPEG quality; default: keep the source JPEG's quality.")
     ] = None,
@@ -340,57 +342,49 @@ def fill(
 ) -> None:
     """Fill holes in photos; writes <stem>.filled<suffix> beside each photo unless --out/--out-dir is given.
 
-    Example: inpaint fill examples/picos_de_europa.jpg --box 770,672,68
+    Example: inpaint fill holiday.jpg --box 770,672,68 --out holiday-fixed.jpg
     """
-    from inpaint_cli import images, planning
+    from inpaint_cli import filling, masking
 
     fast_exit["enabled"] = True
     with user_errors():
-        if not box and mask is None and mask_dir is None:
-            raise UsageError("no holes to fill: give at least one --box x,y,size or a --mask")
-        jobs = planning.plan_jobs(photos, out, out_dir, mask, mask_dir)
-        # The first photo decodes in the background from here on, while numpy and the model load (30 ms).
-        reader = images.PhotoReader(job.photo for job in jobs)
-        from inpaint_cli import filling, masking
-
         boxes = [masking.parse_box(text) for text in box or []]
-        if compare is not None and len(jobs) > 1:
-            raise UsageError("--compare writes one picture: use it with one photo")
-        planning.make_output_folders(jobs, out_dir)
-        if len(jobs) == 1:  # a refused output is reported before the model loads (4 s for a .keras)
-            planning.check_output(jobs[0].photo, jobs[0].target, force)
-        filler = filling.Filler(model)
-        filler.model  # noqa: B018 - load it now
-    failures = 0
-    # One photo gets no progress bar, and rich.progress is not even imported (10 ms of a 0.4 s fill).
-    with progress_bar() if len(jobs) > 1 else nullcontext() as progress:
-        task = progress.add_task("Filling", total=len(jobs)) if progress else None
+        request = filling.FillRequest(photos, boxes, mask, mask_dir, out, out_dir, model, quality, compare, force)
+        if len(photos) == 1 and not photos[0].is_dir():
+            outcomes = filling.fill_photos(request, on_photo=report_photo)
+            if outcomes[0].error is not None:
+                raise outcomes[0].error
+            return
+        with progress_bar() as progress:
+            task = progress.add_task("Filling", total=None)
 
-        def say(message: str) -> None:  # on stderr, like the progress bar, whatever the number of photos
-            if progress:
-                progress.console.print(message, markup=False, highlight=False)
-            else:
-                typer.echo(message, err=True)
+            def on_photo(outcome: PhotoOutcome, done: int, total: int) -> None:
+                report_photo(outcome, done, total, progress.console.print)
+                progress.update(task, completed=done, total=total)
 
-        def warn(message: str) -> None:
-            say(f"Warning: {message}")
-
-        for job in jobs:
-            try:
-                with user_errors():
-                    filler.fill_file(
-                        job.photo, job.target, boxes, job.mask_path, force, quality, compare, warn, reader.open
-                    )
-                    say(f"Filled {job.photo} -> {job.target}")
-            except typer.Exit as failed:
-                if len(jobs) == 1:
-                    raise
-                failures += 1 if failed.exit_code else 0
-            if progress:
-                progress.advance(task)
-    if failures:
-        print_error(f"{failures} of {len(jobs)} photos failed; the others were written")
+            outcomes = filling.fill_photos(request, on_photo=on_photo)
+    failed = sum(outcome.error is not None for outcome in outcomes)
+    if failed:
+        written = len(outcomes) - failed
+        print_error(f"{failed} of {len(outcomes)} photos failed; {written} written")
         raise typer.Exit(1)
+
+
+def report_photo(outcome: PhotoOutcome, done: int, total: int, say: Callable[..., None] | None = None) -> None:
+    """Warnings and the result of one photo, on stderr: for a folder each line names its photo."""
+
+    def line(text: str) -> None:
+        if say is None:
+            typer.echo(text, err=True)
+        else:
+            say(text, markup=False, highlight=False)
+
+    for warning in outcome.warnings:
+        line(f"Warning: {outcome.photo.name}: {warning}" if total > 1 else f"Warning: {warning}")
+    if outcome.error is None:
+        line(f"Filled {outcome.photo} -> {outcome.target}")
+    elif total > 1:
+        line(f"Error: {outcome.photo}: {outcome.error}")
 
 
 @app.command()

@@ -25,8 +25,9 @@ from types import ModuleType
 
 import numpy as np
 
-from inpaint_cli import __version__, filling, images, masking
+from inpaint_cli import __version__, filling, images, masking, runtime
 from inpaint_cli.errors import InpaintError, UsageError
+from inpaint_cli.runtime import Predictor
 
 Fill = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (uint8 HxWx3 holed, uint8 HxW mask 1 = hole) -> uint8 HxWx3
 PhotoReport = Callable[[int, int, Path, "str | None"], None]  # (done, total, photo, reason it was skipped or None)
@@ -153,11 +154,11 @@ def parse_baselines(text: str) -> list[str]:
     return names
 
 
-def model_fill(model: filling.Model) -> Fill:
-    """The model through the real fill path (filling.fill_array)."""
+def model_fill(predictor: Predictor, options: filling.FillOptions = filling.FillOptions()) -> Fill:  # noqa: B008
+    """The model through the real fill path (filling.fill_image)."""
 
     def fill(holed: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return filling.fill_array(holed, mask > 0, model, on_warning=lambda message: None)
+        return filling.fill_image(holed, mask > 0, options, predictor)
 
     return fill
 
@@ -283,7 +284,7 @@ class Evaluation:
 
 def run_evaluation(
     photo_dir: Path,
-    model: filling.Model | Path | None,
+    model: Predictor | Path | str | None,
     baselines: Sequence[str] = tuple(DEFAULT_BASELINES.split(",")),
     seed: int = DEFAULT_SEED,
     limit: int | None = None,
@@ -302,8 +303,8 @@ def run_evaluation(
     paths = images.find_images([photo_dir])[:limit]
     if not paths:
         raise UsageError(f"no photos in {photo_dir} (looked for {', '.join(sorted(images.IMAGE_SUFFIXES))})")
-    if not isinstance(model, filling.Model):
-        model = filling.load(model)
+    if not isinstance(model, Predictor):
+        model = runtime.load_predictor(model)
     fills = {MODEL_NAME: model_fill(model), **{name: BASELINES[name] for name in names}}
 
     per_photo: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in fills}

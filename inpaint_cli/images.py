@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +34,7 @@ FORMATS = {
     ".tiff": "TIFF",
 }
 IMAGE_SUFFIXES = set(FORMATS)
+HIGH_BIT_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}  # 16-bit and float pixels
 MAX_DECODE_BLOCK = 64 * 2**20  # bytes read and decoded at once
 # Pillow warns when it opens a photo over Image.MAX_IMAGE_PIXELS (and refuses twice that); open_photo refuses
 # such photos itself, so the warning would only print a stray line. One filter, set once: catch_warnings
@@ -133,58 +134,44 @@ class PhotoReader:
     The header is read in the calling thread; the thread only decodes, in one Pillow call that
     does not hold the GIL. Parsing the header there too took 60-230 ms instead of 8 when the
     main thread was busy in Python (importing numpy), since each of its small reads waits for the
-    GIL. So decoding the next photo overlaps loading numpy and the model (for the first) or filling
-    and encoding the previous one: on a 12 MP JPEG that hides the 50 ms decode on 2 cores.
+    GIL. So decoding the next photo overlaps loading the model (for the first) or filling and
+    encoding the previous one: on a 12 MP JPEG that hides the 50 ms decode on 2 cores.
     """
 
     def __init__(self, paths: Iterable[Path]) -> None:
         self._paths = list(paths)
-        self._position = -1  # index in paths of the photo handed out last
-        self._ahead: tuple[int, threading.Thread | None, list[Photo | BaseException]] | None = None
+        self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inpaint-photo-reader")
+        self._ahead: tuple[int, Future[Photo]] | None = None
         self._start(0)
 
     def _start(self, index: int) -> None:
         """Begin opening the photo at index of the paths, if there is one."""
+        self._ahead = None
         if index >= len(self._paths):
-            self._ahead = None
+            self._decoder.shutdown(wait=False)
             return
         path = self._paths[index]
-        outcome: list[Photo | BaseException] = []
         try:
             image = _opened(path)
         except Exception as error:  # handed to the caller of open() when it asks for this photo, not before
-            self._ahead = (index, None, [error])
+            failed: Future[Photo] = Future()
+            failed.set_exception(error)
+            self._ahead = (index, failed)
             return
-
-        def decode() -> None:
-            try:
-                outcome.append(_decoded(path, image))
-            except BaseException as error:  # handed to the caller of open(), in its thread
-                outcome.append(error)
-
-        thread = threading.Thread(target=decode, name="inpaint-photo-reader", daemon=True)
-        thread.start()
-        self._ahead = (index, thread, outcome)
+        self._ahead = (index, self._decoder.submit(_decoded, path, image))
 
     def open(self, path: Path) -> Photo:
         """The photo at path, as open_photo returns it; then starts on the photo after it in the order given.
 
         Paths asked for out of order, or not given at all, are simply read here and now.
         """
-        ahead, self._ahead = self._ahead, None
+        ahead = self._ahead
         if ahead is not None and self._paths[ahead[0]] == path:
-            if ahead[1] is not None:
-                ahead[1].join()
-            photo: Photo | BaseException = ahead[2][0]
-            self._position = ahead[0]
-        else:
-            photo = open_photo(path)
-            later = [index for index in range(self._position + 1, len(self._paths)) if self._paths[index] == path]
-            self._position = later[0] if later else self._position
-        self._start(self._position + 1)
-        if isinstance(photo, BaseException):
-            raise photo
-        return photo
+            try:
+                return ahead[1].result()
+            finally:
+                self._start(ahead[0] + 1)
+        return open_photo(path)
 
 
 def read_rgb(path: Path) -> np.ndarray:

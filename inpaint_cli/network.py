@@ -7,7 +7,6 @@ Also its losses and metric, and loading. Targets passed to a loss are packed as
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from inpaint_cli.backend import keras
 from inpaint_cli.errors import InpaintError
@@ -216,19 +215,3 @@ def with_smooth_fill(unet: keras.Model) -> keras.Model:
 def config_as_dict(config: ModelConfig) -> dict[str, object]:
     """The ModelConfig as JSON-ready values, for the model card."""
     return {**asdict(config), "bottleneck_dilations": list(config.bottleneck_dilations)}
-
-
-def load_model(path: Path) -> keras.Model:
-    """Load a network for inference from a .keras file or a model folder."""
-    model_file = path / "model.keras" if path.is_dir() else path
-    if not model_file.exists():
-        raise InpaintError(f"model {model_file} does not exist")
-    try:
-        model = keras.saving.load_model(model_file, compile=False)
-    except Exception as error:  # Keras raises many types for a bad file
-        raise InpaintError(f"{model_file} is not a model inpaint can load ({type(error).__name__})") from None
-    if model.input_shape[-1] != 4:
-        raise InpaintError(f"{model_file} takes {model.input_shape[-1]} channels; inpaint needs RGB + mask (4)")
-    if model.output_shape[-1] != 3:
-        raise InpaintError(f"{model_file} returns {model.output_shape[-1]} channels; inpaint needs RGB (3)")
-    return model

@@ -7,7 +7,7 @@ from conftest import landscape
 from PIL import Image
 from typer.testing import CliRunner
 
-from inpaint_cli import export, filling, masking
+from inpaint_cli import export, filling, masking, runtime
 from inpaint_cli.cli import app
 from inpaint_cli.errors import InpaintError, UsageError
 
@@ -26,7 +26,7 @@ def test_export_writes_a_tflite_that_matches_keras(tiny_model_dir: Path, tmp_pat
 
     folder = tmp_path / "model"
     shutil.copytree(tiny_model_dir, folder)
-    trained = network.load_model(folder)  # an untrained network's fill is its smooth fill; make them differ
+    trained = runtime.load_network(folder)  # an untrained network's fill is its smooth fill; make them differ
     trained.get_layer("correction").bias.assign(np.full(3, 0.1, np.float32))
     trained.save(folder / "model.keras")
     result = export.export(folder, seed=3)
@@ -35,28 +35,27 @@ def test_export_writes_a_tflite_that_matches_keras(tiny_model_dir: Path, tmp_pat
     assert sorted(path.name for path in folder.iterdir()) == ["model.json", "model.keras", "model.tflite"]
     # Independently of export's own check: other inputs, the Keras model against the file.
     inputs = export.sample_inputs(32, count=3, seed=11)
-    unet = network.load_model(folder)
+    unet = runtime.load_network(folder)
     expected = np.asarray(network.with_smooth_fill(unet)(inputs, training=False))
-    assert np.max(np.abs(export.load_litert(result.path)(inputs) - expected)) <= 1e-4
+    assert np.max(np.abs(runtime.load_litert(result.path)(inputs) - expected)) <= 1e-4
     # The file's 6 channels: the network's fill, then the smooth fill.
-    produced = export.load_litert(result.path)(inputs)
+    produced = runtime.load_litert(result.path)(inputs)
     assert np.allclose(produced[..., :3], np.asarray(unet(inputs, training=False)), atol=1e-4)
     assert np.allclose(produced[..., 3:], np.asarray(network.SmoothPrefill()(inputs)), atol=1e-4)
     assert not np.allclose(produced[..., :3], produced[..., 3:], atol=0.05)
 
 
 def test_load_picks_the_tflite_and_fills_only_the_holes(exported_dir: Path, tmp_path: Path) -> None:
-    model = filling.load(exported_dir)
-    assert isinstance(model.predict, export.LiteRTPredict) and model.input_size == 32
-    assert isinstance(filling.load(exported_dir / "model.tflite").predict, export.LiteRTPredict)
-    assert not isinstance(filling.load(exported_dir / "model.keras").predict, export.LiteRTPredict)
+    model = runtime.load_predictor(exported_dir)
+    assert isinstance(model.predict, runtime.LiteRTPredict) and model.input_size == 32
+    assert isinstance(runtime.load_predictor(exported_dir / "model.tflite").predict, runtime.LiteRTPredict)
+    assert not isinstance(runtime.load_predictor(exported_dir / "model.keras").predict, runtime.LiteRTPredict)
     photo, target = tmp_path / "photo.png", tmp_path / "photo.filled.png"
     pixels = landscape(300, 400, seed=6)
     Image.fromarray(pixels).save(photo)
     boxes = [masking.Box(10, 20, 12), masking.Box(200, 100, 90), masking.Box(380, 280, 20)]
-    filler = filling.Filler(exported_dir)
-    filler.fill_file(photo, target, boxes)
-    assert isinstance(filler.model.predict, export.LiteRTPredict)
+    [outcome] = filling.fill_photos(filling.FillRequest([photo], boxes, out=target, model=exported_dir))
+    assert outcome.error is None
     filled = np.asarray(Image.open(target))
     hole = masking.draw_boxes(boxes, 300, 400) > 0
     assert np.array_equal(filled[~hole], pixels[~hole])
@@ -64,7 +63,7 @@ def test_load_picks_the_tflite_and_fills_only_the_holes(exported_dir: Path, tmp_
 
 
 def test_litert_predicts_batches_of_any_length(exported_dir: Path) -> None:
-    predict = export.load_litert(exported_dir / "model.tflite")
+    predict = runtime.load_litert(exported_dir / "model.tflite")
     inputs = export.sample_inputs(32, count=5, seed=1)
     batch = predict(inputs)
     assert batch.shape == (5, 32, 32, 6) and batch.dtype == np.float32
@@ -76,7 +75,7 @@ def test_export_refuses_a_model_that_differs(
 ) -> None:
     folder = tmp_path / "model"
     shutil.copytree(tiny_model_dir, folder)
-    monkeypatch.setattr(export, "load_litert", lambda path: lambda batch: np.ones(batch.shape[:3] + (6,), np.float32))
+    monkeypatch.setattr(runtime, "load_litert", lambda path: lambda batch: np.ones(batch.shape[:3] + (6,), np.float32))
     with pytest.raises(
         InpaintError, match=r"differs from the Keras model by up to .* \(tolerance 0.0001\); .* not written"
     ):
@@ -97,7 +96,7 @@ def test_export_needs_a_folder_with_model_keras(tmp_path: Path) -> None:
 def test_a_damaged_tflite_is_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "model.tflite").write_bytes(b"not a flatbuffer")
     with pytest.raises(InpaintError, match="is not a LiteRT model"):
-        filling.load(tmp_path)
+        runtime.load_predictor(tmp_path)
 
 
 def test_export_command(tiny_model_dir: Path, tmp_path: Path) -> None:

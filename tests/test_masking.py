@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 
-from inpaint_cli import masking
+from inpaint_cli import masking, network_fill
 from inpaint_cli.errors import UsageError
 
 
@@ -52,3 +53,62 @@ def _is_filled_square(mask: np.ndarray) -> bool:
     rows, cols = np.nonzero(mask)
     height, width = np.ptp(rows) + 1, np.ptp(cols) + 1
     return height == width and mask.sum() == height * width
+
+
+def test_hole_squares_cover_every_hole_pixel() -> None:
+    rng = np.random.default_rng(3)
+    mask = np.zeros((700, 900), dtype=bool)
+    for _ in range(4):
+        mask[:150, :150] |= masking.random_stroke_mask(rng, 150, 10, 40) > 0
+    mask[600:610, 20:880] = True  # a long thin scratch
+    mask[300:420, 500:560] = True
+    mask[200:400, 200:400] = True  # a ring with a blob inside it
+    mask[220:380, 220:380] = False
+    mask[290:310, 290:310] = True
+    covered = np.zeros_like(mask)
+    squares = masking.hole_squares(mask, min_side=32)
+    for square, _ in squares:
+        assert square.fits_in(900, 700)
+        covered[square.slices] = True
+    assert covered[mask].all()
+    assert covered.mean() < 0.4  # squares hug the holes rather than the whole photo
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_hole_squares_cover_random_masks_at_any_min_side(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    height, width = int(rng.integers(200, 1300)), int(rng.integers(200, 1300))
+    mask = masking.random_stroke_mask(rng, min(height, width), 5, 60) > 0
+    hole = np.zeros((height, width), bool)
+    hole[: mask.shape[0], : mask.shape[1]] = mask
+    hole[-3:, -int(rng.integers(1, 50)) :] = True  # along the bottom edge
+    covered = np.zeros_like(hole)
+    for square, _ in masking.hole_squares(hole, min_side=int(rng.choice([1, 16, 64, 2000]))):
+        assert square.fits_in(width, height) and hole[square.slices].any()
+        covered[square.slices] = True
+    assert covered[hole].all()
+
+
+def test_a_diagonal_stroke_is_cut_into_squares_of_about_twice_its_width() -> None:
+    mask = Image.new("L", (1200, 800))
+    ImageDraw.Draw(mask).line([(100, 100), (1000, 500)], fill=255, width=20)
+    hole = np.asarray(mask) > 0
+    squares = masking.hole_squares(hole, min_side=32)
+    covered = np.zeros_like(hole)
+    for square, thickness in squares:
+        assert 20 <= thickness <= 24  # the stroke's width, not its bounding rectangle's height (400)
+        assert square.size == 2 * thickness and hole[square.slices].any()  # every square holds some stroke
+        covered[square.slices] = True
+    assert covered[hole].all()
+    # The context window follows the stroke's width: 3 x 22 px is under the input, so full resolution.
+    square, thickness = squares[0]
+    assert network_fill.context_window(square, 800, 1200, 128, 3.0, thickness).size == 128
+    assert network_fill.context_window(square, 800, 1200, 128, 10.0, thickness).size == 10 * thickness  # not 10 x 42
+    assert network_fill.context_window(masking.Box(0, 0, 96), 800, 1200, 128, 3.0).size == 288  # a square: its side
+
+
+def test_hole_squares_of_a_hole_in_the_far_corner_and_of_no_hole() -> None:
+    mask = np.zeros((1000, 1300), dtype=np.float32)
+    mask[990:, 1290:] = 1  # the cell grid is coarser than a pixel here: the last cells are partial
+    assert masking.hole_squares(mask, min_side=64) == [masking.HoleSquare(masking.Box(1290, 990, 10), 10)]
+    assert masking.hole_squares(np.zeros((50, 60), bool), min_side=16) == []

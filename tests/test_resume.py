@@ -19,7 +19,7 @@ from conftest import landscape
 from PIL import Image
 from typer.testing import CliRunner
 
-from inpaint_cli import dataset, storage, training
+from inpaint_cli import dataset, runtime, storage, training
 from inpaint_cli.cli import app
 from inpaint_cli.errors import InpaintError, UsageError
 
@@ -71,9 +71,8 @@ def history_epochs(folder: Path) -> list[int]:
 
 
 def weights_of(folder: Path) -> np.ndarray:
-    from inpaint_cli import network
 
-    return np.concatenate([weights.ravel() for weights in network.load_model(folder).get_weights()])
+    return np.concatenate([weights.ravel() for weights in runtime.load_network(folder).get_weights()])
 
 
 def test_a_killed_run_resumes_and_counts_each_epoch_once(dataset_dir: Path, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inpaint_cli import dataset, network, training
+from inpaint_cli import dataset, network, runtime, training
 from inpaint_cli.errors import UsageError
 
 
@@ -45,7 +45,7 @@ def test_the_tutorial_recipe_trains_a_network_seeing_only_the_zeroed_image(photo
     card = training.train(tmp_path / "ds", tmp_path / "model", config, on_epoch=lambda *report: None).card
     assert card["model"]["prefill"] is False and card["model"]["mask_input"] is False
     assert card["training"]["loss"] == "mse"
-    unet = network.load_model(tmp_path / "model")
+    unet = runtime.load_network(tmp_path / "model")
     assert not any(isinstance(layer, network.SmoothPrefill) for layer in unet.layers)
 
 
@@ -57,7 +57,7 @@ def test_training_can_start_from_the_weights_of_another_model(photo_folder: Path
     # Another seed, and a learning rate too small to move anything: only the start can make the weights equal.
     config = replace(base, seed=1, learning_rate=1e-12, init_from=str(first))
     card = training.train(tmp_path / "ds", tmp_path / "second", config, on_epoch=lambda *report: None).card
-    before, after = network.load_model(first), network.load_model(tmp_path / "second")
+    before, after = runtime.load_network(first), runtime.load_network(tmp_path / "second")
     for start, end in zip(before.get_weights(), after.get_weights(), strict=True):
         assert np.allclose(start, end, atol=1e-6)
     assert card["initialised_from"] == {"path": str(first), "command": None, "best": first_card["best"]}

@@ -1,0 +1,65 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import landscape
+
+from inpaint_cli import filling, masking, network_fill, runtime
+
+FLAT = filling.FillOptions().flat_detail
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_model_dir: Path) -> runtime.Predictor:
+    return runtime.load_predictor(tiny_model_dir)
+
+
+def test_context_window_holds_the_hole_and_stays_inside() -> None:
+    for hole in [masking.Box(0, 0, 10), masking.Box(990, 490, 10), masking.Box(400, 200, 200)]:
+        window = network_fill.context_window(hole, height=500, width=1000, input_size=128, factor=3.0)
+        assert 0 <= window.x and window.x + window.size <= 1000
+        assert 0 <= window.y and window.y + window.size <= 500
+        assert window.x <= hole.x and hole.x + hole.size <= window.x + window.size
+        assert window.y <= hole.y and hole.y + hole.size <= window.y + window.size
+    assert network_fill.context_window(masking.Box(500, 200, 10), 500, 1000, 128, 3.0).size == 128  # full resolution
+    assert network_fill.context_window(masking.Box(400, 100, 100), 500, 1000, 128, 3.0).size == 300
+
+
+def test_window_detail_is_the_mean_step_between_known_neighbours() -> None:
+    window = np.zeros((8, 8, 4), np.float32)
+    window[:, :, :3] = 0.5
+    assert network_fill.window_detail(window) == 0.0
+    window[:, 4:, :3] = 0.6  # one vertical edge: 8 of the 112 neighbour pairs step by 0.1
+    assert network_fill.window_detail(window) == pytest.approx(0.1 * 8 / 112)
+    window[2:4, 2:4, :3], window[2:4, 2:4, 3] = 0.0, 1.0  # a hole: its pixels and pairs do not count
+    assert network_fill.window_detail(window) == pytest.approx(0.1 * 6 / 100)
+    window[::2, :, 3], window[1::2, 1::2, 3] = 1.0, 1.0  # no two known pixels touch: nothing says it is flat
+    assert network_fill.window_detail(window) == float("inf")
+
+
+def test_flat_windows_take_the_smooth_fill_and_detailed_ones_the_networks() -> None:
+    fill, smooth = np.full((4, 4, 3), 0.2, np.float32), np.full((4, 4, 3), 0.6, np.float32)
+    prediction = np.concatenate([fill, smooth], axis=-1)
+    flat = np.zeros((4, 4, 4), np.float32)
+    assert np.allclose(network_fill.fill_colours(prediction, flat, FLAT), 0.6)
+    striped = flat.copy()
+    striped[:, ::2, :3] = 0.1  # every horizontal step is 0.1: far above FLAT_DETAIL
+    assert np.allclose(network_fill.fill_colours(prediction, striped, FLAT), 0.2)
+    low, high = FLAT
+    halfway = flat.copy()
+    halfway[:, ::2, :3] = (low + high) / 2 * 24 / 12  # 12 of the 24 pairs step
+    assert np.allclose(network_fill.fill_colours(prediction, halfway, FLAT), 0.4)
+    assert network_fill.fill_colours(fill, flat, FLAT) is fill  # a 3-channel model has no smooth fill
+
+
+def test_a_flat_sky_takes_the_smooth_fill_and_a_textured_photo_the_networks(tiny_model: runtime.Predictor) -> None:
+    def grey_network(batch: np.ndarray) -> np.ndarray:  # a network that paints mid-grey; the real smooth fill
+        smooth = tiny_model.predict(batch)[..., 3:]
+        return np.concatenate([np.full_like(smooth, 0.5), smooth], axis=-1)
+
+    model = runtime.Predictor(grey_network, tiny_model.input_size, tiny_model.path)
+    hole = masking.draw_boxes([masking.Box(120, 140, 40)], 200, 300) > 0
+    sky = np.zeros((200, 300, 3), np.uint8) + np.array([90, 140, 210], np.uint8)
+    assert np.array_equal(filling.fill_image(sky, hole, predictor=model), sky)
+    textured = landscape(200, 300, seed=4)  # the hole lies in the ground's texture
+    assert set(np.unique(filling.fill_image(textured, hole, predictor=model)[hole])) <= {127, 128}
