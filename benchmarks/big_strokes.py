@@ -4,7 +4,7 @@ Protocol: every photo in --photos (sorted by name) decoded upright as RGB uint8;
 straight strokes per photo, --width px wide, from a random start inside the photo to a point
 600-1200 px to the right and -300..+300 px below, drawn with Pillow; the stroke's pixels are
 painted with uniform noise; all from numpy.random.default_rng(--seed). Each stroke is filled on
-its own in the full-size photo by the model (filling.fill_array) and by Telea (big_photos.telea).
+its own in the full-size photo by the model (filling.fill_image) and by Telea (big_photos.telea).
 Scores: hole PSNR over the stroke's pixels (evaluation.hole_psnr), averaged over all strokes.
 
 Usage: python benchmarks/big_strokes.py [--photos DIR] [--strokes 3] [--width 40] [--seed 5]
@@ -20,7 +20,7 @@ import numpy as np
 from big_photos import DEFAULT_PHOTOS, telea
 from PIL import Image, ImageDraw
 
-from inpaint_cli import evaluation, filling, images
+from inpaint_cli import evaluation, filling, images, runtime
 
 
 def stroke_mask(rng: np.random.Generator, height: int, width: int, thickness: int) -> np.ndarray:
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=40, help="Stroke width in pixels.")
     parser.add_argument("--seed", type=int, default=5, help="Seed of the strokes and their noise.")
     args = parser.parse_args()
-    model = filling.load(args.model)
+    model = runtime.load_predictor(args.model)
     rng = np.random.default_rng(args.seed)
     scores: dict[str, list[float]] = {"telea": [], "model": []}
     for path in images.find_images([args.photos]):
@@ -49,7 +49,7 @@ def main() -> None:
             mask = stroke_mask(rng, *original.shape[:2], args.width)
             noisy = original.copy()
             noisy[mask] = rng.integers(0, 256, (int(mask.sum()), 3), dtype=np.uint8)
-            filled = filling.fill_array(noisy, mask, model, on_warning=lambda _: None)
+            filled = filling.fill_image(noisy, mask, predictor=model)
             scores["model"].append(evaluation.hole_psnr(original, filled, mask))
             scores["telea"].append(evaluation.hole_psnr(original, telea(noisy, mask), mask))
     telea_psnr = statistics.mean(scores["telea"])

@@ -145,13 +145,13 @@ def main() -> None:
 
 def library_fill(photo: Path, target: Path, model: Path | None) -> Callable[[], None]:
     """A callable that fills the photo through the library, the model loaded beforehand."""
-    from inpaint_cli import filling, masking
+    from inpaint_cli import filling, masking, runtime
 
-    filler = filling.Filler(model)
-    filler.model  # noqa: B018 - load before timing
+    predictor = runtime.load_predictor(model)  # loaded before timing
     with Image.open(photo) as image:
         box = masking.Box(image.width // 2, image.height // 2, HOLE)
-    return lambda: filler.fill_file(photo, target, [box], force=True, on_warning=lambda message: None)
+    request = filling.FillRequest([photo], [box], out=target, force=True)
+    return lambda: filling.fill_photos(request, predictor=predictor)
 
 
 if __name__ == "__main__":

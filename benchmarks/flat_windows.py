@@ -1,9 +1,9 @@
 """Why `fill` takes the smooth fill on flat windows: hole PSNR of each fill by the window's detail.
 
-Every hole is filled three ways through filling.fill_array, one context window at a time
-(each of filling.CONTEXT_FACTORS alone): with the network's fill only, with the smooth fill
-only (the model's last 3 channels), and as fill does (blended by filling.FLAT_DETAIL). Each
-window's detail is filling.window_detail of its network input. Holes:
+Every hole is filled three ways through filling.fill_image, one context window at a time
+(each of filling.FillOptions.context_factors alone): with the network's fill only, with the smooth fill
+only (the model's last 3 channels), and as fill does (blended by filling.FillOptions.flat_detail). Each
+window's detail is network_fill.window_detail of its network input. Holes:
 - the evaluate protocol on --val-photos (128 px squares, one hole of 16-48 px, --val-seed);
 - noise-painted square holes in the photos of --photos (big_photos.py's protocol, --holes per
   photo, --seed): 96 and 192 px at full size, and 43 px in the photos scaled down 2, 4 and 8x.
@@ -17,18 +17,18 @@ from __future__ import annotations
 import argparse
 import statistics
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from big_photos import DEFAULT_PHOTOS, noise_painted, place_holes
 from PIL import Image
 
-from inpaint_cli import evaluation, filling, images, masking
+from inpaint_cli import evaluation, filling, images, masking, network_fill, runtime
 
 FILLS = ("network", "smooth", "fill")
 DETAIL_EDGES = (0.0, 0.002, 0.003, 0.004, 0.005, 0.006, 0.008, 0.012, 0.02, np.inf)
-FACTORS = filling.CONTEXT_FACTORS  # restored after each window's fills
+OPTIONS = filling.FillOptions()
 
 
 @dataclass(frozen=True)
@@ -40,51 +40,48 @@ class Window:
     psnr: dict[str, float]
 
 
-def variants(model: filling.Model) -> dict[str, filling.Model]:
+def variants(model: runtime.Predictor) -> dict[str, runtime.Predictor]:
     """The model as fill uses it, and restricted to the network's fill or to the smooth fill."""
 
     def channels(first: int):
         return lambda batch: model.predict(batch)[..., first : first + 3]
 
     return {
-        "network": filling.Model(channels(0), model.input_size, model.path),
-        "smooth": filling.Model(channels(3), model.input_size, model.path),
+        "network": runtime.Predictor(channels(0), model.input_size, model.path),
+        "smooth": runtime.Predictor(channels(3), model.input_size, model.path),
         "fill": model,
     }
 
 
 def windows(
-    original: np.ndarray, holed: np.ndarray, mask: np.ndarray, box: masking.Box, source: str, model: filling.Model
+    original: np.ndarray, holed: np.ndarray, mask: np.ndarray, box: masking.Box, source: str, model: runtime.Predictor
 ) -> Iterator[Window]:
     """The hole filled through each context window on its own, every way."""
     height, width = mask.shape
     models = variants(model)
     seen = set()
-    for factor in filling.CONTEXT_FACTORS:
-        window = filling.context_window(box, height, width, model.input_size, factor)
+    for factor in OPTIONS.context_factors:
+        window = network_fill.context_window(box, height, width, model.input_size, factor)
         if window in seen:
             continue
         seen.add(window)
-        filling.CONTEXT_FACTORS = (factor,)  # read at every fill
-        try:
-            psnr = {
-                name: evaluation.hole_psnr(original, filling.fill_array(holed, mask, one, lambda _: None), mask)
-                for name, one in models.items()
-            }
-        finally:
-            filling.CONTEXT_FACTORS = FACTORS
-        network_input = filling._network_input(holed[window.slices], mask[window.slices], model.input_size)
-        yield Window(source, filling.window_detail(network_input), psnr)
+        options = replace(OPTIONS, context_factors=(factor,))
+        psnr = {
+            name: evaluation.hole_psnr(original, filling.fill_image(holed, mask, options, one), mask)
+            for name, one in models.items()
+        }
+        window_input = network_fill.network_input(holed[window.slices], mask[window.slices], model.input_size)
+        yield Window(source, network_fill.window_detail(window_input), psnr)
 
 
-def validation_windows(folder: Path, seed: int, model: filling.Model) -> Iterator[Window]:
+def validation_windows(folder: Path, seed: int, model: runtime.Predictor) -> Iterator[Window]:
     """The evaluate protocol's holes in the validation photos."""
     for _, sample in evaluation.holed_samples(images.find_images([folder]), model.input_size, seed):
         if not isinstance(sample, str):
             yield from windows(sample.original, sample.holed, sample.mask > 0, sample.box, "validation", model)
 
 
-def photo_windows(folder: Path, per_photo: int, seed: int, model: filling.Model) -> Iterator[Window]:
+def photo_windows(folder: Path, per_photo: int, seed: int, model: runtime.Predictor) -> Iterator[Window]:
     """Noise-painted holes in the big photos, at full size and scaled down."""
     full_size = [images.read_rgb(path) for path in images.find_images([folder])]
     for divisor, sides in ((1, [96, 192]), (2, [43]), (4, [43]), (8, [43])):
@@ -129,10 +126,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="Seed of the big photos' holes.")
     parser.add_argument("--val-seed", type=int, default=1234, help="Seed of the validation photos' holes.")
     args = parser.parse_args()
-    model = filling.load(args.model)
+    model = runtime.load_predictor(args.model)
     rows = [*validation_windows(args.val_photos, args.val_seed, model)]
     rows += photo_windows(args.photos, args.holes, args.seed, model)
-    print(f"model: {model.path}   FLAT_DETAIL: {filling.FLAT_DETAIL}   mean hole PSNR (dB) of each fill")
+    print(f"model: {model.path}   flat_detail: {OPTIONS.flat_detail}   mean hole PSNR (dB) of each fill")
     report(rows)
 
 

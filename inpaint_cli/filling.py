@@ -195,12 +195,14 @@ def fill_photos(
     request: FillRequest,
     options: FillOptions = FillOptions(),  # noqa: B008 - frozen, so one shared default is safe
     on_photo: PhotoReport | None = None,
+    predictor: Predictor | None = None,
 ) -> list[PhotoOutcome]:
     """Fill every photo of the request and write each result atomically, keeping its metadata.
 
     A photo that fails is reported in its outcome and the others go on. Problems with the
     request itself (no holes, a bad --out, a model that cannot load) raise before any photo
-    is written; so does a refused output when there is only one photo. A KeyboardInterrupt
+    is written; so does a refused output when there is only one photo. predictor, when
+    given, is used instead of loading request.model. A KeyboardInterrupt
     stops the run between two atomic writes: no output is ever half-written.
     """
     if not request.boxes and request.mask is None and request.mask_dir is None:
@@ -213,7 +215,7 @@ def fill_photos(
     refusals = {job: _refusal(job, request) for job in jobs}
     if len(jobs) == 1 and refusals[jobs[0]] is not None:  # before the model loads (4 s for a .keras)
         raise refusals[jobs[0]]
-    predictor = runtime.load_predictor(request.model)
+    predictor = predictor or runtime.load_predictor(request.model)
     outcomes = []
     for job in jobs:
         outcome = PhotoOutcome(job.photo, job.target)
