@@ -21,8 +21,8 @@ def _import_quietly() -> tuple[object, object]:
         try:
             import keras
             import tensorflow as tf
-        except ImportError as error:  # the light install fills photos only
-            raise InpaintError(f"this needs TensorFlow, which is not installed ({error.name}): {TRAIN_EXTRA}") from None
+        except ImportError:  # the light install fills photos only
+            raise InpaintError(f"this command needs TensorFlow, which is not installed: {TRAIN_EXTRA}") from None
 
         tf.get_logger().setLevel("ERROR")
         tf.config.list_physical_devices()  # the CUDA probe logs here, still silenced

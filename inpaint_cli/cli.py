@@ -70,6 +70,11 @@ class OneLineErrors(typer.core.TyperGroup):
                 raise
             print_error("interrupted")
             sys.exit(130)
+        except InpaintError as error:  # raised outside a command's user_errors, e.g. importing TensorFlow
+            if not standalone_mode or debug_mode["enabled"]:
+                raise
+            print_error(str(error))
+            sys.exit(error.exit_code)
         if not standalone_mode:
             return result
         sys.exit(result if isinstance(result, int) else 0)
@@ -120,7 +125,10 @@ def main(
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks for errors.")] = False,
 ) -> None:
-    """Fill holes in photos with a small U-Net that ships with the tool."""
+    """Fill holes in photos with a small U-Net that ships with the tool.
+
+    Example: inpaint fill holiday.jpg --box 770,672,68   (writes holiday.filled.jpg)
+    """
     debug_mode["enabled"] = debug
 
 
@@ -229,7 +237,9 @@ def train(
     mask_input: Annotated[bool, typer.Option(help="Give the network the hole mask as a 4th input channel.")] = True,
     init_from: Annotated[
         str | None,
-        typer.Option(help="Start from the weights of this model (.keras or folder) of the same shape: fine-tuning."),
+        typer.Option(
+            help="Start from the weights of this model of the same shape (.keras, folder, or 'bundled'): fine-tuning."
+        ),
     ] = None,
     strategy: Annotated[
         str,
@@ -250,9 +260,9 @@ def train(
     A run that was killed or interrupted resumes from its last completed epoch when the same command runs again.
 
     Example: inpaint train dataset --out my-model --epochs 40
-    (fine-tuning the bundled model on more photos: add --init-from models --learning-rate 3e-4)
+    (fine-tuning the bundled model on more photos: add --init-from bundled --learning-rate 3e-4)
     """
-    from inpaint_cli import training
+    from inpaint_cli import runtime, training
 
     config = training.TrainConfig(
         epochs=epochs,
@@ -265,7 +275,7 @@ def train(
         loss=loss,
         prefill=prefill,
         mask_input=mask_input,
-        init_from=init_from,
+        init_from=str(runtime.model_path(init_from)) if init_from else None,
     )
 
     def on_epoch(epoch: int, total: int, logs: dict[str, float]) -> None:
@@ -391,8 +401,8 @@ def report_photo(outcome: PhotoOutcome, done: int, total: int, say: Callable[...
 def evaluate(
     photo_dir: Annotated[Path, typer.Argument(help="Folder of held-out photos (searched recursively, name order).")],
     model: Annotated[
-        Path | None, typer.Option(help="A .keras file or model folder (default: the bundled model).")
-    ] = None,
+        str, typer.Option(help="A model folder or .keras file, or 'bundled' (the model inpaint ships).")
+    ] = "bundled",
     baselines: Annotated[
         str, typer.Option(help="Comma list of classical fills to compare: telea, ns, biharmonic, mean.")
     ] = "telea,ns,biharmonic,mean",

@@ -256,8 +256,6 @@ def _fill_file(
         raise InpaintError(
             f"{job.photo.name} has {source.image.mode} pixels (16-bit or float); inpaint fills 8-bit photos only"
         )
-    if job.target.suffix.lower() in {".jpg", ".jpeg"} and source.image.mode in {"RGBA", "LA", "PA"}:
-        raise UsageError(f"{job.photo.name} has transparency, which JPEG cannot hold; write a .png instead")
     mask = hole_mask(request.boxes, job.mask_path, *source.image.size, name=job.photo.name)
     # In place saves a full-size copy, unless the comparison still needs the photo as it was.
     filled = _fill_pillow(source.image, mask, options, predictor, on_warning, in_place=request.compare is None)

@@ -260,7 +260,18 @@ def save_photo(image: Image.Image, path: Path, source: Photo, quality: int | Non
         if source.jpeg_subsampling is not None:
             options["subsampling"] = source.jpeg_subsampling
     image_format = FORMATS[suffix]
+    if image_format == "JPEG":
+        image = _without_opaque_alpha(image, path)
     write_atomically(path, lambda temporary: image.save(temporary, format=image_format, **options))
+
+
+def _without_opaque_alpha(image: Image.Image, path: Path) -> Image.Image:
+    """The image without its alpha channel for a JPEG, which cannot hold one; refused unless it is fully opaque."""
+    if image.mode not in {"RGBA", "LA", "PA"}:
+        return image
+    if image.getchannel("A").getextrema() != (255, 255):
+        raise UsageError(f"the image has transparency, which JPEG cannot hold; write {path.stem}.png instead")
+    return image.convert("L" if image.mode == "LA" else "RGB")
 
 
 def _jpeg_subsampling(image: Image.Image) -> int | None:

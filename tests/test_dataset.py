@@ -99,3 +99,13 @@ def test_training_stream_zooms_into_the_share_asked_deterministically(photo_fold
     assert roughness(zoomed).mean() < 0.7 * roughness(plain).mean()  # enlarged crops are smoother
     same = [np.array_equal(a, b) for a, b in zip(half, plain, strict=True)]
     assert 4 <= sum(same) <= 20  # about half are left as they were
+
+
+def test_several_holes_per_image_are_drawn_and_read_back(photo_folder: Path, tmp_path: Path) -> None:
+    config = dataclasses.replace(CONFIG, holes_per_image=3, hole_min=4, hole_max=6)
+    manifest = dataset.prepare([photo_folder], tmp_path / "ds", config)
+    pairs = list(dataset.read_split(tmp_path / "ds", manifest, "validation", random_holes=False))
+    areas = [int(mask.numpy().sum()) for _, mask in pairs]
+    # One hole covers at most 36 px; three (which may overlap) cover more than that in most samples.
+    assert all(16 <= area <= 3 * 36 for area in areas)
+    assert sum(area > 36 for area in areas) >= len(areas) // 2

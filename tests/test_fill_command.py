@@ -1,0 +1,115 @@
+"""`inpaint fill` as a user runs it: JPEG quality, alpha, warnings, unexpected errors, Ctrl-C."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import landscape
+from PIL import Image
+from typer.testing import CliRunner
+
+from inpaint_cli import filling, images
+from inpaint_cli.cli import app
+
+runner = CliRunner()
+
+
+def fill(*arguments: str) -> object:
+    return runner.invoke(app, ["fill", *arguments])
+
+
+def test_a_jpeg_keeps_its_quality_unless_quality_is_given(tiny_model_dir: Path, tmp_path: Path) -> None:
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray(landscape(96, 128, seed=1)).save(photo, quality=40)
+    kept, chosen = tmp_path / "kept.jpg", tmp_path / "chosen.jpg"
+    model = ["--model", str(tiny_model_dir), "--box", "10,10,20"]
+    assert fill(str(photo), *model, "--out", str(kept)).exit_code == 0
+    assert fill(str(photo), *model, "--out", str(chosen), "--quality", "92").exit_code == 0
+    reference = tmp_path / "reference.jpg"
+    Image.fromarray(landscape(96, 128, seed=1)).save(reference, quality=92)
+    with Image.open(photo) as source, Image.open(kept) as first, Image.open(chosen) as second:
+        with Image.open(reference) as at_92:
+            assert first.quantization == source.quantization
+            assert second.quantization == at_92.quantization != source.quantization
+
+
+def test_alpha_is_refused_for_jpeg_only_when_it_is_not_opaque(tiny_model_dir: Path, tmp_path: Path) -> None:
+    pixels = np.dstack([landscape(64, 64, seed=2), np.full((64, 64), 255, np.uint8)])
+    opaque, see_through = tmp_path / "opaque.png", tmp_path / "see_through.png"
+    Image.fromarray(pixels).save(opaque)
+    pixels[0, 0, 3] = 10
+    Image.fromarray(pixels).save(see_through)
+    model = ["--model", str(tiny_model_dir), "--box", "10,10,20"]
+    result = fill(str(opaque), *model, "--out", str(tmp_path / "opaque.jpg"))
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "opaque.jpg") as written:
+        assert written.mode == "RGB"
+    result = fill(str(see_through), *model, "--out", str(tmp_path / "see_through.jpg"))
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "Error: the image has transparency, which JPEG cannot hold; write see_through.png instead"
+    ]
+    assert not (tmp_path / "see_through.jpg").exists()
+
+
+def test_a_hole_too_large_for_its_surroundings_is_warned_about(tiny_model_dir: Path, tmp_path: Path) -> None:
+    photo = tmp_path / "photo.png"
+    Image.fromarray(landscape(40, 40, seed=3)).save(photo)
+    result = fill(str(photo), "--model", str(tiny_model_dir), "--box", "2,2,36")
+    assert result.exit_code == 0
+    assert "Warning: the hole at 2,2,36 covers 81% of the context the network sees; expect a poor fill" in result.output
+
+
+def test_an_unexpected_error_is_one_line_and_its_traceback_is_shown_with_debug(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photo = tmp_path / "photo.png"
+    Image.fromarray(landscape(40, 40, seed=3)).save(photo)
+
+    def broken(*arguments: object, **options: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(filling, "fill_photos", broken)
+    result = fill(str(photo), "--box", "2,2,8")
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: unexpected RuntimeError: a bug (run with --debug for the traceback)"
+    result = runner.invoke(app, ["--debug", "fill", str(photo), "--box", "2,2,8"])
+    assert isinstance(result.exception, RuntimeError)
+
+
+def test_ctrl_c_in_a_folder_run_stops_it_and_leaves_nothing_half_written(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, out = tmp_path / "photos", tmp_path / "out"
+    folder.mkdir()
+    for index in range(3):
+        Image.fromarray(landscape(40, 48, seed=index)).save(folder / f"photo{index}.png")
+    save_photo = images.save_photo
+
+    def interrupted_while_writing_the_second(image: Image.Image, path: Path, *arguments: object, **options: object):
+        if path.name != "photo1.filled.png":
+            return save_photo(image, path, *arguments, **options)
+
+        def write_half(temporary: Path) -> None:
+            temporary.write_bytes(b"half a PNG")
+            raise KeyboardInterrupt
+
+        images.write_atomically(path, write_half)
+
+    monkeypatch.setattr(images, "save_photo", interrupted_while_writing_the_second)
+    result = fill(str(folder), "--model", str(tiny_model_dir), "--box", "4,4,10", "--out-dir", str(out))
+    assert result.exit_code == 130
+    assert "Error: interrupted; nothing was left half-written" in result.output
+    assert sorted(path.name for path in out.iterdir()) == ["photo0.filled.png"]  # the third was never started
+
+
+def test_a_folder_run_names_each_failed_photo_and_counts_what_was_written(tiny_model_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.fromarray(landscape(40, 48, seed=1)).save(folder / "good.png")
+    Image.fromarray(landscape(20, 20, seed=2)).save(folder / "small.png")
+    result = fill(str(folder), "--model", str(tiny_model_dir), "--box", "20,10,16", "--out-dir", str(tmp_path / "out"))
+    assert result.exit_code == 1
+    assert f"Error: {folder / 'small.png'}: box 20,10,16 lies outside small.png (20x20)" in result.output
+    assert "Error: 1 of 2 photos failed; 1 written" in result.output
+    assert (tmp_path / "out" / "good.filled.png").is_file()
