@@ -404,8 +404,11 @@ def evaluate(
         str, typer.Option(help="A model folder or .keras file, or 'bundled' (the model inpaint ships).")
     ] = "bundled",
     baselines: Annotated[
-        str, typer.Option(help="Comma list of classical fills to compare: telea, ns, biharmonic, mean.")
-    ] = "telea,ns,biharmonic,mean",
+        str | None,
+        typer.Option(
+            help="Comma list of classical fills to compare: shiftmap, fsr, telea, ns, biharmonic, mean (default: all)."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the hole sizes and positions (keep it to compare runs).")] = 1234,
     limit: Annotated[int | None, typer.Option(help="Evaluate only the first N photos.")] = None,
     json_path: Annotated[
@@ -424,7 +427,7 @@ def evaluate(
     from inpaint_cli import evaluation
 
     with user_errors():
-        names = evaluation.parse_baselines(baselines)
+        names = evaluation.parse_baselines(evaluation.DEFAULT_BASELINES if baselines is None else baselines)
         evaluation.check_outputs(json_path, sheet)
         with progress_bar() as progress:
             task = progress.add_task("Evaluating", total=None)

@@ -32,12 +32,12 @@ from inpaint_cli.runtime import Predictor
 Fill = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (uint8 HxWx3 holed, uint8 HxW mask 1 = hole) -> uint8 HxWx3
 PhotoReport = Callable[[int, int, Path, "str | None"], None]  # (done, total, photo, reason it was skipped or None)
 
-DEFAULT_BASELINES = "telea,ns,biharmonic,mean"
+DEFAULT_BASELINES = "shiftmap,fsr,telea,ns,biharmonic,mean"
 DEFAULT_SEED = 1234
 MODEL_NAME = "model"
 PSNR_CAP_DB = 100.0  # an exact fill would be +inf; the MSE floor of 1e-10 matches the training metric
 SHEET_PHOTOS = 6
-TABLE_COLUMNS = ("Method", "PSNR dB", "vs best baseline dB", "L1 %", "SSIM", "ms/photo")
+TABLE_COLUMNS = ("Method", "PSNR dB", "vs best dB", "L1 %", "SSIM", "detail", "ms/photo")
 INPAINT_RADIUS = 5  # pixels of neighbourhood for OpenCV's Telea and Navier-Stokes fills
 
 
@@ -67,6 +67,26 @@ def hole_l1(original: np.ndarray, filled: np.ndarray, mask: np.ndarray) -> float
     return 100.0 * float(np.mean(np.abs(truth - guess)))
 
 
+def detail_ratio(original: np.ndarray, filled: np.ndarray, mask: np.ndarray) -> float:
+    """How much detail a fill has: mean Sobel gradient magnitude of the luminance inside the hole, fill's / original's.
+
+    1.0 is as much detail as the truth; a blur scores far below 1. NaN when the original is flat there.
+    """
+    hole = np.asarray(mask) > 0
+    truth, guess = sobel_magnitude(original)[hole].mean(), sobel_magnitude(filled)[hole].mean()
+    return float(guess / truth) if truth > 0 else math.nan
+
+
+def sobel_magnitude(image: np.ndarray) -> np.ndarray:
+    """The Sobel gradient magnitude of a uint8 HxWx3 image's luminance (Rec. 601), HxW, edges replicated."""
+    luminance = np.pad(image[..., :3].astype(np.float32) @ np.float32([0.299, 0.587, 0.114]), 1, mode="edge")
+    smooth_rows = luminance[:-2] + 2 * luminance[1:-1] + luminance[2:]
+    smooth_columns = luminance[:, :-2] + 2 * luminance[:, 1:-1] + luminance[:, 2:]
+    gradient_x = smooth_rows[:, 2:] - smooth_rows[:, :-2]
+    gradient_y = smooth_columns[2:] - smooth_columns[:-2]
+    return np.hypot(gradient_x, gradient_y)
+
+
 def box_ssims(original: np.ndarray, results: Sequence[np.ndarray], box: masking.Box) -> list[float]:
     """SSIM (max_val 1) of each uint8 HxWx3 result against original, over the box's pixels.
 
@@ -89,6 +109,8 @@ def box_ssim(original: np.ndarray, filled: np.ndarray, box: masking.Box) -> floa
 # --- baselines: classical fills chosen by name -------------------------------------------------------
 
 _NEEDS = {
+    "shiftmap": ("cv2", "OpenCV-contrib"),
+    "fsr": ("cv2", "OpenCV-contrib"),
     "telea": ("cv2", "OpenCV"),
     "ns": ("cv2", "OpenCV"),
     "biharmonic": ("skimage.restoration", "scikit-image"),
@@ -99,9 +121,33 @@ def _module_for(method: str) -> ModuleType:
     """The optional package a baseline needs, or an InpaintError that says how to install it."""
     module, package = _NEEDS[method]
     try:
-        return importlib.import_module(module)
+        found = importlib.import_module(module)
     except ImportError:
+        found = None
+    if found is None or (package == "OpenCV-contrib" and not hasattr(found, "xphoto")):
         raise InpaintError(f"the {method} baseline needs {package}: pip install 'inpaint[eval]'") from None
+    return found
+
+
+def _xphoto_fill(method: str, flag: str, holed: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """A fill of OpenCV-contrib's xphoto.inpaint, whose mask marks the known pixels (non-zero)."""
+    cv2 = _module_for(method)
+    hole = mask > 0
+    filled = np.zeros_like(holed)
+    cv2.xphoto.inpaint(holed, (~hole).astype(np.uint8) * 255, filled, getattr(cv2.xphoto, flag))
+    result = holed.copy()
+    result[hole] = filled[hole]  # shift-map also smooths a seam of known pixels around the hole
+    return result
+
+
+def shift_map_fill(holed: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """OpenCV-contrib's shift-map fill (He and Sun 2012): whole pieces of the photo copied into the hole."""
+    return _xphoto_fill("shiftmap", "INPAINT_SHIFTMAP", holed, mask)
+
+
+def fsr_fill(holed: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """OpenCV-contrib's frequency-selective reconstruction, fast variant (Seiler et al. 2015)."""
+    return _xphoto_fill("fsr", "INPAINT_FSR_FAST", holed, mask)
 
 
 def telea_fill(holed: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -132,6 +178,8 @@ def mean_fill(holed: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 BASELINES: dict[str, Fill] = {
+    "shiftmap": shift_map_fill,
+    "fsr": fsr_fill,
     "telea": telea_fill,
     "ns": navier_stokes_fill,
     "biharmonic": biharmonic_fill,
@@ -218,6 +266,7 @@ class Score:
     psnr_db: float
     l1_percent: float
     ssim: float
+    detail: float  # mean detail_ratio over the photos
     ms_per_photo: float
 
 
@@ -265,6 +314,7 @@ class Evaluation:
                     "" if gain is None else f"{gain:+.2f}",
                     f"{score.l1_percent:.2f}",
                     f"{score.ssim:.3f}",
+                    f"{score.detail:.2f}",
                     f"{score.ms_per_photo:.1f}",
                 )
             )
@@ -307,7 +357,7 @@ def run_evaluation(
         model = runtime.load_predictor(model)
     fills = {MODEL_NAME: model_fill(model), **{name: BASELINES[name] for name in names}}
 
-    per_photo: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in fills}
+    per_photo: dict[str, list[tuple[float, ...]]] = {name: [] for name in fills}
     sheet_rows: list[list[np.ndarray]] = []
     skipped: list[str] = []
     for done, (path, sample) in enumerate(holed_samples(paths, model.input_size, seed), start=1):
@@ -328,8 +378,8 @@ def run_evaluation(
 
     scores = []
     for name, values in per_photo.items():
-        psnr, l1, ssim, seconds = np.mean(np.asarray(values), axis=0)
-        scores.append(Score(name, float(psnr), float(l1), float(ssim), 1000.0 * float(seconds)))
+        psnr, l1, ssim, detail, seconds = np.nanmean(np.asarray(values), axis=0)
+        scores.append(Score(name, float(psnr), float(l1), float(ssim), float(detail), 1000.0 * float(seconds)))
     hole_min, hole_max = hole_range(model.input_size)
     protocol = Protocol(
         str(photo_dir), str(model.path), seed, model.input_size, hole_min, hole_max, len(paths) - len(skipped), skipped
@@ -359,11 +409,17 @@ def _warm_up(fills: dict[str, Fill], sample: Sample) -> None:
 
 
 def _score(sample: Sample, results: dict[str, tuple[np.ndarray, float]]) -> dict[str, tuple[float, ...]]:
-    """Each method's (PSNR dB, L1 %, SSIM, seconds) on one sample."""
-    mask = sample.mask
-    ssims = box_ssims(sample.original, [filled for filled, _ in results.values()], sample.box)
+    """Each method's (PSNR dB, L1 %, SSIM, detail, seconds) on one sample."""
+    original, mask = sample.original, sample.mask
+    ssims = box_ssims(original, [filled for filled, _ in results.values()], sample.box)
     return {
-        name: (hole_psnr(sample.original, filled, mask), hole_l1(sample.original, filled, mask), ssim, seconds)
+        name: (
+            hole_psnr(original, filled, mask),
+            hole_l1(original, filled, mask),
+            ssim,
+            detail_ratio(original, filled, mask),
+            seconds,
+        )
         for (name, (filled, seconds)), ssim in zip(results.items(), ssims, strict=True)
     }
 

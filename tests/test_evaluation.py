@@ -18,7 +18,7 @@ from inpaint_cli.cli import app
 from inpaint_cli.errors import InpaintError, UsageError
 
 runner = CliRunner()
-ALL_METHODS = ["model", "telea", "ns", "biharmonic", "mean"]
+ALL_METHODS = ["model", "shiftmap", "fsr", "telea", "ns", "biharmonic", "mean"]
 
 
 @pytest.fixture
@@ -95,8 +95,8 @@ def test_the_protocol_is_fixed_by_the_seed(eval_photos: Path) -> None:
 
 
 def test_baselines_fill_the_hole_only() -> None:
-    image = landscape(32, 32, seed=3)
-    mask = masking.draw_boxes([masking.Box(10, 10, 8)], 32, 32).astype(np.uint8)
+    image = landscape(64, 64, seed=3)  # room for shift-map to find pieces to copy
+    mask = masking.draw_boxes([masking.Box(24, 40, 8)], 64, 64).astype(np.uint8)
     holed = image * (1 - mask)[..., None]
     for name, fill in evaluation.BASELINES.items():
         filled = fill(holed.copy(), mask)
@@ -104,16 +104,16 @@ def test_baselines_fill_the_hole_only() -> None:
         assert np.array_equal(filled[mask == 0], holed[mask == 0]), name
         assert evaluation.hole_psnr(image, filled, mask) > 10, name
     known_mean = holed[mask == 0].astype(np.float64).mean(axis=0).round()
-    assert np.array_equal(evaluation.mean_fill(holed, mask)[12, 12], known_mean)
+    assert np.array_equal(evaluation.mean_fill(holed, mask)[44, 28], known_mean)
 
 
 def test_parse_baselines() -> None:
-    assert evaluation.parse_baselines(evaluation.DEFAULT_BASELINES) == ["telea", "ns", "biharmonic", "mean"]
+    assert evaluation.parse_baselines(evaluation.DEFAULT_BASELINES) == ALL_METHODS[1:]
     assert evaluation.parse_baselines(" mean, telea,mean ") == ["mean", "telea"]
     assert evaluation.parse_baselines("") == []
     with pytest.raises(UsageError) as error:
         evaluation.parse_baselines("telea,lama")
-    assert str(error.value) == "unknown baseline 'lama'; choose from telea, ns, biharmonic, mean"
+    assert str(error.value) == "unknown baseline 'lama'; choose from shiftmap, fsr, telea, ns, biharmonic, mean"
 
 
 def test_missing_opencv_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -173,7 +173,7 @@ def test_evaluate_command_prints_the_table_and_writes_json_and_sheet(
     assert result.exit_code == 0, result.output
     table_lines = [line for line in result.output.splitlines() if "│" in line and "Method" not in line]
     assert [line.split("│")[1].strip() for line in table_lines] == ALL_METHODS
-    assert "vs best baseline dB" in result.output and "Hole fill on 4 photos at 32 px" in result.output
+    assert "vs best dB" in result.output and "Hole fill on 4 photos at 32 px" in result.output
 
     figures = json.loads(scores.read_text())
     assert [method["name"] for method in figures["methods"]] == ALL_METHODS
@@ -194,14 +194,27 @@ def test_evaluate_command_prints_the_table_and_writes_json_and_sheet(
     assert all(method["ms_per_photo"] > 0 and 0 <= method["l1_percent"] <= 100 for method in figures["methods"])
 
     gap, header = 2, 14
-    assert Image.open(sheet).size == (7 * (32 + gap) + gap, header + 4 * 32 + 6 * gap)  # 4 photos, 7 columns
+    assert Image.open(sheet).size == (9 * (32 + gap) + gap, header + 4 * 32 + 6 * gap)  # 4 photos, 9 columns
 
 
 def test_evaluate_command_usage_errors(eval_photos: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["evaluate", str(eval_photos), "--baselines", "telea,magic"])
     assert result.exit_code == 2
-    assert result.output.strip() == "Error: unknown baseline 'magic'; choose from telea, ns, biharmonic, mean"
+    assert result.output.strip() == "Error: unknown baseline 'magic'; choose from shiftmap, fsr, telea, ns, biharmonic, mean"
     result = runner.invoke(app, ["evaluate", str(eval_photos), "--json", str(tmp_path / "missing" / "x.json")])
     assert result.exit_code == 2 and "does not exist" in result.output
     result = runner.invoke(app, ["evaluate", "--help"])
     assert result.exit_code == 0 and "Example: inpaint evaluate" in result.output
+
+
+def test_detail_ratio_is_one_for_the_truth_and_far_below_for_a_blur() -> None:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    mask = np.zeros((40, 40), np.uint8)
+    mask[10:30, 10:30] = 1
+    assert evaluation.detail_ratio(image, image, mask) == pytest.approx(1.0)
+    blurred = image.copy()
+    blurred[10:30, 10:30] = image[10:30, 10:30].mean(axis=(0, 1)).round().astype(np.uint8)
+    assert evaluation.detail_ratio(image, blurred, mask) < 0.2
+    doubled = np.clip(128 + 2 * (image.astype(np.int16) - 128), 0, 255).astype(np.uint8)
+    assert 1.3 < evaluation.detail_ratio(image, doubled, mask) < 2.0
