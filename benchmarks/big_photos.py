@@ -1,22 +1,24 @@
-"""Hole PSNR of the model against OpenCV's Telea on holes of 96 and 192 px in full-size photos.
+"""Hole PSNR, detail and time of `inpaint` against its peers on square holes and strokes in full-size photos.
 
 Protocol: every photo in --photos (sorted by name) is decoded upright as RGB uint8
-(images.read_rgb). For each hole side in --sizes, --holes square holes per photo are
-placed uniformly inside the photo, their top-left corners drawn from one
-numpy.random.default_rng(--seed) (photo by photo, side by side), and each hole's pixels
-are painted with uniform noise (0..255) from the same generator, so no fill can see what
-was there. Each hole is filled on its own, in the full-size photo (one hole per fill call,
-so holes never interact): (a) the model through filling.fill_array, (b)
-cv2.inpaint(noisy, mask * 255, 5, cv2.INPAINT_TELEA). Scores: PSNR over the hole's pixels
-against the original (evaluation.hole_psnr), averaged over all holes of a side, and wall
-time per hole (median), each call on the whole photo.
+(images.read_rgb). For each hole side in --sizes, --holes square holes per photo are placed
+uniformly inside the photo, their top-left corners drawn from one numpy.random.default_rng(--seed)
+(photo by photo, side by side), and each hole's pixels are painted with uniform noise from the
+same generator, so no fill can see what was there. Then --strokes straight strokes of --width px
+per photo (big_strokes.stroke_mask), painted with noise the same way. Each hole is filled on its own:
+- `inpaint` (filling.fill_image with the default FillOptions) and `inpaint --smooth` (texture=False)
+  on the full-size photo;
+- shift-map (cv2.xphoto INPAINT_SHIFTMAP), FSR (INPAINT_FSR_FAST) and Telea (cv2.inpaint, radius 5)
+  on a crop of --crop times the hole's side (a stroke's bounding rectangle grown by --crop/2 times
+  its width on each side) around it, as a user of OpenCV would run them; shift-map's and FSR's
+  time grows fast with the crop.
+Scores per hole: PSNR over the hole's pixels (evaluation.hole_psnr), detail (evaluation.detail_ratio:
+the fill's mean Sobel gradient of the luminance in the hole over the original's) and wall time.
+The table gives the means (time: median) per hole size. --grid writes a picture: one row per hole
+of the first --grid-holes of each size, columns original | inpaint | inpaint --smooth | shift-map | Telea.
 
---factors compares context factors (window side / hole side): a comma list of settings,
-each one factor or several joined by '+' whose fills are averaged, e.g. 3,6,3+6; by
-default only filling.CONTEXT_FACTORS is run.
-
-Usage: python benchmarks/big_photos.py [--model MODEL] [--photos DIR] [--sizes 96,192] [--holes 4]
-                                       [--seed 0] [--factors 3,4,6,3+6]
+Usage: python benchmarks/big_photos.py [--photos DIR] [--sizes 96,160,256] [--holes 4] [--strokes 2]
+                                       [--seed 0] [--grid docs/images/big_photos_grid.jpg] [--methods ...]
 """
 
 from __future__ import annotations
@@ -25,41 +27,48 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image, ImageDraw
 
-from inpaint_cli import evaluation, filling, images, masking
+from inpaint_cli import evaluation, filling, images, runtime
 from inpaint_cli.errors import InpaintError
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PHOTOS = REPO.parent / "shared" / "data" / "photos"
 TELEA_RADIUS = 5
+GRID_TILE = 200  # px of each picture in the grid
+Fill = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (noisy uint8 HxWx3, bool HxW hole) -> filled
 
 
 @dataclass(frozen=True)
 class Hole:
-    """One hole of the protocol: which photo, where, and the noise painted into it (uint8 SxSx3)."""
+    """One hole of the protocol: which photo, its mask's bounding box and pixels, its noise, and its label."""
 
     photo: int
-    box: masking.Box
-    noise: np.ndarray
+    label: str  # "96 px", ..., or "strokes"
+    top: int
+    left: int
+    mask: np.ndarray  # bool, the hole inside its bounding box
+    noise: np.ndarray  # uint8 Nx3 for the hole's pixels
+    side: int  # the square's side, or the stroke's width
+
+    @property
+    def bounds(self) -> tuple[slice, slice]:
+        return slice(self.top, self.top + self.mask.shape[0]), slice(self.left, self.left + self.mask.shape[1])
 
 
 def parse_sizes(text: str) -> list[int]:
-    """Hole sides from a comma list, e.g. '96,192'."""
+    """Hole sides from a comma list, e.g. '96,160'."""
     return [int(part) for part in text.split(",") if part.strip()]
 
 
-def parse_factors(text: str) -> list[tuple[float, ...]]:
-    """Context factor settings from a comma list of '+'-joined factors, e.g. '3,6,3+6'."""
-    return [tuple(float(factor) for factor in part.split("+")) for part in text.split(",") if part.strip()]
-
-
 def place_holes(shapes: list[tuple[int, int]], sizes: list[int], per_photo: int, seed: int) -> list[Hole]:
-    """The protocol's holes: per photo, per side, per_photo squares uniform inside the photo, with their noise."""
+    """The protocol's square holes: per photo, per side, per_photo squares uniform inside the photo, with noise."""
     rng = np.random.default_rng(seed)
     holes = []
     for index, (height, width) in enumerate(shapes):
@@ -67,70 +76,182 @@ def place_holes(shapes: list[tuple[int, int]], sizes: list[int], per_photo: int,
             for _ in range(per_photo):
                 x = int(rng.integers(0, width - size + 1))
                 y = int(rng.integers(0, height - size + 1))
-                noise = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-                holes.append(Hole(index, masking.Box(x, y, size), noise))
+                noise = rng.integers(0, 256, (size * size, 3), dtype=np.uint8)
+                holes.append(Hole(index, f"{size} px", y, x, np.ones((size, size), bool), noise, size))
     return holes
 
 
-def telea(noisy: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """OpenCV's fast-marching fill on the whole photo."""
-    return cv2.inpaint(noisy, mask.astype(np.uint8) * 255, TELEA_RADIUS, cv2.INPAINT_TELEA)
+def place_strokes(shapes: list[tuple[int, int]], per_photo: int, width: int, seed: int) -> list[Hole]:
+    """Straight strokes width px wide (big_strokes.stroke_mask), per_photo per photo, with noise."""
+    from big_strokes import stroke_mask
+
+    rng = np.random.default_rng(seed)
+    strokes = []
+    for index, (height, photo_width) in enumerate(shapes):
+        for _ in range(per_photo):
+            mask = stroke_mask(rng, height, photo_width, width)
+            rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+            top, left = int(rows[0]), int(columns[0])
+            inside = mask[top : rows[-1] + 1, left : columns[-1] + 1]
+            noise = rng.integers(0, 256, (int(inside.sum()), 3), dtype=np.uint8)
+            strokes.append(Hole(index, "strokes", top, left, inside, noise, width))
+    return strokes
 
 
 def noise_painted(original: np.ndarray, hole: Hole) -> tuple[np.ndarray, np.ndarray]:
-    """The photo with the hole painted with its noise, and the hole as a bool mask."""
+    """The photo with the hole painted with its noise, and the hole as a bool mask of the photo's size."""
+    mask = np.zeros(original.shape[:2], bool)
+    mask[hole.bounds] = hole.mask
     noisy = original.copy()
-    noisy[hole.box.slices] = hole.noise
-    return noisy, masking.draw_boxes([hole.box], *original.shape[:2]) > 0
+    noisy[mask] = hole.noise
+    return noisy, mask
 
 
-def score(photos: list[np.ndarray], holes: list[Hole], fill) -> list[tuple[float, float]]:
-    """(hole PSNR dB, seconds) for each hole, filled on its own in its full-size noisy photo."""
-    results = []
-    for hole in holes:
-        original = photos[hole.photo]
-        noisy, mask = noise_painted(original, hole)
-        started = time.perf_counter()
-        filled = fill(noisy, mask)
-        seconds = time.perf_counter() - started
-        results.append((evaluation.hole_psnr(original, filled, mask), seconds))
-    return results
+def crop_around(hole: Hole, shape: tuple[int, ...], factor: float) -> tuple[slice, slice]:
+    """The rows and columns of a crop around the hole: factor times its side, or its rectangle grown for strokes."""
+    height, width = hole.mask.shape
+    grow_y = (
+        max(0, round((factor * hole.side - height) / 2)) if hole.label != "strokes" else round(factor * hole.side / 2)
+    )
+    grow_x = (
+        max(0, round((factor * hole.side - width) / 2)) if hole.label != "strokes" else round(factor * hole.side / 2)
+    )
+    top, left = max(0, hole.top - grow_y), max(0, hole.left - grow_x)
+    bottom, right = min(shape[0], hole.top + height + grow_y), min(shape[1], hole.left + width + grow_x)
+    return slice(top, bottom), slice(left, right)
+
+
+def on_crop(fill: Fill, factor: float) -> Callable[[np.ndarray, np.ndarray, Hole], np.ndarray]:
+    """A peer run as its users run it: on a crop around the hole, pasted back."""
+
+    def run(noisy: np.ndarray, mask: np.ndarray, hole: Hole) -> np.ndarray:
+        rows, columns = crop_around(hole, noisy.shape, factor)
+        filled = noisy.copy()
+        filled[rows, columns] = fill(np.ascontiguousarray(noisy[rows, columns]), mask[rows, columns].astype(np.uint8))
+        return filled
+
+    return run
+
+
+def telea(noisy: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """OpenCV's fast-marching fill."""
+    return cv2.inpaint(noisy, (mask > 0).astype(np.uint8) * 255, TELEA_RADIUS, cv2.INPAINT_TELEA)
+
+
+def methods(
+    predictor: runtime.Predictor, crop: float
+) -> dict[str, Callable[[np.ndarray, np.ndarray, Hole], np.ndarray]]:
+    """Every method by its name in the table."""
+
+    def inpaint(options: filling.FillOptions):
+        return lambda noisy, mask, hole: filling.fill_image(noisy, mask, options, predictor)
+
+    return {
+        "inpaint": inpaint(filling.FillOptions()),
+        "inpaint --smooth": inpaint(filling.FillOptions(texture=False)),
+        "shift-map": on_crop(evaluation.shift_map_fill, crop),
+        "FSR": on_crop(evaluation.fsr_fill, crop),
+        "Telea": on_crop(telea, crop),
+    }
+
+
+@dataclass
+class Result:
+    psnr: float
+    detail: float
+    seconds: float
+    tile: Image.Image | None
+
+
+def measure(original: np.ndarray, hole: Hole, fill, with_tile: bool) -> Result:
+    """One method on one hole: its scores, and a picture of the hole's surroundings when asked."""
+    noisy, mask = noise_painted(original, hole)
+    started = time.perf_counter()
+    filled = fill(noisy, mask, hole)
+    seconds = time.perf_counter() - started
+    rows, columns = crop_around(hole, original.shape, 1.0)
+    rows = slice(max(0, rows.start - 2), rows.stop + 2)
+    columns = slice(max(0, columns.start - 2), columns.stop + 2)
+    detail = evaluation.detail_ratio(original[rows, columns], filled[rows, columns], mask[rows, columns])
+    psnr = evaluation.hole_psnr(original[rows, columns], filled[rows, columns], mask[rows, columns])
+    return Result(psnr, detail, seconds, grid_tile(filled, hole) if with_tile else None)
+
+
+def grid_tile(picture: np.ndarray, hole: Hole) -> Image.Image:
+    """The hole's surroundings (twice its side), scaled to GRID_TILE px, the hole outlined faintly."""
+    rows, columns = crop_around(hole, picture.shape, 2.0)
+    tile = Image.fromarray(picture[rows, columns])
+    scale = GRID_TILE / max(tile.size)
+    tile = tile.resize(
+        (max(1, round(tile.width * scale)), max(1, round(tile.height * scale))), Image.Resampling.LANCZOS
+    )
+    return tile
+
+
+def write_grid(path: Path, rows: list[list[Image.Image]], names: list[str]) -> None:
+    """The tiles in a grid under a header of column names."""
+    gap, header = 4, 18
+    grid = Image.new("RGB", (len(names) * (GRID_TILE + gap) + gap, header + len(rows) * (GRID_TILE + gap)), "white")
+    draw = ImageDraw.Draw(grid)
+    for column, name in enumerate(names):
+        draw.text((gap + column * (GRID_TILE + gap), 3), name, fill=(0, 0, 0))
+    for row, tiles in enumerate(rows):
+        for column, tile in enumerate(tiles):
+            grid.paste(tile, (gap + column * (GRID_TILE + gap), header + row * (GRID_TILE + gap)))
+    grid.save(path, quality=90)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, help="Model folder or file (default: the bundled model).")
+    parser.add_argument("--model", help="Model folder or file (default: the bundled model).")
     parser.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS, help="Folder of full-size photos.")
-    parser.add_argument("--sizes", default="96,192", help="Hole sides in pixels, comma-separated.")
-    parser.add_argument("--holes", type=int, default=4, help="Holes per photo and side.")
-    parser.add_argument("--seed", type=int, default=0, help="Seed of the hole positions and their noise.")
-    parser.add_argument("--factors", help="Context factor settings to compare, e.g. 3,6,3+6 (default: filling.py's).")
+    parser.add_argument("--sizes", default="96,160,256", help="Hole sides in pixels, comma-separated.")
+    parser.add_argument("--holes", type=int, default=4, help="Square holes per photo and side.")
+    parser.add_argument("--strokes", type=int, default=2, help="Strokes per photo.")
+    parser.add_argument("--width", type=int, default=40, help="Stroke width in pixels.")
+    parser.add_argument("--seed", type=int, default=0, help="Seed of the holes and their noise.")
+    parser.add_argument("--crop", type=float, default=5.0, help="Peers' crop side / hole side.")
+    parser.add_argument("--methods", help="Comma list of methods to run (default: all).")
+    parser.add_argument("--grid", type=Path, help="Write the picture grid here (JPEG).")
+    parser.add_argument("--grid-holes", type=int, default=3, help="Holes of each size in the grid.")
     args = parser.parse_args()
-    sizes = parse_sizes(args.sizes)
-    settings = parse_factors(args.factors) if args.factors else [filling.CONTEXT_FACTORS]
     try:
-        model = filling.load(args.model)
+        predictor = runtime.load_predictor(args.model)
     except InpaintError as error:
         sys.exit(f"Error: {error}")
     paths = images.find_images([args.photos])
     photos = [images.read_rgb(path) for path in paths]
-    holes = place_holes([photo.shape[:2] for photo in photos], sizes, args.holes, args.seed)
-    runs = {"telea": score(photos, holes, telea)}
-    for factors in settings:
-        filling.CONTEXT_FACTORS = factors  # read at every fill
-        runs["model x" + "+".join(f"{factor:g}" for factor in factors)] = score(
-            photos, holes, lambda noisy, mask: filling.fill_array(noisy, mask, model, on_warning=lambda _: None)
-        )
-    print(f"model: {model.path}   photos: {len(photos)} in {args.photos}   seed {args.seed}")
-    print(f"{args.holes} holes per photo and side, each filled on its own in the full-size photo (noise-painted)")
-    print(f"{'hole px':>7}  {'method':<12} {'PSNR dB':>8} {'vs Telea dB':>12} {'ms/hole':>8}")
-    for size in sizes:
-        chosen = [index for index, hole in enumerate(holes) if hole.box.size == size]
-        telea_psnr = statistics.mean(runs["telea"][index][0] for index in chosen)
-        for name, results in runs.items():
-            psnr = statistics.mean(results[index][0] for index in chosen)
-            milliseconds = 1000 * statistics.median(results[index][1] for index in chosen)
-            print(f"{size:>7}  {name:<12} {psnr:8.2f} {psnr - telea_psnr:+12.2f} {milliseconds:8.0f}")
+    shapes = [photo.shape[:2] for photo in photos]
+    holes = place_holes(shapes, parse_sizes(args.sizes), args.holes, args.seed)
+    holes += place_strokes(shapes, args.strokes, args.width, args.seed + 1) if args.strokes else []
+    every = methods(predictor, args.crop)
+    chosen = args.methods.split(",") if args.methods else list(every)
+    labels = list(dict.fromkeys(hole.label for hole in holes))
+    in_grid = {id(hole) for label in labels for hole in [h for h in holes if h.label == label][: args.grid_holes]}
+    results: dict[str, list[Result]] = {name: [] for name in chosen}
+    grid_rows: list[list[Image.Image]] = []
+    for hole in holes:
+        original = photos[hole.photo]
+        with_tile = args.grid is not None and id(hole) in in_grid
+        for name in chosen:
+            results[name].append(measure(original, hole, every[name], with_tile))
+        if with_tile:
+            grid_rows.append([grid_tile(original, hole), *(results[name][-1].tile for name in chosen)])
+    print(f"model: {predictor.path}   photos: {len(photos)} in {args.photos}   seed {args.seed}")
+    print(f"{args.holes} square holes per photo and size, {args.strokes} strokes of {args.width} px per photo;")
+    print(f"inpaint on the full photo, the peers on a crop of {args.crop:g}x the hole (noise-painted holes)")
+    print("| hole | method | PSNR dB | detail | ms/hole |\n|---|---|---|---|---|")
+    for label in labels:
+        indices = [index for index, hole in enumerate(holes) if hole.label == label]
+        for name in chosen:
+            picked = [results[name][index] for index in indices]
+            psnr = statistics.mean(result.psnr for result in picked)
+            detail = statistics.mean(result.detail for result in picked)
+            milliseconds = 1000 * statistics.median(result.seconds for result in picked)
+            print(f"| {label} | {name} | {psnr:.2f} | {detail:.2f} | {milliseconds:.0f} |")
+    if args.grid is not None:
+        write_grid(args.grid, grid_rows, ["original", *chosen])
+        print(f"Wrote {args.grid}")
 
 
 if __name__ == "__main__":

@@ -89,8 +89,8 @@ def photo_windows(folder: Path, per_photo: int, seed: int, model: runtime.Predic
         for hole in place_holes([photo.shape[:2] for photo in photos], sides, per_photo, seed):
             original = photos[hole.photo]
             holed, mask = noise_painted(original, hole)
-            source = f"photos 1/{divisor}, {hole.box.size} px"
-            yield from windows(original, holed, mask, hole.box, source, model)
+            source = f"photos 1/{divisor}, {hole.side} px"
+            yield from windows(original, holed, mask, masking.Box(hole.left, hole.top, hole.side), source, model)
 
 
 def shrunk(photo: np.ndarray, divisor: int) -> np.ndarray:

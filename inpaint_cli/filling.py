@@ -38,6 +38,7 @@ class FillOptions:
     context_factors: tuple[float, ...] = (3.0, 6.0)
     flat_detail: tuple[float, float] = (0.003, 0.006)
     mirror: bool = True
+    texture: bool = True
 
     def __post_init__(self) -> None:
         if not self.context_factors or min(self.context_factors) < 1:
