@@ -41,7 +41,19 @@ def console(stderr: bool = False) -> Console:
     """
     from rich.console import Console
 
-    return Console(stderr=stderr, soft_wrap=True)
+    class GoesOnWithoutReader(Console):
+        """A console that goes quiet when its reader goes away (`inpaint train ... | head -1`).
+
+        rich's own ends the program with exit status 1 and no word: a training run would be lost.
+        The command goes on, its output dropped, and ends with its own exit status.
+        """
+
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, (sys.stderr if stderr else sys.stdout).fileno())
+
+    return GoesOnWithoutReader(stderr=stderr, soft_wrap=True)
 
 
 def print_error(message: str) -> None:
@@ -151,7 +163,10 @@ def command_line(context: typer.Context, skip: set[str] = frozenset()) -> str:
 
 
 def progress_bar() -> Progress:
-    """A bar on stderr that disappears when done; rich.progress is imported only here."""
+    """A bar on stderr that disappears when done, drawn only on a terminal; rich.progress is imported only here.
+
+    Elsewhere (a pipe, a log file) it would leave a blank line; its console still prints the lines given to it.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     return Progress(
@@ -160,6 +175,7 @@ def progress_bar() -> Progress:
         MofNCompleteColumn(),
         TimeRemainingColumn(),
         console=console(stderr=True),
+        disable=not console(stderr=True).is_terminal,
         transient=True,  # the summary line stays; an error leaves no half-drawn bar
     )
 
@@ -220,7 +236,9 @@ def train(
     ] = 1e-3,
     width: Annotated[int, typer.Option(help="Filters at the first U-Net level (doubling per level).")] = 16,
     seed: Annotated[int, typer.Option(help="Seed of weights, shuffling and training holes.")] = 0,
-    stroke_fraction: Annotated[float, typer.Option(help="Share of training holes that are free-form strokes.")] = 1 / 3,
+    stroke_fraction: Annotated[
+        float, typer.Option(help="Share of training holes that are free-form strokes.", show_default="1/3")
+    ] = 1 / 3,
     zoom_fraction: Annotated[
         float, typer.Option(help="Share of training samples that are random crops enlarged to full size (smooth).")
     ] = 0.5,
@@ -337,18 +355,42 @@ def fill(
         list[str] | None,
         typer.Option("--box", help="Square hole as x,y,size in pixels of the upright photo; repeatable."),
     ] = None,
-    mask: Annotated[Path | None, typer.Option(help="Mask image, white = hole (resized to each photo).")] = None,
-    mask_dir: Annotated[Path | None, typer.Option(help="Folder of masks matched to photos by file stem.")] = None,
+    mask: Annotated[
+        Path | None,
+        typer.Option(
+            help="Mask image, white = hole: the photo's size (as displayed or as stored), or its shape scaled."
+        ),
+    ] = None,
+    mask_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder of masks matched to photos by relative path: masks/sub/x.png for photos/sub/x.jpg."),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Output file (one photo only); its suffix sets the format.")] = None,
     out_dir: Annotated[Path | None, typer.Option(help="Output folder, created when missing.")] = None,
     model: Annotated[
         str, typer.Option(help="A model folder, .tflite or .keras file, or 'bundled' (the model inpaint ships).")
     ] = "bundled",
     quality: Annotated[
-        int | None, typer.Option(min=1, max=100, help="JPEG quality; default: keep the source JPEG's quality.")
+        int | None,
+        typer.Option(
+            min=1, max=100, help="JPEG or WebP quality; default: a JPEG keeps the source's, a lossy WebP gets 90."
+        ),
     ] = None,
-    compare: Annotated[Path | None, typer.Option(help="Write a before/after PNG with the holes outlined.")] = None,
+    compare: Annotated[
+        Path | None, typer.Option(help="Write a before/after picture with the holes outlined (its suffix: the format).")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace existing outputs.")] = False,
+    skip_existing: Annotated[
+        bool, typer.Option("--skip-existing", help="Leave existing outputs alone (re-running an interrupted folder).")
+    ] = False,
+    max_pixels: Annotated[
+        int | None,
+        typer.Option(
+            help="Largest photo to read, in pixels (default $INPAINT_MAX_PIXELS or 89478485, "
+            "Pillow's guard against decompression bombs).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Fill holes in photos; writes <stem>.filled<suffix> beside each photo unless --out/--out-dir is given.
 
@@ -359,7 +401,9 @@ def fill(
     fast_exit["enabled"] = True
     with user_errors():
         boxes = [masking.parse_box(text) for text in box or []]
-        request = filling.FillRequest(photos, boxes, mask, mask_dir, out, out_dir, model, quality, compare, force)
+        request = filling.FillRequest(
+            photos, boxes, mask, mask_dir, out, out_dir, model, quality, compare, force, skip_existing, max_pixels
+        )
         if len(photos) == 1 and not photos[0].is_dir():
             outcomes = filling.fill_photos(request, on_photo=report_photo)
             if outcomes[0].error is not None:
@@ -369,19 +413,50 @@ def fill(
             task = progress.add_task("Filling", total=None)
 
             def on_photo(outcome: PhotoOutcome, done: int, total: int) -> None:
-                report_photo(outcome, done, total, progress.console.print)
+                report_photo(outcome, done, total, progress.console.print, in_folder=True)
                 progress.update(task, completed=done, total=total)
 
             outcomes = filling.fill_photos(request, on_photo=on_photo)
+    summary, status = folder_summary(outcomes)
+    if status:
+        print_error(summary)
+        raise typer.Exit(status)
+    typer.echo(summary, err=True)
+
+
+def folder_summary(outcomes: list[PhotoOutcome]) -> tuple[str, int]:
+    """The closing line of a folder run, true to what happened, and the exit status.
+
+    A run fails (1) when a photo failed, or when nothing was written and photos were skipped for lack of a mask.
+    """
     failed = sum(outcome.error is not None for outcome in outcomes)
+    skipped = sum(outcome.error is None and outcome.skipped is not None for outcome in outcomes)
+    no_mask = sum(outcome.error is None and outcome.no_mask for outcome in outcomes)
+    written = len(outcomes) - failed - skipped
+    parts = [f"{written} written" if written else "nothing was written"]
+    if skipped:
+        parts.append(f"{skipped} skipped")
     if failed:
-        written = len(outcomes) - failed
-        print_error(f"{failed} of {len(outcomes)} photos failed; {written} written")
-        raise typer.Exit(1)
+        head = (
+            f"all {failed} photos failed" if failed == len(outcomes) else f"{failed} of {len(outcomes)} photos failed"
+        )
+        return f"{head}; {', '.join(parts)}", 1
+    if no_mask and not written:
+        return f"no photo has a mask of its own in --mask-dir; {', '.join(parts)}", 1
+    return f"Done: {', '.join(parts)}.", 0
 
 
-def report_photo(outcome: PhotoOutcome, done: int, total: int, say: Callable[..., None] | None = None) -> None:
-    """Warnings and the result of one photo, on stderr: for a folder each line names its photo."""
+def report_photo(
+    outcome: PhotoOutcome,
+    done: int,
+    total: int,
+    say: Callable[..., None] | None = None,
+    in_folder: bool = False,
+) -> None:
+    """Warnings and the result of one photo, on stderr: in a folder run each line names its photo.
+
+    A lone photo's error is raised by the caller instead.
+    """
 
     def line(text: str) -> None:
         if say is None:
@@ -389,12 +464,16 @@ def report_photo(outcome: PhotoOutcome, done: int, total: int, say: Callable[...
         else:
             say(text, markup=False, highlight=False)
 
+    named = in_folder or total > 1
     for warning in outcome.warnings:
-        line(f"Warning: {outcome.photo.name}: {warning}" if total > 1 else f"Warning: {warning}")
-    if outcome.error is None:
+        line(f"Warning: {outcome.photo}: {warning}" if named else f"Warning: {warning}")
+    if outcome.error is not None:
+        if named:
+            line(f"Error: {outcome.photo}: {outcome.error}")
+    elif outcome.skipped is not None:
+        line(f"Skipped {outcome.photo}: {outcome.skipped}")
+    else:
         line(f"Filled {outcome.photo} -> {outcome.target}")
-    elif total > 1:
-        line(f"Error: {outcome.photo}: {outcome.error}")
 
 
 @app.command()

@@ -46,8 +46,11 @@ class PrepareConfig:
             )
         if self.holes_per_image < 1:
             raise UsageError("--holes-per-image must be at least 1")
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise UsageError(f"--val-fraction {self.val_fraction} must be in [0, 1)")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise UsageError(
+                f"--val-fraction {self.val_fraction:g} must be above 0 and below 1: "
+                "`inpaint train` picks its best epoch on the validation samples"
+            )
 
 
 def split_of(relative_path: str, val_fraction: float) -> str:
@@ -146,6 +149,11 @@ def prepare(
         writer.close()
     if writers["train"].count == 0:
         raise InpaintError(f"none of the {len(named)} files could be read as an image, or none fell in the train split")
+    if writers["validation"].count == 0:
+        raise InpaintError(
+            f"none of the {writers['train'].count} samples fell in the validation split, which `inpaint train` "
+            f"needs; raise --val-fraction ({config.val_fraction:g}) or add photos"
+        )
 
     manifest = {
         "tool": "inpaint",

@@ -72,7 +72,8 @@ def fill_image(
 ) -> Image.Image | np.ndarray:
     """Fill the holes of an image in memory; every pixel outside them keeps its exact value.
 
-    image: a Pillow image (RGB, L, RGBA, LA; other 8-bit modes come back as RGB) or a uint8
+    image: a Pillow image (RGB, L, RGBA, LA; palette with transparency comes back as RGBA, 1-bit as L,
+    other 8-bit modes as RGB) or a uint8
     array (HxW, or HxWxC with C = 2, 3 or 4); the result is of the same kind.
     mask: HxW, true or above 0 = hole; or a Pillow image, white (above 127) = hole.
     predictor: a loaded model (runtime.load_predictor); default: the bundled model.
@@ -136,7 +137,7 @@ def _fill_pillow(
     """
     if image.mode in images.HIGH_BIT_MODES:
         raise InpaintError(f"the image has {image.mode} pixels (16-bit or float); inpaint fills 8-bit images only")
-    mode = image.mode if image.mode in {"RGB", "L", "RGBA", "LA"} else "RGB"
+    mode = images.working_mode(image)
     source = image if image.mode == mode else image.convert(mode)
     result = source if in_place and source is image else source.copy()
     for square, rgb in _square_fills(
@@ -170,23 +171,27 @@ class FillRequest:
     photos: list[Path]
     boxes: list[masking.Box] = field(default_factory=list)
     mask: Path | None = None  # one mask for every photo, white = hole
-    mask_dir: Path | None = None  # masks matched to photos by file stem
+    mask_dir: Path | None = None  # masks matched to photos by relative path (sub-folders and stem)
     out: Path | None = None  # one photo's output file
     out_dir: Path | None = None  # outputs under this folder, sub-folders kept
     model: Path | str | None = None  # a model folder, .tflite or .keras; None or "bundled": the bundled model
     quality: int | None = None  # JPEG quality; None keeps the source JPEG's
     compare: Path | None = None  # a before/after PNG, one photo only
     force: bool = False  # replace existing outputs
+    skip_existing: bool = False  # leave existing outputs alone (a re-run after an interruption)
+    max_pixels: int | None = None  # the largest photo read; None: $INPAINT_MAX_PIXELS or Pillow's 89.5 MP
 
 
 @dataclass
 class PhotoOutcome:
-    """What became of one photo: written to target, or the error that stopped it; and any warnings."""
+    """What became of one photo: written to target, skipped (and why), or the error that stopped it; and warnings."""
 
     photo: Path
     target: Path
     error: InpaintError | None = None
     warnings: list[str] = field(default_factory=list)
+    skipped: str | None = None  # why nothing was written, when that is no failure
+    no_mask: bool = False  # skipped since --mask-dir holds no mask for it
 
 
 PhotoReport = Callable[[PhotoOutcome, int, int], None]  # outcome, photos done, photos in all
@@ -208,28 +213,55 @@ def fill_photos(
     """
     if not request.boxes and request.mask is None and request.mask_dir is None:
         raise UsageError("no holes to fill: give at least one box or a mask")
+    if request.force and request.skip_existing:
+        raise UsageError("--force and --skip-existing exclude each other")
+    if request.max_pixels is not None and request.max_pixels < 1:
+        raise UsageError(f"--max-pixels {request.max_pixels} must be at least 1")
     jobs = planning.plan_jobs(request.photos, request.out, request.out_dir, request.mask, request.mask_dir)
-    if request.compare is not None and len(jobs) > 1:
-        raise UsageError("a comparison picture shows one photo: ask for it with one photo only")
-    reader = images.PhotoReader(job.photo for job in jobs)  # decodes the first photo while the model loads
-    planning.make_output_folders(jobs, request.out_dir)
-    refusals = {job: _refusal(job, request) for job in jobs}
-    if len(jobs) == 1 and refusals[jobs[0]] is not None:  # before the model loads (4 s for a .keras)
+    if request.compare is not None:
+        if len(jobs) > 1:
+            raise UsageError("a comparison picture shows one photo: ask for it with one photo only")
+        images.format_of(request.compare, "the comparison picture ")
+        if _same_file(request.compare, jobs[0].target):
+            raise UsageError(f"--compare {request.compare} is the output photo too; give the comparison another name")
+    skipped = {job: _skip_reason(job, request) for job in jobs}
+    todo = [job for job in jobs if skipped[job] is None]
+    reader = images.PhotoReader((job.photo for job in todo), request.max_pixels)  # decodes while the model loads
+    unmade = planning.make_output_folders(todo, request.out_dir)
+    refusals = {job: unmade.get(job.target.parent) or _refusal(job, request) for job in todo}
+    if len(jobs) == 1 and todo and refusals[jobs[0]] is not None:  # before the model loads (4 s for a .keras)
         raise refusals[jobs[0]]
-    predictor = predictor or runtime.load_predictor(request.model)
+    if todo:
+        predictor = predictor or runtime.load_predictor(request.model)
     outcomes = []
     for job in jobs:
-        outcome = PhotoOutcome(job.photo, job.target)
+        outcome = PhotoOutcome(job.photo, job.target, skipped=skipped[job])
+        outcome.no_mask = skipped[job] is not None and job.mask_sought is not None and job.mask_path is None
         try:
-            if refusals[job] is not None:
+            if outcome.skipped is None and refusals[job] is not None:
                 raise refusals[job]
-            _fill_file(job, request, options, predictor, reader.open, outcome.warnings.append)
+            if outcome.skipped is None:
+                _fill_file(job, request, options, predictor, reader.open, outcome.warnings.append)
         except InpaintError as error:
             outcome.error = error
         outcomes.append(outcome)
         if on_photo is not None:
             on_photo(outcome, len(outcomes), len(jobs))
     return outcomes
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    """Whether two paths name one file, whether or not it exists yet."""
+    return first.resolve() == second.resolve()
+
+
+def _skip_reason(job: planning.FillJob, request: FillRequest) -> str | None:
+    """Why the job is skipped rather than filled (an output kept, no mask of its own), or None."""
+    if request.skip_existing and job.target.is_file() and not _same_file(job.target, job.photo):
+        return f"{job.target} already exists (--skip-existing)"
+    if job.mask_sought is not None and job.mask_path is None and not request.boxes:
+        return f"no mask for it in {request.mask_dir} (looked for {job.mask_sought}.*)"
+    return None
 
 
 def _refusal(job: planning.FillJob, request: FillRequest) -> InpaintError | None:
@@ -257,17 +289,38 @@ def _fill_file(
         raise InpaintError(
             f"{job.photo.name} has {source.image.mode} pixels (16-bit or float); inpaint fills 8-bit photos only"
         )
-    mask = hole_mask(request.boxes, job.mask_path, *source.image.size, name=job.photo.name)
+    if request.quality is not None and images.format_of(job.target) not in {"JPEG", "WEBP"}:
+        on_warning(f"--quality applies to JPEG and WebP only; {job.target.name} is written without loss")
+    if images.working_mode(source.image) == "RGB" != source.image.mode:
+        on_warning(f"its {images.mode_name(source.image)} are written as RGB")
+    mask = hole_mask(
+        request.boxes,
+        job.mask_path,
+        *source.image.size,
+        name=job.photo.name,
+        orientation=source.orientation,
+        on_note=on_warning,
+    )
     # In place saves a full-size copy, unless the comparison still needs the photo as it was.
     filled = _fill_pillow(source.image, mask, options, predictor, on_warning, in_place=request.compare is None)
     images.save_photo(filled, job.target, source, quality=request.quality)
     if request.compare is not None:
-        picture = comparison_image(source.image, filled, mask)
-        images.write_atomically(request.compare, lambda temporary: picture.save(temporary, format="PNG"))
+        images.save_picture(comparison_image(source.image, filled, mask), request.compare, "the comparison picture ")
 
 
-def hole_mask(boxes: list[masking.Box], mask_path: Path | None, width: int, height: int, name: str) -> np.ndarray:
-    """The photo's holes as a bool height x width mask: the boxes plus a mask file's white pixels."""
+def hole_mask(
+    boxes: list[masking.Box],
+    mask_path: Path | None,
+    width: int,
+    height: int,
+    name: str,
+    orientation: int = 1,
+    on_note: Warn | None = None,
+) -> np.ndarray:
+    """The photo's holes as a bool height x width mask: the boxes plus a mask file's white pixels.
+
+    orientation is the photo's EXIF orientation: a mask of its stored size is turned to match.
+    """
     if not boxes and mask_path is None:
         raise UsageError(f"no holes to fill in {name}: no box was given and it has no mask")
     for box in boxes:
@@ -275,7 +328,7 @@ def hole_mask(boxes: list[masking.Box], mask_path: Path | None, width: int, heig
             raise UsageError(f"box {box} lies outside {name} ({width}x{height})")
     mask = masking.draw_boxes(boxes, height, width, dtype=bool)
     if mask_path is not None:
-        mask |= masking.read_mask(mask_path, width, height) > 0
+        mask |= masking.read_mask(mask_path, width, height, orientation, on_note) > 0
     if not mask.any():
         raise UsageError(f"the mask for {name} has no white pixels: nothing to fill")
     return mask

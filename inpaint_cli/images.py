@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from inpaint_cli.errors import InpaintError, UsageError
 
@@ -35,6 +36,23 @@ FORMATS = {
 }
 IMAGE_SUFFIXES = set(FORMATS)
 HIGH_BIT_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}  # 16-bit and float pixels
+# Pillow's guard against decompression bombs, about 89.5 megapixels: a photo over it is refused before
+# decoding unless a larger limit is asked for (--max-pixels, or the environment variable below).
+DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+MAX_PIXELS_VARIABLE = "INPAINT_MAX_PIXELS"
+WEBP_LOSSY_QUALITY = 90  # a lossy WebP's quality cannot be read back from the file; Pillow's default is 80
+# The transpose that turns stored pixels upright, per EXIF orientation (as ImageOps.exif_transpose does).
+UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+# ... and the one that turns upright pixels back as they were stored.
+STORED = {**UPRIGHT, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
 MAX_DECODE_BLOCK = 64 * 2**20  # bytes read and decoded at once
 # Pillow warns when it opens a photo over Image.MAX_IMAGE_PIXELS (and refuses twice that); open_photo refuses
 # such photos itself, so the warning would only print a stray line. One filter, set once: catch_warnings
@@ -68,15 +86,61 @@ class Photo:
     dpi: tuple[float, float] | None = None
     jpeg_subsampling: int | None = None
     jpeg_qtables: dict[int, list[int]] | None = None  # the source's quantisation: its "quality"
+    orientation: int = 1  # the EXIF orientation of the stored pixels (image is upright whatever it is)
+    xmp: bytes | None = None  # XMP metadata (ratings, keywords), from JPEG, PNG, WebP or TIFF
+    png_text: dict[str, str] | None = None  # a PNG's text chunks, XMP excepted
+    progressive: bool = False  # a progressive JPEG
+    webp_lossless: bool | None = None  # for a WebP: whether it was stored lossless (VP8L)
 
 
-def open_photo(path: Path) -> Photo:
+def max_pixels_allowed(max_pixels: int | None = None) -> int:
+    """The pixel limit of a photo: max_pixels when given, else $INPAINT_MAX_PIXELS, else Pillow's (89.5 MP)."""
+    if max_pixels is not None:
+        return max_pixels
+    text = os.environ.get(MAX_PIXELS_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_MAX_PIXELS
+    if not text.isdigit() or int(text) < 1:
+        raise UsageError(f"{MAX_PIXELS_VARIABLE}={text!r} is not a whole number of pixels")
+    return int(text)
+
+
+def open_photo(path: Path, max_pixels: int | None = None) -> Photo:
     """Open a photo upright (EXIF orientation applied), fully decoded.
 
-    Raises InpaintError with a one-line reason for unreadable, truncated or
-    oversized files.
+    Raises InpaintError with a one-line reason for unreadable, truncated, multi-frame or
+    oversized files (over max_pixels_allowed(max_pixels)).
     """
-    return _decoded(path, _opened(path))
+    return _decoded(path, _opened(path, max_pixels))
+
+
+def _too_many_pixels(path: Path, width: int, height: int, limit: int) -> InpaintError:
+    return InpaintError(
+        f"{path} has {width}x{height} = {width * height:,} pixels, over the limit of {limit:,} "
+        f"(a guard against decompression bombs); raise it with --max-pixels {width * height} "
+        f"or {MAX_PIXELS_VARIABLE}={width * height}"
+    )
+
+
+_pillow_limit_lock = threading.Lock()
+
+
+@contextmanager
+def _pillow_limit(limit: int | None) -> Iterator[None]:
+    """Pillow's own bomb check (it refuses over twice Image.MAX_IMAGE_PIXELS) raised to limit, or off for None.
+
+    Only while a header is read, which our own check follows before anything is decoded.
+    """
+    if Image.MAX_IMAGE_PIXELS is None or (limit is not None and limit <= Image.MAX_IMAGE_PIXELS):
+        yield
+        return
+    with _pillow_limit_lock:
+        before = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = limit
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = before
 
 
 @contextmanager
@@ -89,21 +153,38 @@ def _one_line_errors(path: Path) -> Iterator[None]:
     except UnidentifiedImageError:
         raise InpaintError(f"{path} is not an image Pillow can read") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InpaintError(f"{path} has more pixels than the safe limit; refusing to decode it") from None
+        raise InpaintError(
+            f"{path} has more pixels than the limit of {max_pixels_allowed():,}; "
+            f"raise it with --max-pixels or {MAX_PIXELS_VARIABLE}"
+        ) from None
     except (OSError, SyntaxError, ValueError) as error:
         raise InpaintError(f"{path} could not be decoded ({error})") from None
 
 
-def _opened(path: Path) -> Image.Image:
+def _opened(path: Path, max_pixels: int | None = None) -> Image.Image:
     """The photo with its header read and checked, pixels not yet decoded: the Python half of opening."""
+    limit = max_pixels_allowed(max_pixels)
     with _one_line_errors(path):
         if path.is_dir():
             raise UsageError(f"{path} is a folder, not a photo")
         file_size = path.stat().st_size
-        image = Image.open(path)
-        if Image.MAX_IMAGE_PIXELS and image.width * image.height > Image.MAX_IMAGE_PIXELS:
+        try:
+            with _pillow_limit(limit):
+                image = Image.open(path)
+        except Image.DecompressionBombError:
+            with _pillow_limit(None):  # the header again, only to name its size: the check below refuses it
+                image = Image.open(path)
+        if image.width * image.height > limit:
             image.close()
-            raise Image.DecompressionBombError(f"{image.width}x{image.height}")
+            raise _too_many_pixels(path, image.width, image.height, limit)
+        frames = getattr(image, "n_frames", 1)
+        if frames > 1:
+            image.close()
+            kind = "pages" if image.format == "TIFF" else "frames"
+            raise InpaintError(
+                f"{path} has {frames} {kind} ({image.format}); inpaint fills single images only and would "
+                f"keep only the first: save that one as its own file"
+            )
         # One read and one decoder call for the whole file: Pillow lets go of the GIL for each call, and
         # in 64 KB calls a decode in PhotoReader's thread waited on the main thread's Python (80 vs 200 ms).
         image.decodermaxblock = max(image.decodermaxblock, min(file_size, MAX_DECODE_BLOCK))
@@ -115,8 +196,10 @@ def _decoded(path: Path, image: Image.Image) -> Photo:
     with _one_line_errors(path), image:
         image.load()
         exif = image.getexif()
+        orientation = exif.get(0x0112, 1)
+        orientation = orientation if orientation in UPRIGHT else 1
         # exif_transpose copies even an upright photo; skip it when there is nothing to turn.
-        upright = ImageOps.exif_transpose(image) if exif.get(0x0112, 1) != 1 else image
+        upright = image.transpose(UPRIGHT[orientation]) if orientation != 1 else image
         return Photo(
             image=upright,
             format=image.format,
@@ -125,7 +208,45 @@ def _decoded(path: Path, image: Image.Image) -> Photo:
             dpi=image.info.get("dpi"),
             jpeg_subsampling=_jpeg_subsampling(image),
             jpeg_qtables=getattr(image, "quantization", None) if image.format == "JPEG" else None,
+            orientation=orientation,
+            xmp=_xmp(image),
+            png_text=_png_text(image),
+            progressive=bool(image.format == "JPEG" and image.info.get("progressive")),
+            webp_lossless=_webp_lossless(path) if image.format == "WEBP" else None,
         )
+
+
+def _xmp(image: Image.Image) -> bytes | None:
+    """The photo's XMP packet, as bytes, or None."""
+    xmp = image.info.get("xmp")
+    if isinstance(xmp, str):
+        xmp = xmp.encode()
+    return xmp or None
+
+
+def _png_text(image: Image.Image) -> dict[str, str] | None:
+    """A PNG's text chunks (tEXt, zTXt, iTXt) but XMP, which is kept as XMP."""
+    if image.format != "PNG":
+        return None
+    text = {key: str(value) for key, value in getattr(image, "text", {}).items() if key != "XML:com.adobe.xmp"}
+    return text or None
+
+
+def _webp_lossless(path: Path) -> bool:
+    """Whether a WebP file holds a lossless (VP8L) image rather than a lossy (VP8) one."""
+    with open(path, "rb") as file:
+        file.seek(12)  # RIFF, size, WEBP
+        while chunk := file.read(8):
+            if len(chunk) < 8:
+                break
+            name, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+            if name in {b"VP8L", b"VP8 "}:
+                return name == b"VP8L"
+            if name == b"ANMF":
+                file.seek(16, os.SEEK_CUR)  # an animation frame's own header, then its image chunks
+                continue
+            file.seek(size + size % 2, os.SEEK_CUR)
+    return False
 
 
 class PhotoReader:
@@ -138,8 +259,9 @@ class PhotoReader:
     encoding the previous one: on a 12 MP JPEG that hides the 50 ms decode on 2 cores.
     """
 
-    def __init__(self, paths: Iterable[Path]) -> None:
+    def __init__(self, paths: Iterable[Path], max_pixels: int | None = None) -> None:
         self._paths = list(paths)
+        self._max_pixels = max_pixels
         self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inpaint-photo-reader")
         self._ahead: tuple[int, Future[Photo]] | None = None
         self._start(0)
@@ -152,7 +274,7 @@ class PhotoReader:
             return
         path = self._paths[index]
         try:
-            image = _opened(path)
+            image = _opened(path, self._max_pixels)
         except Exception as error:  # handed to the caller of open() when it asks for this photo, not before
             failed: Future[Photo] = Future()
             failed.set_exception(error)
@@ -171,7 +293,7 @@ class PhotoReader:
                 return ahead[1].result()
             finally:
                 self._start(ahead[0] + 1)
-        return open_photo(path)
+        return open_photo(path, self._max_pixels)
 
 
 def read_rgb(path: Path) -> np.ndarray:
@@ -234,35 +356,107 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
-def save_photo(image: Image.Image, path: Path, source: Photo, quality: int | None = None) -> None:
-    """Save image to path atomically, keeping the source's ICC profile, EXIF and DPI.
+def working_mode(image: Image.Image) -> str:
+    """The mode an image is filled (and written) in: its own when it can hold the fill, else the nearest that can.
 
-    The format follows path's suffix. A JPEG written from a JPEG keeps the source's
-    quantisation tables and chroma subsampling (what Pillow's quality="keep" does)
-    unless quality (1-100) is given; other JPEGs get quality 95.
+    Palette with transparency becomes RGBA, 1-bit becomes L, other palette and CMYK, YCbCr... RGB.
     """
+    if image.mode in {"RGB", "L", "RGBA", "LA"}:
+        return image.mode
+    if image.mode == "1":
+        return "L"
+    if image.mode == "PA" or (image.mode == "P" and "transparency" in image.info):
+        return "RGBA"
+    if image.mode == "P" and image.palette is not None and image.palette.mode == "RGBA":
+        return "RGBA"
+    return "RGB"
+
+
+def mode_name(image: Image.Image) -> str:
+    """The kind of pixels of an image, in words."""
+    names = {"1": "1-bit black and white", "P": "palette", "PA": "palette with alpha", "CMYK": "CMYK"}
+    return f"{names.get(image.mode, image.mode)} ({image.mode}) pixels"
+
+
+def format_of(path: Path, what: str = "") -> str:
+    """Pillow's format for the suffix of path; an unknown suffix is refused, naming what the file is for."""
     suffix = path.suffix.lower()
-    if suffix not in IMAGE_SUFFIXES:
-        raise UsageError(f"cannot write {path.name}: use one of {', '.join(sorted(IMAGE_SUFFIXES))}")
+    if suffix not in FORMATS:
+        raise UsageError(f"cannot write {what}{path.name}: use one of {', '.join(sorted(IMAGE_SUFFIXES))}")
+    return FORMATS[suffix]
+
+
+def save_picture(image: Image.Image, path: Path, what: str = "") -> None:
+    """Save a picture made here (not a photo's rewrite) atomically, in the format its suffix names."""
+    image_format = format_of(path, what)
+    options: dict[str, object] = {"quality": 95} if image_format in {"JPEG", "WEBP"} else {}
+    write_atomically(path, lambda temporary: image.save(temporary, format=image_format, **options))
+
+
+def save_photo(image: Image.Image, path: Path, source: Photo, quality: int | None = None) -> None:
+    """Save image (the source's upright pixels, filled) to path atomically, keeping what the source's file held.
+
+    The format follows path's suffix. Kept: ICC profile, EXIF, DPI, XMP, a PNG's text
+    chunks. A JPEG written from a JPEG keeps the source's quantisation tables, chroma
+    subsampling and progressive flag (what Pillow's quality="keep" does) unless quality
+    (1-100) is given, and its stored orientation: the pixels are turned back as they were
+    stored, so the blocks outside the holes encode as before; other JPEGs get quality 95
+    and are written upright. A WebP is lossless when the source is lossless (PNG, TIFF,
+    BMP, lossless WebP), else lossy at quality (default WEBP_LOSSY_QUALITY).
+    """
+    image_format = format_of(path)
     options: dict[str, object] = {}
     if source.icc_profile:
         options["icc_profile"] = source.icc_profile
     if source.dpi:
         options["dpi"] = source.dpi
-    if source.exif is not None and len(source.exif):
-        source.exif[0x0112] = 1  # the pixels are written upright
-        options["exif"] = source.exif.tobytes()
-    if suffix in {".jpg", ".jpeg"}:
+    orientation = 1
+    if image_format == "JPEG":
+        image = _without_opaque_alpha(image, path)
         if quality is None and source.jpeg_qtables:
             options["qtables"] = source.jpeg_qtables
+            orientation = source.orientation  # the same blocks as the source: only then do they re-encode alike
         else:
             options["quality"] = quality or 95
         if source.jpeg_subsampling is not None:
             options["subsampling"] = source.jpeg_subsampling
-    image_format = FORMATS[suffix]
-    if image_format == "JPEG":
-        image = _without_opaque_alpha(image, path)
+        if source.progressive:
+            options["progressive"] = True
+    if image_format == "WEBP":
+        if quality is None and (source.webp_lossless or source.format in {"PNG", "TIFF", "BMP"}):
+            options.update(lossless=True, exact=True)  # exact: the colour under transparent pixels too
+        else:
+            options["quality"] = quality or WEBP_LOSSY_QUALITY
+    if orientation != 1:
+        image = image.transpose(STORED[orientation])
+    if source.exif is not None and len(source.exif):
+        exif = Image.Exif()
+        exif.load(source.exif.tobytes())
+        exif[0x0112] = orientation
+        options["exif"] = exif.tobytes()
+    if source.xmp and image_format in {"JPEG", "WEBP", "PNG"}:
+        if image_format == "PNG":
+            options["pnginfo"] = _png_info(source, with_xmp=True)
+        else:
+            options["xmp"] = source.xmp
+    if image_format == "PNG" and "pnginfo" not in options and source.png_text:
+        options["pnginfo"] = _png_info(source, with_xmp=False)
     write_atomically(path, lambda temporary: image.save(temporary, format=image_format, **options))
+
+
+def _png_info(source: Photo, with_xmp: bool) -> object:
+    """PNG chunks holding the source's text and, when asked, its XMP (as Adobe's iTXt chunk)."""
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    for key, value in (source.png_text or {}).items():
+        try:
+            info.add_text(key, value.encode("latin-1").decode("latin-1"))
+        except UnicodeEncodeError:
+            info.add_itxt(key, value)
+    if with_xmp and source.xmp:
+        info.add_itxt("XML:com.adobe.xmp", source.xmp.decode("utf-8", "replace"))
+    return info
 
 
 def _without_opaque_alpha(image: Image.Image, path: Path) -> Image.Image:

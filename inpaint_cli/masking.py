@@ -6,6 +6,7 @@ Every hole in the project is drawn here. Masks are float32 HxW arrays, 1 = hole.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -45,6 +46,9 @@ class Box:
 def parse_box(text: str) -> Box:
     """Parse 'x,y,size' (non-negative integers, size >= 1) into a Box."""
     parts = [part.strip() for part in text.split(",")]
+    whole = [part.removeprefix("-").isdigit() for part in parts]
+    if len(parts) == 3 and all(whole) and any(part.startswith("-") for part in parts):
+        raise UsageError(f"box {text!r} has a negative number; x, y and size are pixels from the top-left corner")
     if len(parts) != 3 or not all(part.isdigit() for part in parts):
         raise UsageError(f"box {text!r} is not x,y,size (three whole numbers, e.g. 120,80,48)")
     x, y, size = (int(part) for part in parts)
@@ -113,15 +117,32 @@ def random_training_mask(
     return draw_boxes([box], image_size, image_size)
 
 
-def read_mask(path: Path, width: int, height: int) -> np.ndarray:
+def read_mask(
+    path: Path, width: int, height: int, orientation: int = 1, on_note: Callable[[str], None] | None = None
+) -> np.ndarray:
     """A mask image as float32 height x width, 1 where it is white (any channel above 127).
 
-    A mask of another size is resized with nearest-neighbour, so its edges stay hard.
+    width x height is the photo as displayed; orientation is its EXIF orientation. The mask
+    may be of the displayed size, or of the stored size (width and height swapped, for
+    orientations 5 to 8): it is then turned as the photo is. A mask of the same aspect ratio
+    but another size is scaled with nearest-neighbour (edges stay hard), and on_note says so.
+    Any other size is an error naming both.
     """
     from inpaint_cli import images
 
     mask = images.open_photo(path).image.convert("L")
+    if mask.size == (height, width) and orientation in {5, 6, 7, 8} and width != height:
+        mask = mask.transpose(images.UPRIGHT[orientation])  # drawn on the stored pixels: turn it as the photo
     if mask.size != (width, height):
+        mask_width, mask_height = mask.size
+        if abs(mask_width * height - mask_height * width) > max(width, height, mask_width, mask_height):
+            stored = f" (stored as {height}x{width})" if orientation in {5, 6, 7, 8} else ""
+            raise UsageError(
+                f"mask {path.name} is {mask_width}x{mask_height} but the photo is {width}x{height}{stored}; "
+                f"a mask must have the photo's shape"
+            )
+        if on_note is not None:
+            on_note(f"mask {path.name} ({mask_width}x{mask_height}) was scaled to the photo's {width}x{height}")
         mask = mask.resize((width, height), Image.Resampling.NEAREST)
     return (np.asarray(mask) > 127).astype(np.float32)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inpaint_cli import images
-from inpaint_cli.errors import UsageError
+from inpaint_cli.errors import InpaintError, UsageError
 
 OUTPUT_MARK = ".filled"
 
@@ -25,11 +25,15 @@ def output_path(photo: Path, out: Path | None, out_dir: Path | None, relative_fo
 
 @dataclass(frozen=True)
 class FillJob:
-    """One photo to fill: where it is, where its result goes, and its mask file if any."""
+    """One photo to fill: where it is, where its result goes, and its mask file if any.
+
+    mask_sought: under --mask-dir, the mask path looked for without its suffix (mask_dir/sub-folders/stem).
+    """
 
     photo: Path
     target: Path
     mask_path: Path | None
+    mask_sought: Path | None = None
 
 
 def plan_jobs(
@@ -41,8 +45,10 @@ def plan_jobs(
 ) -> list[FillJob]:
     """Expand files and folders into fill jobs, checking how --out, --out-dir and masks combine; creates nothing.
 
-    Folders are searched recursively; earlier results (<stem>.filled.*) are skipped.
-    Under --out-dir, each photo keeps its path relative to the folder it was found in.
+    Folders are searched recursively; earlier results (<stem>.filled.*) are skipped, and a
+    photo given twice is filled once. Under --out-dir, each photo keeps its path relative to
+    the folder it was found in, and under --mask-dir its mask is found at the same relative
+    path with any image suffix (two candidates are an error naming both).
     """
     if out is not None and out_dir is not None:
         raise UsageError("give --out or --out-dir, not both")
@@ -66,38 +72,72 @@ def plan_jobs(
             raise UsageError(f"{source} does not exist")
     if not found:
         raise UsageError(f"no photos (JPEG, PNG, WebP, BMP, TIFF) in {', '.join(map(str, inputs))}")
+    unique: dict[Path, tuple[Path, Path]] = {}
+    for photo, relative in found:
+        unique.setdefault(photo.resolve(), (photo, relative))
+    found = list(unique.values())
     if out is not None and (len(found) > 1 or inputs[0].is_dir()):
         raise UsageError(f"--out names one file but {len(found)} photos were given; use --out-dir")
-    masks = _masks_by_stem(mask_dir) if mask_dir is not None else {}
-    return [
-        FillJob(photo, output_path(photo, out, out_dir, relative), mask or masks.get(photo.stem))
-        for photo, relative in found
-    ]
+    jobs, listed = [], {}
+    for photo, relative in found:
+        target = output_path(photo, out, out_dir, relative)
+        if mask_dir is None:
+            jobs.append(FillJob(photo, target, mask))
+        else:
+            sought = mask_dir / relative / photo.stem
+            jobs.append(FillJob(photo, target, _mask_for(photo, sought, listed), sought))
+    return jobs
 
 
-def make_output_folders(jobs: list[FillJob], out_dir: Path | None) -> None:
+def make_output_folders(jobs: list[FillJob], out_dir: Path | None) -> dict[Path, InpaintError]:
     """Create out_dir and the subfolders its results go to; call it once every argument is checked.
 
-    Without out_dir nothing is created: --out must name a file in an existing folder.
+    Without out_dir nothing is created: --out must name a file in an existing folder. A
+    sub-folder that cannot be created is returned with the reason (its photos fail); out_dir
+    itself raises, since nothing could be written.
     """
     if out_dir is None:
-        return
+        return {}
+    failed: dict[Path, InpaintError] = {}
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InpaintError(f"cannot create the output folder {out_dir} ({error.strerror or error})") from None
     for folder in dict.fromkeys(job.target.parent for job in jobs):
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            failed[folder] = InpaintError(f"cannot create the output folder {folder} ({error.strerror or error})")
+    return failed
 
 
-def _masks_by_stem(mask_dir: Path) -> dict[str, Path]:
-    """Mask files in mask_dir by file stem (photo.jpg matches photo.png)."""
-    return {path.stem: path for path in images.find_images([mask_dir])}
+def _mask_for(photo: Path, sought: Path, listed: dict[Path, dict[str, list[Path]]]) -> Path | None:
+    """The mask file at sought with any image suffix, None when there is none; two are an error naming both."""
+    folder = sought.parent
+    if folder not in listed:
+        listed[folder] = _image_files(folder) if folder.is_dir() else {}
+    candidates = listed[folder].get(sought.name, [])
+    if len(candidates) > 1:
+        raise UsageError(f"{' and '.join(map(str, candidates))} both match {photo}; keep one mask per photo")
+    return candidates[0] if candidates else None
+
+
+def _image_files(folder: Path) -> dict[str, list[Path]]:
+    """The image files directly in folder, by stem."""
+    by_stem: dict[str, list[Path]] = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.suffix.lower() in images.IMAGE_SUFFIXES:
+            by_stem.setdefault(path.stem, []).append(path)
+    return by_stem
 
 
 def check_output(photo: Path, target: Path, force: bool) -> None:
     """Refuse to overwrite the input, or an existing output without force."""
     if target.exists() and target.resolve() == photo.resolve():
         raise UsageError(f"output {target} is the input photo; choose another --out")
-    if target.exists() and not force:
-        raise UsageError(f"{target} already exists; use --force to replace it")
     if target.is_dir():
-        raise UsageError(f"output {target} is a folder")
+        raise UsageError(f"output {target} is a folder; name a file in it, or use --out-dir for a folder")
+    if target.exists() and not force:
+        raise UsageError(f"{target} already exists; use --force to replace it (or --skip-existing to keep it)")
     if not target.parent.is_dir():
         raise UsageError(f"folder {target.parent} does not exist (for --out {target})")

@@ -74,6 +74,7 @@ def test_fill_several_photos_into_an_out_dir(tiny_model_dir: Path, tmp_path: Pat
 def test_user_mistakes_give_one_line_and_exit_status(tiny_model_dir: Path, tmp_path: Path) -> None:
     photo = tmp_path / "photo.png"
     Image.fromarray(landscape(600, 800, seed=1)).save(photo)
+    Image.fromarray(landscape(60, 80, seed=2)).save(tmp_path / "other.png")
     cases = [
         (
             ["fill", str(photo), "--box", "790,590,50", "--model", str(tiny_model_dir)],
@@ -85,7 +86,10 @@ def test_user_mistakes_give_one_line_and_exit_status(tiny_model_dir: Path, tmp_p
         (["fill", str(photo), "--box", "1,1,1", "--out", str(tmp_path / "missing" / "x.png")], "does not exist"),
         (["fill", str(tmp_path / "nope.png"), "--box", "1,1,1"], "does not exist"),
         (["fill", str(photo), "--box", "1,1,1", "--model", str(tmp_path / "nomodel.keras")], "does not exist"),
-        (["fill", str(photo), str(photo), "--box", "1,1,1", "--out", str(tmp_path / "x.png")], "use --out-dir"),
+        (
+            ["fill", str(photo), str(tmp_path / "other.png"), "--box", "1,1,1", "--out", str(tmp_path / "x.png")],
+            "use --out-dir",
+        ),
         (["train", str(tmp_path), "--out", str(tmp_path / "m")], "has no manifest.json"),
     ]
     for arguments, message in cases:
@@ -93,7 +97,7 @@ def test_user_mistakes_give_one_line_and_exit_status(tiny_model_dir: Path, tmp_p
         assert result.exit_code == 2, (arguments, result.output)
         assert message in result.output, (arguments, result.output)
         assert "Traceback" not in result.output
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["photo.png"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["other.png", "photo.png"]
 
 
 def test_fill_a_folder_with_a_corrupt_file_masks_by_stem_and_compare(tiny_model_dir: Path, tmp_path: Path) -> None:

@@ -50,7 +50,7 @@ def fill(workspace: Path, model: Path, *extra: str) -> list[str]:
         ("a,b,c", "is not x,y,size"),
         ("1,2,3,4", "is not x,y,size"),
         ("", "is not x,y,size"),
-        ("-5,10,20", "is not x,y,size"),
+        ("-5,10,20", "has a negative number"),
         ("1,2,0", "size 0"),
         ("1.5,2,20", "is not x,y,size"),
         ("790,590,50", "box 790,590,50 lies outside photo.png (800x600)"),
@@ -88,7 +88,7 @@ def test_path_mistakes(workspace: Path, tiny_model_dir: Path) -> None:
             "already exists; use --force",
             2,
         ),
-        (fill(workspace, tiny_model_dir, "--box", "1,1,8", "--out", str(workspace)), "already exists", 2),
+        (fill(workspace, tiny_model_dir, "--box", "1,1,8", "--out", str(workspace)), "is a folder; name a file", 2),
         (fill(workspace, tiny_model_dir, "--box", "1,1,8", "--out-dir", str(photo)), "is a file, not a folder", 2),
         (["train", str(photo), "--out", str(workspace / "m")], "is not a folder", 2),
         (["train", str(workspace), "--out", str(workspace / "m")], "has no manifest.json", 2),
@@ -138,7 +138,9 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path: Path, tiny_mode
     bomb = tmp_path / "bomb.png"
     Image.new("1", (20000, 10000)).save(bomb)  # 200 megapixels in a few kilobytes
     assert bomb.stat().st_size < 1_000_000
-    assert_one_error_line(["fill", str(bomb), "--box", "1,1,8", "--model", str(tiny_model_dir)], "safe limit", 1)
+    assert_one_error_line(
+        ["fill", str(bomb), "--box", "1,1,8", "--model", str(tiny_model_dir)], "over the limit of 89,478,485", 1
+    )
 
 
 def test_model_mistakes(workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> None:

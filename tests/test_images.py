@@ -47,10 +47,10 @@ def test_photo_reader_raises_any_error_of_the_next_photo_only_when_that_photo_is
         Image.fromarray(landscape(20, 30, seed=seed)).save(path)
     opened = images._opened
 
-    def refuse_the_second(path: Path) -> Image.Image:
+    def refuse_the_second(path: Path, max_pixels: int | None = None) -> Image.Image:
         if path == paths[1]:
             raise PermissionError(13, "Permission denied")
-        return opened(path)
+        return opened(path, max_pixels)
 
     monkeypatch.setattr(images, "_opened", refuse_the_second)
     reader = images.PhotoReader(paths)

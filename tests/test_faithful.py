@@ -1,0 +1,244 @@
+"""Issue 14: faithful to every file and every folder. One test (or a few) per numbered item.
+
+They fill with the bundled model (LiteRT, no TensorFlow), so they stay quick.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import landscape
+from PIL import Image
+from typer.testing import CliRunner
+
+from inpaint_cli import images, masking
+from inpaint_cli.cli import app
+
+runner = CliRunner()
+
+
+def fill(*arguments: str | Path) -> object:
+    return runner.invoke(app, ["fill", *map(str, arguments)])
+
+
+def lines(result: object) -> list[str]:
+    return result.output.strip().splitlines()
+
+
+def save(path: Path, height: int = 40, width: int = 48, seed: int = 0, **options: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(landscape(height, width, seed)).save(path, **options)
+    return path
+
+
+# --- 7: --compare ---------------------------------------------------------------------------------
+
+
+def test_compare_refuses_the_output_path_and_writes_the_format_its_suffix_names(tmp_path: Path) -> None:
+    photo = save(tmp_path / "photo.png")
+    same = fill(photo, "--box", "4,4,10", "--out", tmp_path / "a.png", "--compare", tmp_path / "a.png")
+    assert same.exit_code == 2
+    assert lines(same) == [
+        f"Error: --compare {tmp_path / 'a.png'} is the output photo too; give the comparison another name"
+    ]
+    assert not (tmp_path / "a.png").exists()
+    unknown = fill(photo, "--box", "4,4,10", "--out", tmp_path / "b.png", "--compare", tmp_path / "x.xyz")
+    assert unknown.exit_code == 2 and "cannot write the comparison picture x.xyz" in unknown.output
+    assert not (tmp_path / "b.png").exists() and not (tmp_path / "x.xyz").exists()
+    result = fill(photo, "--box", "4,4,10", "--out", tmp_path / "b.png", "--compare", tmp_path / "x.jpg")
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "x.jpg") as picture:
+        assert picture.format == "JPEG"
+
+
+# --- 10, 11: folder runs ------------------------------------------------------------------------
+
+
+def test_every_error_of_a_folder_run_names_its_photo_and_the_summary_is_true(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "photos"
+    save(folder / "one.png")
+    # A folder of one photo: its error used to be dropped, leaving only "1 of 1 photos failed".
+    result = fill(folder, "--box", "40,30,20", "--out-dir", tmp_path / "out")
+    assert result.exit_code == 1
+    assert lines(result) == [
+        f"Error: {folder / 'one.png'}: box 40,30,20 lies outside one.png (48x40)",
+        "Error: all 1 photos failed; nothing was written",
+    ]
+    save(folder / "sub" / "two.png", seed=1)
+    # An output sub-folder that cannot be created fails its own photos, in one line naming them.
+    (tmp_path / "out" / "sub").write_bytes(b"a file where the folder should be")
+    result = fill(folder, "--box", "4,4,10", "--out-dir", tmp_path / "out")
+    assert result.exit_code == 1
+    assert lines(result) == [
+        f"Filled {folder / 'one.png'} -> {tmp_path / 'out' / 'one.filled.png'}",
+        f"Error: {folder / 'sub' / 'two.png'}: cannot create the output folder {tmp_path / 'out' / 'sub'} "
+        "(File exists)",
+        "Error: 1 of 2 photos failed; 1 written",
+    ]
+    # An output folder that cannot be created at all is one line, not a raw PermissionError.
+    result = fill(folder, "--box", "4,4,10", "--out-dir", tmp_path / "out" / "sub" / "deeper")
+    assert result.exit_code == 1
+    assert lines(result) == [
+        f"Error: cannot create the output folder {tmp_path / 'out' / 'sub' / 'deeper'} (Not a directory)"
+    ]
+
+    # A folder that cannot be written in names the photo.
+    def no_temporary_files(*arguments: object, **options: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(images.tempfile, "mkstemp", no_temporary_files)
+    result = fill(folder, "--box", "4,4,10", "--out-dir", tmp_path / "ro")
+    assert result.exit_code == 1
+    assert lines(result) == [
+        f"Error: {folder / 'one.png'}: cannot write in {tmp_path / 'ro'} (Permission denied)",
+        f"Error: {folder / 'sub' / 'two.png'}: cannot write in {tmp_path / 'ro' / 'sub'} (Permission denied)",
+        "Error: all 2 photos failed; nothing was written",
+    ]
+
+
+def test_skip_existing_leaves_finished_outputs_alone_and_a_photo_given_twice_is_filled_once(tmp_path: Path) -> None:
+    folder, out = tmp_path / "photos", tmp_path / "out"
+    for index in range(3):
+        save(folder / f"photo{index}.png", seed=index)
+    out.mkdir()
+    (out / "photo0.filled.png").write_bytes(b"written before Ctrl-C")
+    result = fill(folder, folder / "photo1.png", folder, "--box", "4,4,10", "--out-dir", out, "--skip-existing")
+    assert result.exit_code == 0, result.output
+    assert lines(result) == [
+        f"Skipped {folder / 'photo0.png'}: {out / 'photo0.filled.png'} already exists (--skip-existing)",
+        f"Filled {folder / 'photo1.png'} -> {out / 'photo1.filled.png'}",
+        f"Filled {folder / 'photo2.png'} -> {out / 'photo2.filled.png'}",
+        "Done: 2 written, 1 skipped.",
+    ]
+    result = fill(folder, "--box", "4,4,10", "--out-dir", out)  # without it, each is refused and the hint given
+    assert result.exit_code == 1
+    assert (
+        f"Error: {folder / 'photo0.png'}: {out / 'photo0.filled.png'} already exists; use --force to replace it "
+        "(or --skip-existing to keep it)" in lines(result)
+    )
+    assert (out / "photo0.filled.png").read_bytes() == b"written before Ctrl-C"
+    assert fill(folder, "--box", "4,4,10", "--out-dir", out, "--skip-existing", "--force").exit_code == 2
+
+
+# --- 12, 13: opaque alpha to JPEG, --out naming a folder ----------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_an_opaque_alpha_channel_is_dropped_for_jpeg(tmp_path: Path, mode: str) -> None:
+    photo = tmp_path / "opaque.png"
+    Image.fromarray(landscape(40, 48, seed=2)).convert(mode).save(photo)
+    result = fill(photo, "--box", "4,4,10", "--out", tmp_path / "opaque.jpg")
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "opaque.jpg") as written:
+        assert written.mode == ("RGB" if mode == "RGBA" else "L")
+
+
+def test_out_naming_an_existing_folder_says_so_the_first_time(tmp_path: Path) -> None:
+    photo = save(tmp_path / "photo.png")
+    (tmp_path / "folder").mkdir()
+    for force in ([], ["--force"]):
+        result = fill(photo, "--box", "4,4,10", "--out", tmp_path / "folder", *force)
+        assert result.exit_code == 2
+        assert lines(result) == [
+            f"Error: output {tmp_path / 'folder'} is a folder; name a file in it, or use --out-dir for a folder"
+        ]
+
+
+# --- 14: the pixel limit ---------------------------------------------------------------------------
+
+
+def test_the_pixel_limit_is_named_and_can_be_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (20000, 10000)).save(bomb)  # 200 megapixels in a few kilobytes: over twice Pillow's limit
+    result = fill(bomb, "--box", "1,1,8")
+    assert result.exit_code == 1
+    assert lines(result) == [
+        f"Error: {bomb} has 20000x10000 = 200,000,000 pixels, over the limit of 89,478,485 (a guard against "
+        "decompression bombs); raise it with --max-pixels 200000000 or INPAINT_MAX_PIXELS=200000000"
+    ]
+    # Raised, the header opens (Pillow's own check would refuse it); nothing is decoded here.
+    images._opened(bomb, max_pixels=200_000_000).close()
+    monkeypatch.setenv("INPAINT_MAX_PIXELS", "200000000")
+    images._opened(bomb).close()
+    assert images.max_pixels_allowed() == 200_000_000
+    monkeypatch.setenv("INPAINT_MAX_PIXELS", "100")
+    photo = save(tmp_path / "photo.png")
+    result = fill(photo, "--box", "1,1,8")
+    assert result.exit_code == 1 and "over the limit of 100 " in result.output
+    assert fill(photo, "--box", "1,1,8", "--max-pixels", "2000").exit_code == 0
+    assert fill(photo, "--box", "1,1,8", "--max-pixels", "0", "--force").exit_code == 2
+
+
+# --- 15: --val-fraction 0 ------------------------------------------------------------------------
+
+
+def test_prepare_refuses_no_validation_up_front(photo_folder: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["prepare", str(photo_folder), "--out", str(tmp_path / "data"), "--val-fraction", "0"])
+    assert result.exit_code == 2
+    assert lines(result) == [
+        "Error: --val-fraction 0 must be above 0 and below 1: `inpaint train` picks its best epoch on the "
+        "validation samples"
+    ]
+    assert not (tmp_path / "data").exists()
+
+
+# --- 16: small things ----------------------------------------------------------------------------
+
+
+def test_a_folder_fill_off_a_terminal_prints_no_blank_line(tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    save(folder / "a.png")
+    save(folder / "b.png", seed=1)
+    command = [sys.executable, "-m", "inpaint_cli.cli", "fill", str(folder), "--box", "4,4,10", "--out-dir"]
+    result = subprocess.run([*command, str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    assert result.stderr.splitlines() == [
+        f"Filled {folder / 'a.png'} -> {tmp_path / 'out' / 'a.filled.png'}",
+        f"Filled {folder / 'b.png'} -> {tmp_path / 'out' / 'b.filled.png'}",
+        "Done: 2 written.",
+    ]
+
+
+def test_negative_box_numbers_are_called_negative() -> None:
+    with pytest.raises(masking.UsageError, match="box '-1,0,10' has a negative number"):
+        masking.parse_box("-1,0,10")
+
+
+def test_quality_says_when_it_does_not_apply(tmp_path: Path) -> None:
+    photo = save(tmp_path / "photo.png")
+    result = fill(photo, "--box", "4,4,10", "--quality", "50")
+    assert result.exit_code == 0
+    assert "Warning: --quality applies to JPEG and WebP only; photo.filled.png is written without loss" in lines(result)
+
+
+def test_a_command_whose_reader_goes_away_goes_on_and_exits_normally() -> None:
+    script = (
+        "from inpaint_cli.cli import console\n"
+        "for line in range(20000): console().print(f'epoch {line} ' + 'x' * 60)\n"
+        "import sys; sys.stderr.write('went on')\n"
+    )
+    command = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert command.stdout.read(10) == b"epoch 0 xx"
+    command.stdout.close()
+    assert command.wait(timeout=60) == 0
+    assert command.stderr.read().decode().strip() == "went on"
+
+
+def test_stroke_fraction_default_shows_as_a_third() -> None:
+    result = runner.invoke(app, ["train", "--help"], terminal_width=200)
+    assert "1/3" in result.output and "0.333" not in result.output
+
+
+def test_overlapping_mask_pixels_stay_bit_exact_outside(tmp_path: Path) -> None:
+    """A guard for everything above: a PNG's pixels outside the hole are kept exactly."""
+    photo = save(tmp_path / "photo.png", 64, 80)
+    assert fill(photo, "--box", "10,10,20").exit_code == 0
+    before, after = np.asarray(Image.open(photo)), np.asarray(Image.open(tmp_path / "photo.filled.png"))
+    hole = masking.draw_boxes([masking.Box(10, 10, 20)], 64, 80) > 0
+    assert np.array_equal(before[~hole], after[~hole])
