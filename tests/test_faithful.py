@@ -242,3 +242,171 @@ def test_overlapping_mask_pixels_stay_bit_exact_outside(tmp_path: Path) -> None:
     before, after = np.asarray(Image.open(photo)), np.asarray(Image.open(tmp_path / "photo.filled.png"))
     hole = masking.draw_boxes([masking.Box(10, 10, 20)], 64, 80) > 0
     assert np.array_equal(before[~hole], after[~hole])
+
+
+# --- 2, 3: masks --------------------------------------------------------------------------------
+
+
+def test_masks_are_matched_by_relative_path_and_a_photo_without_one_is_skipped(tmp_path: Path) -> None:
+    photos, masks, out = tmp_path / "A", tmp_path / "masks", tmp_path / "out"
+    for folder, seed in (("s1", 1), ("s2", 2), ("s3", 3)):
+        save(photos / folder / "x.bmp", seed=seed)
+    box = {"s1": (4, 4), "s2": (24, 20)}
+    for folder, (x, y) in box.items():
+        mask = np.zeros((40, 48), np.uint8)
+        mask[y : y + 10, x : x + 10] = 255
+        (masks / folder).mkdir(parents=True)
+        Image.fromarray(mask).save(masks / folder / "x.png")
+    result = fill(photos, "--mask-dir", masks, "--out-dir", out)
+    assert result.exit_code == 0, result.output
+    assert f"Skipped {photos / 's3' / 'x.bmp'}: no mask for it in {masks} (looked for {masks / 's3' / 'x'}.*)" in (
+        lines(result)
+    )
+    assert not (out / "s3" / "x.filled.bmp").exists()
+    for folder, (x, y) in box.items():
+        before = np.asarray(Image.open(photos / folder / "x.bmp"))
+        after = np.asarray(Image.open(out / folder / "x.filled.bmp"))
+        changed = np.argwhere((before != after).any(-1))
+        assert changed.min(0).tolist() >= [y, x] and changed.max(0).tolist() <= [y + 9, x + 9], folder
+    Image.new("L", (48, 40)).save(masks / "s1" / "x.jpg")
+    result = fill(photos, "--mask-dir", masks, "--out-dir", out, "--force")
+    assert result.exit_code == 2
+    assert lines(result) == [
+        f"Error: {masks / 's1' / 'x.jpg'} and {masks / 's1' / 'x.png'} both match {photos / 's1' / 'x.bmp'}; "
+        "keep one mask per photo"
+    ]
+
+
+def test_a_mask_must_have_the_photos_shape_as_displayed_or_as_stored(tmp_path: Path) -> None:
+    photo = tmp_path / "portrait.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 80 wide x 50 high, displayed 50 wide x 80 high
+    save(photo, 50, 80, exif=exif.tobytes(), quality=95)
+    displayed = np.zeros((80, 50), np.uint8)
+    displayed[60:75, 5:20] = 255  # near the bottom left of the portrait as displayed
+    Image.fromarray(displayed).save(tmp_path / "displayed.png")
+    # The same hole drawn on the stored pixels: the stored image turned by orientation 6 is the displayed one.
+    Image.fromarray(displayed).transpose(images.STORED[6]).save(tmp_path / "stored.png")
+    Image.fromarray(displayed).resize((100, 160), Image.Resampling.NEAREST).save(tmp_path / "twice.png")
+    Image.fromarray(displayed[:50]).save(tmp_path / "other.png")
+    notes: list[str] = []
+    expected = displayed > 127
+    for name in ("displayed", "stored", "twice"):
+        hole = masking.read_mask(tmp_path / f"{name}.png", 50, 80, orientation=6, on_note=notes.append) > 0
+        assert np.array_equal(hole, expected), name
+    assert notes == ["mask twice.png (100x160) was scaled to the photo's 50x80"]
+    result = fill(photo, "--mask", tmp_path / "other.png")
+    assert result.exit_code == 2
+    assert lines(result) == [
+        "Error: mask other.png is 50x50 but the photo is 50x80 (stored as 80x50); a mask must have the photo's shape"
+    ]
+
+
+# --- 4, 6, 8, 9: what each file keeps -------------------------------------------------------------
+
+
+def outside_changes(before: Path, after: Path, box: masking.Box) -> float:
+    """Share of the pixels outside box that differ between two photos, both turned upright."""
+    from PIL import ImageOps
+
+    first = np.asarray(ImageOps.exif_transpose(Image.open(before)).convert("RGB")).astype(int)
+    second = np.asarray(ImageOps.exif_transpose(Image.open(after)).convert("RGB")).astype(int)
+    hole = masking.draw_boxes([box], *first.shape[:2]) > 0
+    return float((first != second).any(-1)[~hole].mean())
+
+
+def webp_chunk(path: Path) -> bytes:
+    return path.read_bytes()[12:16]
+
+
+def test_a_lossless_webp_stays_lossless_and_a_lossy_one_gets_a_high_quality(tmp_path: Path) -> None:
+    lossless = save(tmp_path / "lossless.webp", 96, 128, lossless=True)
+    lossy = save(tmp_path / "lossy.webp", 96, 128, quality=90)
+    assert (webp_chunk(lossless), webp_chunk(lossy)) == (b"VP8L", b"VP8 ")
+    box = masking.Box(30, 30, 20)
+    for photo in (lossless, lossy):
+        assert fill(photo, "--box", str(box)).exit_code == 0
+    assert webp_chunk(tmp_path / "lossless.filled.webp") == b"VP8L"
+    assert outside_changes(lossless, tmp_path / "lossless.filled.webp", box) == 0
+    assert webp_chunk(tmp_path / "lossy.filled.webp") == b"VP8 "
+    # A PNG written as WebP is lossless too; --quality asks for lossy.
+    png = save(tmp_path / "photo.png", 96, 128)
+    assert fill(png, "--box", str(box), "--out", tmp_path / "png.webp").exit_code == 0
+    assert webp_chunk(tmp_path / "png.webp") == b"VP8L"
+    assert fill(png, "--box", str(box), "--out", tmp_path / "small.webp", "--quality", "60").exit_code == 0
+    assert webp_chunk(tmp_path / "small.webp") == b"VP8 "
+
+
+def test_palette_transparency_becomes_rgba_and_one_bit_becomes_gray(tmp_path: Path) -> None:
+    pixels = np.dstack([landscape(40, 48, seed=1), np.full((40, 48), 255, np.uint8)])
+    pixels[:5, :5, 3] = 0
+    palette = Image.fromarray(pixels).quantize(64)  # RGBA quantized: a palette with a transparent entry
+    palette.save(tmp_path / "palette.png")
+    Image.fromarray(landscape(40, 48, seed=2)).convert("1").save(tmp_path / "bits.png")
+    Image.fromarray(landscape(40, 48, seed=3)).convert("P").save(tmp_path / "opaque_palette.png")
+    with Image.open(tmp_path / "palette.png") as source:
+        assert source.mode == "P" and "transparency" in source.info
+        alpha = np.asarray(source.convert("RGBA"))[..., 3]
+    assert fill(tmp_path / "palette.png", "--box", "20,20,10").exit_code == 0
+    with Image.open(tmp_path / "palette.filled.png") as written:
+        assert written.mode == "RGBA"
+        assert np.array_equal(np.asarray(written)[..., 3], alpha)
+    assert fill(tmp_path / "bits.png", "--box", "20,20,10").exit_code == 0
+    with Image.open(tmp_path / "bits.filled.png") as written:
+        assert written.mode == "L"
+    result = fill(tmp_path / "opaque_palette.png", "--box", "20,20,10")
+    assert result.exit_code == 0
+    assert lines(result)[0] == "Warning: its palette (P) pixels are written as RGB"
+
+
+def test_xmp_png_text_and_the_progressive_flag_are_kept(tmp_path: Path) -> None:
+    from PIL import PngImagePlugin
+
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><xmp:Rating>5</xmp:Rating></rdf:RDF></x:xmpmeta>'
+    jpeg = save(tmp_path / "photo.jpg", 64, 80, xmp=xmp, progressive=True, quality=90)
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Title", "Picos")
+    info.add_itxt("Comment", "Café ☕")
+    Image.fromarray(landscape(64, 80, seed=1)).save(tmp_path / "photo.png", pnginfo=info)
+    assert fill(jpeg, "--box", "10,10,16").exit_code == 0
+    assert fill(jpeg, "--box", "10,10,16", "--out", tmp_path / "from_jpeg.png").exit_code == 0
+    assert fill(tmp_path / "photo.png", "--box", "10,10,16").exit_code == 0
+    with Image.open(tmp_path / "photo.filled.jpg") as written:
+        assert written.info["xmp"] == xmp and written.info.get("progressive")
+    with Image.open(tmp_path / "from_jpeg.png") as written:
+        assert written.info["xmp"] in (xmp, xmp.decode())
+    with Image.open(tmp_path / "photo.filled.png") as written:
+        assert written.text == {"Title": "Picos", "Comment": "Café ☕"}
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".gif", ".webp"])
+def test_a_multi_frame_file_is_refused_rather_than_cut_to_its_first_frame(tmp_path: Path, suffix: str) -> None:
+    photo = tmp_path / f"pages{suffix}"
+    frames = [Image.fromarray(landscape(40, 48, seed=seed)) for seed in range(3)]
+    frames[0].save(photo, save_all=True, append_images=frames[1:])
+    result = fill(photo, "--box", "4,4,10")
+    assert result.exit_code == 1
+    kind = "pages (TIFF)" if suffix == ".tif" else f"frames ({'GIF' if suffix == '.gif' else 'WEBP'})"
+    assert lines(result) == [
+        f"Error: {photo} has 3 {kind}; inpaint fills single images only and would keep only the first: "
+        "save that one as its own file"
+    ]
+    assert not (tmp_path / f"pages.filled{suffix}").exists()
+
+
+def test_an_exif_rotated_jpeg_changes_outside_the_hole_no_more_than_an_upright_one(tmp_path: Path) -> None:
+    pixels = landscape(192, 256, seed=7)  # as displayed: 256 wide, 192 high
+    upright = tmp_path / "upright.jpg"
+    Image.fromarray(pixels).save(upright, quality=85)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rotated = tmp_path / "rotated.jpg"
+    Image.fromarray(pixels).transpose(images.STORED[6]).save(rotated, quality=85, exif=exif.tobytes())
+    box = masking.Box(96, 64, 32)  # on the 16 px block grid both ways
+    for photo in (upright, rotated):
+        assert fill(photo, "--box", str(box)).exit_code == 0
+    with Image.open(tmp_path / "rotated.filled.jpg") as written, Image.open(rotated) as source:
+        assert written.getexif()[0x0112] == 6 and written.size == source.size == (192, 256)
+    upright_share = outside_changes(upright, tmp_path / "upright.filled.jpg", box)
+    rotated_share = outside_changes(rotated, tmp_path / "rotated.filled.jpg", box)
+    assert rotated_share <= upright_share + 0.01, (rotated_share, upright_share)
