@@ -85,6 +85,8 @@ def fill_image(
         raise UsageError(f"the mask is {hole.shape[1]}x{hole.shape[0]} but the image is {size[1]}x{size[0]}")
     if not hole.any():
         raise UsageError("the mask has no hole (no white pixels): nothing to fill")
+    if hole.all():
+        raise UsageError("the mask covers the whole image: no pixel is left to fill it from")
     if isinstance(image, Image.Image):
         return _fill_pillow(image, hole, options, predictor or bundled_predictor(), on_warning or _ignore)
     result = image.copy()
@@ -331,6 +333,8 @@ def hole_mask(
         mask |= masking.read_mask(mask_path, width, height, orientation, on_note) > 0
     if not mask.any():
         raise UsageError(f"the mask for {name} has no white pixels: nothing to fill")
+    if mask.all():
+        raise UsageError(f"the holes cover all of {name}: no pixel is left to fill them from")
     return mask
 
 

@@ -177,6 +177,12 @@ def _opened(path: Path, max_pixels: int | None = None) -> Image.Image:
         if image.width * image.height > limit:
             image.close()
             raise _too_many_pixels(path, image.width, image.height, limit)
+        if image.mode in {"RGB", "RGBA"} and _sixteen_bit_colour(path, image):
+            image.close()
+            raise InpaintError(
+                f"{path} has 16-bit colour, which would be written back at 8 bits; inpaint fills 8-bit colour "
+                f"only (16-bit grayscale is refused too): convert it to 8 bits first"
+            )
         frames = getattr(image, "n_frames", 1)
         if frames > 1:
             image.close()
@@ -214,6 +220,18 @@ def _decoded(path: Path, image: Image.Image) -> Photo:
             progressive=bool(image.format == "JPEG" and image.info.get("progressive")),
             webp_lossless=_webp_lossless(path) if image.format == "WEBP" else None,
         )
+
+
+def _sixteen_bit_colour(path: Path, image: Image.Image) -> bool:
+    """Whether a PNG or TIFF that Pillow reads as 8-bit RGB(A) holds 16 bits per channel (Pillow drops 8 of them)."""
+    if image.format == "PNG":
+        with open(path, "rb") as file:
+            header = file.read(26)
+        return len(header) == 26 and header[12:16] == b"IHDR" and header[24] == 16
+    if image.format == "TIFF":
+        bits = image.tag_v2.get(258, (8,))
+        return max(bits if isinstance(bits, tuple) else (bits,)) > 8
+    return False
 
 
 def _xmp(image: Image.Image) -> bytes | None:

@@ -410,3 +410,42 @@ def test_an_exif_rotated_jpeg_changes_outside_the_hole_no_more_than_an_upright_o
     upright_share = outside_changes(upright, tmp_path / "upright.filled.jpg", box)
     rotated_share = outside_changes(rotated, tmp_path / "rotated.filled.jpg", box)
     assert rotated_share <= upright_share + 0.01, (rotated_share, upright_share)
+
+
+# --- 1 (in part), 5 (in part) ---------------------------------------------------------------------
+
+
+def test_a_mask_covering_the_whole_photo_is_an_error_not_a_black_image(tmp_path: Path) -> None:
+    photo = save(tmp_path / "photo.png")
+    Image.new("L", (48, 40), 255).save(tmp_path / "white.png")
+    result = fill(photo, "--mask", tmp_path / "white.png")
+    assert result.exit_code == 2
+    assert lines(result) == ["Error: the holes cover all of photo.png: no pixel is left to fill them from"]
+    assert not (tmp_path / "photo.filled.png").exists()
+    with pytest.raises(masking.UsageError, match="covers the whole image"):
+        from inpaint_cli import filling
+
+        filling.fill_image(Image.open(photo), np.ones((40, 48), bool))
+
+
+def test_sixteen_bit_colour_is_refused_rather_than_silently_reduced(tmp_path: Path) -> None:
+    import struct
+    import zlib
+
+    pixels = np.random.default_rng(0).integers(0, 65536, (20, 30, 3)).astype(">u2")
+    rows = b"".join(b"\0" + row.tobytes() for row in pixels)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    photo = tmp_path / "deep.png"
+    header = struct.pack(">IIBBBBB", 30, 20, 16, 2, 0, 0, 0)  # 16 bits per channel, RGB
+    photo.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    )
+    with Image.open(photo) as opened:
+        assert opened.mode == "RGB"  # what Pillow makes of it: 8 bits per channel
+    result = fill(photo, "--box", "2,2,8")
+    assert result.exit_code == 1
+    assert lines(result)[0].startswith(f"Error: {photo} has 16-bit colour, which would be written back at 8 bits")
+    assert not (tmp_path / "deep.filled.png").exists()
