@@ -379,6 +379,13 @@ def fill(
     compare: Annotated[
         Path | None, typer.Option(help="Write a before/after picture with the holes outlined (its suffix: the format).")
     ] = None,
+    smooth: Annotated[
+        bool,
+        typer.Option(
+            "--smooth", help="Skip the texture stage: the network's smooth fill alone (best in PSNR, but a textured "
+            "area shows where the hole was)."
+        ),
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace existing outputs.")] = False,
     skip_existing: Annotated[
         bool, typer.Option("--skip-existing", help="Leave existing outputs alone (re-running an interrupted folder).")
@@ -404,8 +411,9 @@ def fill(
         request = filling.FillRequest(
             photos, boxes, mask, mask_dir, out, out_dir, model, quality, compare, force, skip_existing, max_pixels
         )
+        options = filling.FillOptions(texture=not smooth)
         if len(photos) == 1 and not photos[0].is_dir():
-            outcomes = filling.fill_photos(request, on_photo=report_photo)
+            outcomes = filling.fill_photos(request, options, on_photo=report_photo)
             if outcomes[0].error is not None:
                 raise outcomes[0].error
             return
@@ -416,7 +424,7 @@ def fill(
                 report_photo(outcome, done, total, progress.console.print, in_folder=True)
                 progress.update(task, completed=done, total=total)
 
-            outcomes = filling.fill_photos(request, on_photo=on_photo)
+            outcomes = filling.fill_photos(request, options, on_photo=on_photo)
     summary, status = folder_summary(outcomes)
     if status:
         print_error(summary)

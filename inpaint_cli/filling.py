@@ -15,7 +15,7 @@ from typing import overload
 import numpy as np
 from PIL import Image
 
-from inpaint_cli import images, masking, network_fill, planning, runtime
+from inpaint_cli import images, masking, network_fill, planning, runtime, texture
 from inpaint_cli.errors import InpaintError, UsageError
 from inpaint_cli.runtime import Predictor
 
@@ -38,7 +38,7 @@ class FillOptions:
     context_factors: tuple[float, ...] = (3.0, 6.0)
     flat_detail: tuple[float, float] = (0.003, 0.006)
     mirror: bool = True
-    texture: bool = True
+    texture: bool = True  # the texture stage (texture.py): detail from the photo's own pixels; off: --smooth
 
     def __post_init__(self) -> None:
         if not self.context_factors or min(self.context_factors) < 1:
@@ -87,12 +87,10 @@ def fill_image(
         raise UsageError("the mask has no hole (no white pixels): nothing to fill")
     if hole.all():
         raise UsageError("the mask covers the whole image: no pixel is left to fill it from")
+    predictor, on_warning = predictor or bundled_predictor(), on_warning or _ignore
     if isinstance(image, Image.Image):
-        return _fill_pillow(image, hole, options, predictor or bundled_predictor(), on_warning or _ignore)
-    result = image.copy()
-    for square, rgb in _square_fills(lambda box: image[box.slices], hole, options, predictor, on_warning):
-        _write_colour(result[square.slices], rgb, hole[square.slices])
-    return result
+        return _fill_pillow(image, hole, options, predictor, on_warning)
+    return np.array(_fill_pillow(Image.fromarray(image), hole, options, predictor, on_warning))
 
 
 def _ignore(message: str) -> None:
@@ -106,25 +104,6 @@ def _as_hole(mask: np.ndarray | Image.Image) -> np.ndarray:
     return masking.as_hole(np.asarray(mask))
 
 
-def _square_fills(
-    crop_of: network_fill.CropOf,
-    hole: np.ndarray,
-    options: FillOptions,
-    predictor: Predictor | None,
-    on_warning: Warn | None,
-) -> Iterator[network_fill.SquareFill]:
-    """Each square covering the holes with its uint8 RGB fill."""
-    return network_fill.square_fills(
-        crop_of,
-        hole,
-        predictor or bundled_predictor(),
-        options.context_factors,
-        options.flat_detail,
-        options.mirror,
-        on_warning or _ignore,
-    )
-
-
 def _fill_pillow(
     image: Image.Image,
     hole: np.ndarray,
@@ -135,6 +114,8 @@ def _fill_pillow(
 ) -> Image.Image:
     """fill_image for a Pillow image, square by square on crops: a 12 MP photo never becomes an array.
 
+    First the network fills every square that covers holes; then, unless options.texture is off,
+    the texture stage gives each square's hole pixels the detail of the photo around them.
     in_place fills image itself (saving a full-size copy) when its mode needs no conversion.
     """
     if image.mode in images.HIGH_BIT_MODES:
@@ -142,13 +123,47 @@ def _fill_pillow(
     mode = images.working_mode(image)
     source = image if image.mode == mode else image.convert(mode)
     result = source if in_place and source is image else source.copy()
-    for square, rgb in _square_fills(
-        lambda box: np.asarray(source.crop(box.corners)), hole, options, predictor, on_warning
+    squares = []
+    for square, rgb in network_fill.square_fills(
+        lambda box: np.asarray(source.crop(box.corners)),
+        hole,
+        predictor,
+        options.context_factors,
+        options.flat_detail,
+        options.mirror,
+        on_warning,
     ):
-        region = np.array(result.crop(square.corners))
-        _write_colour(region, rgb, hole[square.slices])
-        result.paste(Image.fromarray(region), square.corners[:2])
+        _paste_colour(result, square.corners, rgb, hole[square.slices])
+        squares.append(square)
+    if options.texture:
+        for square in squares:
+            _add_texture(result, hole, square)
     return result
+
+
+def _add_texture(result: Image.Image, hole: np.ndarray, square: masking.Box) -> None:
+    """Give the hole pixels inside square the detail of the photo around them (texture.py), in place.
+
+    The texture stage sees a crop of TEXTURE_REACH times the square's side around it, in which
+    every hole pixel already holds the network's fill: its guide.
+    """
+    height, width = hole.shape
+    reach = round(texture.REACH * square.size)
+    corners = (max(0, square.x - reach), max(0, square.y - reach))
+    corners += (min(width, square.x + square.size + reach), min(height, square.y + square.size + reach))
+    left, top, right, bottom = corners
+    crop_hole = hole[top:bottom, left:right]
+    guide = network_fill.as_rgb(np.asarray(result.crop(corners)))
+    textured = texture.add_texture(guide, crop_hole, guide)
+    inside = (slice(square.y - top, square.y - top + square.size), slice(square.x - left, square.x - left + square.size))
+    _paste_colour(result, square.corners, textured[inside], hole[square.slices])
+
+
+def _paste_colour(result: Image.Image, corners: tuple[int, int, int, int], rgb: np.ndarray, target: np.ndarray) -> None:
+    """Write uint8 RGB pixels into result's box at corners where target is true (alpha never changes)."""
+    region = np.array(result.crop(corners))
+    _write_colour(region, rgb, target)
+    result.paste(Image.fromarray(region), corners[:2])
 
 
 def _write_colour(region: np.ndarray, rgb: np.ndarray, target: np.ndarray) -> None:

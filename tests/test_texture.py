@@ -1,0 +1,102 @@
+"""The texture stage: detail from the photo's own pixels in the hole, nothing changed outside it."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import landscape
+
+from inpaint_cli import evaluation, filling, masking, network_fill, runtime
+
+SMOOTH = filling.FillOptions(texture=False)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_model_dir: Path) -> runtime.Predictor:
+    return runtime.load_predictor(tiny_model_dir)
+
+
+def periodic(kind: str, height: int = 320, width: int = 320) -> np.ndarray:
+    """A generated photo with a strong texture: stripes, a checkerboard or noise, uint8 HxWx3."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    rng = np.random.default_rng(7)
+    if kind == "stripes":
+        grey = 128 + 90 * np.sin(2 * np.pi * (xx + 0.5 * yy) / 11)
+    elif kind == "checkerboard":
+        grey = np.where(((yy // 6) + (xx // 6)) % 2 == 0, 50, 200).astype(float)
+    else:
+        grey = 128 + rng.normal(0, 40, (height, width))
+    colour = np.stack([grey, 0.8 * grey + 20, 0.6 * grey + 40], axis=-1)
+    return np.clip(colour, 0, 255).astype(np.uint8)
+
+
+def gradient_energy(image: np.ndarray, where: np.ndarray) -> float:
+    """Mean Sobel gradient magnitude of the luminance over the pixels where is true."""
+    return float(evaluation.sobel_magnitude(image)[where].mean())
+
+
+def ring_around(hole: np.ndarray, width: int) -> np.ndarray:
+    """The known pixels within width of the hole's bounding box."""
+    rows, columns = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
+    ring = np.zeros_like(hole)
+    ring[max(0, rows[0] - width) : rows[-1] + 1 + width, max(0, columns[0] - width) : columns[-1] + 1 + width] = True
+    return ring & ~hole
+
+
+@pytest.mark.parametrize("kind", ["stripes", "checkerboard", "noise"])
+def test_a_textured_hole_gets_the_surroundings_gradient_energy_and_the_smooth_fill_far_less(
+    tiny_model: runtime.Predictor, kind: str
+) -> None:
+    photo = periodic(kind)
+    hole = masking.draw_boxes([masking.Box(120, 110, 64)], *photo.shape[:2]) > 0
+    inner = np.zeros_like(hole)
+    inner[112:172, 122:182] = True  # the hole less a 2 px border, where Sobel would see the seam itself
+    around = gradient_energy(photo, ring_around(hole, 32))
+    textured = filling.fill_image(photo, hole, predictor=tiny_model)
+    smooth = filling.fill_image(photo, hole, SMOOTH, tiny_model)
+    assert gradient_energy(textured, inner) == pytest.approx(around, rel=0.2)
+    assert gradient_energy(smooth, inner) < 0.5 * around
+
+
+def test_the_texture_stage_changes_no_pixel_outside_the_hole_and_is_deterministic(
+    tiny_model: runtime.Predictor,
+) -> None:
+    photo = landscape(300, 400, seed=3)
+    rng = np.random.default_rng(2)
+    hole = masking.random_stroke_mask(rng, 300, 20, 40) > 0
+    hole = np.pad(hole, ((0, 0), (0, 100)))
+    hole[40:100, 300:380] = True
+    first = filling.fill_image(photo, hole, predictor=tiny_model)
+    second = filling.fill_image(photo.copy(), hole.copy(), predictor=tiny_model)
+    assert np.array_equal(first[~hole], photo[~hole])
+    assert np.array_equal(first, second)
+    assert not np.array_equal(first[hole], filling.fill_image(photo, hole, SMOOTH, tiny_model)[hole])
+
+
+def test_a_flat_sky_gets_no_seams(tiny_model: runtime.Predictor) -> None:
+    yy = np.mgrid[0:300, 0:400][0].astype(float)
+    sky = np.stack([90 + 40 * yy / 300, 140 + 30 * yy / 300, 230 - 10 * yy / 300], axis=-1).round().astype(np.uint8)
+    hole = masking.draw_boxes([masking.Box(150, 100, 96)], 300, 400) > 0
+    textured = filling.fill_image(sky, hole, predictor=tiny_model)
+    smooth = filling.fill_image(sky, hole, SMOOTH, tiny_model)
+    step = np.abs(np.diff(textured.astype(int), axis=1)).max(axis=-1)  # any seam shows as a jump between columns
+    assert step[hole[:, 1:]].max() <= 2
+    assert np.abs(textured.astype(int) - smooth.astype(int)).max() <= 2
+
+
+def test_smooth_is_the_networks_fill_alone(tiny_model: runtime.Predictor) -> None:
+    photo = landscape(200, 300, seed=5)
+    hole = masking.draw_boxes([masking.Box(100, 50, 48), masking.Box(10, 140, 30)], 200, 300) > 0
+    expected = photo.copy()
+    options = filling.FillOptions()
+    for square, rgb in network_fill.square_fills(
+        lambda box: photo[box.slices],
+        hole,
+        tiny_model,
+        options.context_factors,
+        options.flat_detail,
+        options.mirror,
+        lambda message: None,
+    ):
+        expected[square.slices][hole[square.slices]] = rgb[hole[square.slices]]
+    assert np.array_equal(filling.fill_image(photo, hole, SMOOTH, tiny_model), expected)
