@@ -22,9 +22,8 @@ import math
 import os
 import platform
 import posixpath
-import socket
+import subprocess
 import sys
-import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -159,21 +158,40 @@ def worker_timeout() -> float:
         raise UsageError(f"{WORKER_TIMEOUT_ENV}={text} is not a number of seconds") from None
 
 
-def _reachable(address: str, seconds: float = 2.0) -> bool:
+# The watchdog of _multi_worker_strategy runs in a process of its own: while TensorFlow waits for the
+# cluster, it holds Python's lock in native code, where no thread, signal handler or exception runs.
+_WATCHDOG = r"""
+import os, select, signal, socket, sys
+parent, timeout, variable = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+others = sys.argv[4:]
+if select.select([sys.stdin], [], [], timeout)[0]:
+    sys.exit(0)  # the cluster formed, or the worker ended: nothing to do
+
+def reachable(address):
     host, _, port = address.rpartition(":")
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=seconds):
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=2):
             return True
     except (OSError, ValueError):
         return False
 
+missing = [address for address in others if not reachable(address)] or others
+plural = "s" if len(missing) > 1 else ""
+sys.stderr.write(
+    f"Error: cannot reach the worker{plural} at {', '.join(missing)} within {timeout:g} s (TF_CONFIG); "
+    f"start every worker of the cluster, or give them longer with {variable}\n"
+)
+sys.stderr.flush()
+os.kill(parent, signal.SIGKILL)
+"""
+
 
 def _multi_worker_strategy() -> tf.distribute.Strategy:
-    """MultiWorkerMirroredStrategy over TF_CONFIG's cluster, or one line and exit 1 when it does not form in time.
+    """MultiWorkerMirroredStrategy over TF_CONFIG's cluster; one line and the end of the process if it does not form.
 
-    TensorFlow waits for the other workers without end, inside native code that no signal
-    or exception reaches, so a watchdog thread ends the process after worker_timeout()
-    seconds, naming the workers this one cannot connect to.
+    TensorFlow waits for the other workers without end, in native code that holds Python's
+    lock, so a watchdog process ends this one (SIGKILL) after worker_timeout() seconds,
+    naming the workers it cannot connect to.
     """
     addresses, position = cluster_addresses()
     timeout = worker_timeout()
@@ -188,24 +206,16 @@ def _multi_worker_strategy() -> tf.distribute.Strategy:
         shutdown_barrier_timeout_in_ms=int(timeout * 1000),
         allow_new_incarnation_to_reconnect=True,
     )
-    formed = threading.Event()
-
-    def watch() -> None:
-        if formed.wait(timeout):
-            return
-        others = [address for index, address in enumerate(addresses) if index != position]
-        missing = [address for address in others if not _reachable(address)] or others
-        sys.stderr.write(
-            f"Error: cannot reach the worker{'s' if len(missing) > 1 else ''} at {', '.join(missing)} "
-            f"within {timeout:g} s (TF_CONFIG); start every worker of the cluster, or set {WORKER_TIMEOUT_ENV}\n"
-        )
-        sys.stderr.flush()
-        os._exit(1)
-
-    threading.Thread(target=watch, name="inpaint-worker-timeout", daemon=True).start()
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    formed.set()
-    return strategy
+    others = [address for index, address in enumerate(addresses) if index != position]
+    watchdog = subprocess.Popen(
+        [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(timeout), WORKER_TIMEOUT_ENV, *others],
+        stdin=subprocess.PIPE,
+    )
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    finally:
+        watchdog.stdin.close()
+        watchdog.wait()
 
 
 def _coordination_leader() -> str:
@@ -518,11 +528,12 @@ def _build_network(
         unet = network.build_unet(model_config)
         compile_for_training(unet, config, inputs.steps_per_epoch * config.epochs)
         unet.optimizer.build(unet.trainable_variables)  # now, not in the first step: a backup's state loads into it
-        if folder.writes and state["epoch"]:
-            with storage.local_copy(folder.backup_file(str(state["weights"]))) as weights:
-                unet.load_weights(weights)
-        elif folder.writes and config.init_from:
-            _load_initial_weights(unet, config.init_from)
+    # Outside the scope: a variable that loading makes in it would be a collective op on the chief alone.
+    if folder.writes and state["epoch"]:
+        with storage.local_copy(folder.backup_file(str(state["weights"]))) as weights:
+            unet.load_weights(weights)
+    elif folder.writes and config.init_from:
+        _load_initial_weights(unet, config.init_from)
     _copy_chief_variables(distribution, [*unet.variables, *unet.optimizer.variables])
     return unet
 
@@ -626,15 +637,27 @@ def _run_epochs(
     steps_per_epoch: int,
     first_epoch: int,
     commit: _EpochCommit,
+    dataset_dir: StoragePath,
 ) -> None:
-    """Train the epochs from first_epoch on, committing each; logs are the means over the epoch's steps."""
+    """Train the epochs from first_epoch on, committing each; logs are the means over the epoch's steps.
+
+    Raises TrainingInterrupted on Ctrl-C, and one line for a damaged dataset.
+    """
     step = _train_step(distribution, unet, config.batch_size)
-    for epoch in range(first_epoch, config.epochs):
-        loss_sum, psnr_sum = 0.0, 0.0
-        for _ in range(steps_per_epoch):
-            loss, psnr = step(batches)
-            loss_sum, psnr_sum = loss_sum + float(loss), psnr_sum + float(psnr)
-        commit(unet, epoch, {"loss": loss_sum / steps_per_epoch, "hole_psnr": psnr_sum / steps_per_epoch})
+    try:
+        for epoch in range(first_epoch, config.epochs):
+            loss_sum, psnr_sum = 0.0, 0.0
+            for _ in range(steps_per_epoch):
+                loss, psnr = step(batches)
+                loss_sum, psnr_sum = loss_sum + float(loss), psnr_sum + float(psnr)
+            commit(unet, epoch, {"loss": loss_sum / steps_per_epoch, "hole_psnr": psnr_sum / steps_per_epoch})
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(int(commit.state["epoch"]), config.epochs) from None
+    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise InpaintError(
+            f"the dataset in {storage.as_text(dataset_dir)} is damaged ({first_line}); prepare it again"
+        ) from None
 
 
 LOST_WORKER_ERRORS = (
@@ -683,39 +706,33 @@ def train(
             state.update(folder.start(start, options) or {})
         return int(state["epoch"])
 
-    initial_epoch = _all_workers_start(distribution, begin)
-    inputs = opened[0]
-    state["epoch"] = initial_epoch
-    if initial_epoch:
-        state["resumed_at"] = [*state.get("resumed_at", []), initial_epoch]
-
-    keras.utils.set_random_seed(config.seed)
-    model_config = network.ModelConfig(
-        input_size=inputs.size, width=config.width, prefill=config.prefill, mask_input=config.mask_input
-    )
-    unet = _build_network(distribution, model_config, config, inputs, folder, state)
-    inference_copy = _inference_copy(model_config, config)
-    if initial_epoch:
-        folder.publish(state, unet, inference_copy)  # finish what a kill may have cut short
-    validation_data = inputs.validation_pairs.batch(config.batch_size).map(_pack).cache().prefetch(tf.data.AUTOTUNE)
-    commit = _EpochCommit(folder, state, inference_copy, validation_data, config.epochs, on_epoch)
-    batches = _distributed_batches(distribution, dataset_dir, inputs, config, initial_epoch)
-    if folder.writes:
-        on_start(initial_epoch, config.epochs)
+    commit: _EpochCommit | None = None
     try:
-        _run_epochs(distribution, unet, batches, config, inputs.steps_per_epoch, initial_epoch, commit)
-    except KeyboardInterrupt:
-        raise TrainingInterrupted(int(commit.state["epoch"]), config.epochs) from None
-    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
-        first_line = str(error).strip().splitlines()[0]
-        raise InpaintError(
-            f"the dataset in {storage.as_text(dataset_dir)} is damaged ({first_line}); prepare it again"
-        ) from None
+        initial_epoch = _all_workers_start(distribution, begin)
+        inputs = opened[0]
+        state["epoch"] = initial_epoch
+        if initial_epoch:
+            state["resumed_at"] = [*state.get("resumed_at", []), initial_epoch]
+        keras.utils.set_random_seed(config.seed)
+        model_config = network.ModelConfig(
+            input_size=inputs.size, width=config.width, prefill=config.prefill, mask_input=config.mask_input
+        )
+        unet = _build_network(distribution, model_config, config, inputs, folder, state)
+        inference_copy = _inference_copy(model_config, config)
+        if initial_epoch:
+            folder.publish(state, unet, inference_copy)  # finish what a kill may have cut short
+        validation = inputs.validation_pairs.batch(config.batch_size).map(_pack).cache().prefetch(tf.data.AUTOTUNE)
+        commit = _EpochCommit(folder, state, inference_copy, validation, config.epochs, on_epoch)
+        batches = _distributed_batches(distribution, dataset_dir, inputs, config, initial_epoch)
+        if folder.writes:
+            on_start(initial_epoch, config.epochs)
+        _run_epochs(distribution, unet, batches, config, inputs.steps_per_epoch, initial_epoch, commit, dataset_dir)
     except LOST_WORKER_ERRORS as error:
         if not _multi_worker(distribution):
             raise
+        done = int((commit.state if commit else state)["epoch"])
         raise InpaintError(
-            f"lost contact with the other workers after epoch {commit.state['epoch']} of {config.epochs} "
+            f"lost contact with the other workers after epoch {done} of {config.epochs} "
             f"({type(error).__name__}); run the same command again on every worker to resume"
         ) from None
     if not folder.writes:
