@@ -11,6 +11,11 @@ optimizer's state) go to .backup/ first, then .backup/state.json is replaced: th
 rename commits the epoch. history.csv and model.keras are derived from the committed
 state afterwards, and again when a run resumes, so a kill at any moment leaves
 nothing that a resumed run would count twice or miss.
+
+Every strategy trains with the same custom step (_train_step) under strategy.run, because
+Keras 3's Model.fit fails under MultiWorkerMirroredStrategy. Across workers only the chief
+validates, reports and writes the folder; it also decides the epoch every worker starts
+from and sends them its weights (docs/training-multi-worker.md).
 """
 
 from __future__ import annotations
@@ -488,8 +493,8 @@ def _from_each_worker(distribution: tf.distribute.Strategy, values: list, chief_
 
     def replica(*tensors):
         context = tf.distribute.get_replica_context()
-        first = context.replica_id_in_sync_group == 0  # the chief's first replica, or this worker's first
-        keep = first if chief_only else tf.equal(context.replica_id_in_sync_group % _local_replicas(distribution), 0)
+        index = context.replica_id_in_sync_group  # the chief's replicas come first
+        keep = index == 0 if chief_only else index % _local_replicas(distribution) == 0  # one per worker
         kept = [tf.where(keep, tensor, tf.zeros_like(tensor)) for tensor in tensors]
         return context.all_reduce(tf.distribute.ReduceOp.SUM, kept)
 
