@@ -651,11 +651,12 @@ def _run_epochs(
     step = _train_step(distribution, unet, config.batch_size)
     try:
         for epoch in range(first_epoch, config.epochs):
-            loss_sum, psnr_sum = 0.0, 0.0
+            loss_sum, psnr_sum, started = 0.0, 0.0, time.perf_counter()
             for _ in range(steps_per_epoch):
                 loss, psnr = step(batches)
                 loss_sum, psnr_sum = loss_sum + float(loss), psnr_sum + float(psnr)
-            commit(unet, epoch, {"loss": loss_sum / steps_per_epoch, "hole_psnr": psnr_sum / steps_per_epoch})
+            logs = {"loss": loss_sum / steps_per_epoch, "hole_psnr": psnr_sum / steps_per_epoch}
+            commit(unet, epoch, {**logs, "seconds": round(time.perf_counter() - started, 3)})  # without validation
     except KeyboardInterrupt:
         raise TrainingInterrupted(int(commit.state["epoch"]), config.epochs) from None
     except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
