@@ -453,36 +453,49 @@ def _check_replicas(distribution: tf.distribute.Strategy, config: TrainConfig) -
     return replicas
 
 
-def _all_workers_start(distribution: tf.distribute.Strategy, begin: Callable[[], int]) -> int:
-    """Run begin() on every worker and return the chief's result (the epoch to start from) on all of them.
+def _begin(dataset_dir: StoragePath, config: TrainConfig, folder: _Folder, start: str) -> tuple[_Inputs, dict]:
+    """Open the dataset, then (on the chief) check the folder against --resume/--restart: the state to start from.
+
+    A bad dataset fails before the folder changes; a state with epoch 0 is a fresh run.
+    """
+    inputs = _open_dataset(dataset_dir, config)
+    options = {"training": asdict(config), "dataset_sha256": inputs.digest}
+    state = folder.start(start, options) if folder.writes else None
+    return inputs, state or {"epoch": 0, "history": []}
+
+
+def _all_workers_start(
+    distribution: tf.distribute.Strategy, begin: Callable[[], tuple[_Inputs, dict]]
+) -> tuple[_Inputs, dict]:
+    """Run begin() on every worker; its result, with the chief's epoch to start from on all of them.
 
     Every worker must start from the epoch the chief's folder holds, and a worker that fails
     to begin (a refused --resume, a missing dataset) must stop the others rather than leave
     them waiting in the first step: each says whether it failed, through one all-reduce.
     """
-    workers = distribution.extended._num_workers if _multi_worker(distribution) else 1
-    if workers == 1:
+    if not _multi_worker(distribution):
         return begin()
     addresses, position = cluster_addresses()
-    failure: BaseException | None = None
-    epoch = 0
+    failure, began = None, None
     try:
-        epoch = begin()
+        began = begin()
     except Exception as error:  # raised again below, once the others know
         failure = error
-    failed = np.zeros(workers + 1, np.float64)
+    failed = np.zeros(len(addresses) + 1, np.float64)
     failed[position] = failure is not None
-    failed[-1] = epoch if position == 0 else 0
+    failed[-1] = began[1]["epoch"] if began and position == 0 else 0
     shared = _from_each_worker(distribution, [tf.constant(failed)], chief_only=False)[0].numpy()
     if failure is not None:
         raise failure
     if shared[:-1].any():
         names = ", ".join(addresses[index] for index in np.flatnonzero(shared[:-1]))
         raise InpaintError(f"the worker at {names} could not start (see its message); this worker stops too")
-    return int(shared[-1])
+    inputs, state = began
+    return inputs, {**state, "epoch": int(shared[-1])}
 
 
 def _multi_worker(distribution: tf.distribute.Strategy) -> bool:
+    """Whether this process is one of several workers, which then must do every collective step together."""
     return isinstance(distribution, tf.distribute.MultiWorkerMirroredStrategy) and bool(
         getattr(distribution.extended, "_num_workers", 1) > 1
     )
@@ -503,6 +516,7 @@ def _from_each_worker(distribution: tf.distribute.Strategy, values: list, chief_
 
 
 def _local_replicas(distribution: tf.distribute.Strategy) -> int:
+    """The replicas of this worker (its GPUs, or 1), assuming, as TensorFlow does, that all workers have as many."""
     return max(1, int(distribution.num_replicas_in_sync) // int(getattr(distribution.extended, "_num_workers", 1)))
 
 
@@ -702,21 +716,11 @@ def train(
     distribution = make_strategy(strategy)  # before anything else starts TensorFlow's runtime
     replicas = _check_replicas(distribution, config)
     folder = _Folder(out_dir, writes=is_chief(distribution))
-    opened: list[_Inputs] = []
-    state: dict[str, object] = {"epoch": 0, "history": []}
-
-    def begin() -> int:
-        opened.append(_open_dataset(dataset_dir, config))
-        if folder.writes:
-            options = {"training": asdict(config), "dataset_sha256": opened[0].digest}
-            state.update(folder.start(start, options) or {})
-        return int(state["epoch"])
-
     commit: _EpochCommit | None = None
+    state: dict[str, object] = {"epoch": 0}
     try:
-        initial_epoch = _all_workers_start(distribution, begin)
-        inputs = opened[0]
-        state["epoch"] = initial_epoch
+        inputs, state = _all_workers_start(distribution, lambda: _begin(dataset_dir, config, folder, start))
+        initial_epoch = int(state["epoch"])
         if initial_epoch:
             state["resumed_at"] = [*state.get("resumed_at", []), initial_epoch]
         keras.utils.set_random_seed(config.seed)
