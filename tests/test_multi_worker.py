@@ -203,3 +203,20 @@ def test_workers_split_every_global_batch_between_them(dataset_dir: Path) -> Non
     for batch in range(2):
         halves = np.concatenate([first[batch * 3 : batch * 3 + 3], second[batch * 3 : batch * 3 + 3]])
         np.testing.assert_array_equal(halves, whole[batch * 6 : batch * 6 + 6])
+
+
+@pytest.mark.slow
+def test_a_chief_that_refuses_to_start_stops_the_other_worker_too(dataset_dir: Path, tmp_path: Path) -> None:
+    folder, ports = tmp_path / "model", free_ports(2)
+    folder.mkdir()
+    (folder / "model.json").write_text("{}")  # a finished model: refused without --restart
+    arguments = ["train", str(dataset_dir), "--out", str(folder), *OPTIONS]
+    chief, other = [Worker(index, ports, arguments, tmp_path) for index in range(2)]
+    assert chief.wait(120) == 2 and other.wait(120) == 1
+    assert chief.errors() == [
+        f"Error: {folder} already holds a trained model (model.json); "
+        "use --restart to train it again from scratch, or choose another --out"
+    ]
+    assert other.errors() == [
+        f"Error: the worker at 127.0.0.1:{ports[0]} could not start (see its message); this worker stops too"
+    ]
