@@ -314,6 +314,9 @@ def train(
         result = training.train(
             dataset_dir, out, config, on_epoch, start=start, strategy=strategy, on_start=on_start, command=command
         )
+    if not result.chief:  # another worker of a cluster: the chief reports and writes the model folder
+        console().print(f"This worker's share is done; the chief wrote the model to {out}.", highlight=False)
+        return
     best = result.card["best"]
     console().print(
         f"Best validation hole PSNR {best['val_hole_psnr']:.2f} dB (epoch {best['epoch'] + 1}); "

@@ -314,6 +314,7 @@ def training_stream(
     seed: int = 0,
     start: int = 0,
     zoom_fraction: float = 0.0,
+    share: tuple[int, int, int] = (0, 1, 1),
 ):
     """Endless (image, mask) pairs for training: pass after pass over the train split, with fresh holes.
 
@@ -322,6 +323,11 @@ def training_stream(
     k of the stream is a pure function of (seed, k), whatever the thread timing,
     iterator or number of replicas, so start=k picks the stream up exactly where a
     run that stopped after k samples left it.
+
+    share=(part, parts, batch_size) keeps only the part-th of parts equal slices of every
+    batch_size consecutive elements (counted from element 0, so start must be a multiple of
+    batch_size): a worker of a cluster decodes only its own slice of each global batch, and
+    the slices of all workers together are exactly the one-machine stream.
     """
     from inpaint_cli.backend import tf
 
@@ -348,11 +354,14 @@ def training_stream(
 
     stream = tf.data.Dataset.range(first_pass, 2**62).flat_map(one_pass)
     parse = _parser(manifest, random_holes=True, stroke_fraction=stroke_fraction, zoom_fraction=zoom_fraction)
-    return (
-        stream.enumerate(start=first_pass * count)
-        .skip(offset)
-        .map(lambda index, record: parse(record, _key(seed, index)), num_parallel_calls=tf.data.AUTOTUNE)
-    )
+    part, parts, batch_size = share
+    if parts < 1 or batch_size % parts or not 0 <= part < parts or (parts > 1 and start % batch_size):
+        raise InpaintError(f"cannot take share {share} of a stream starting at element {start}")
+    slice_size = batch_size // parts
+    records = stream.enumerate(start=first_pass * count).skip(offset)
+    if parts > 1:  # before decoding: the other slices are read (cheap) but never decoded
+        records = records.filter(lambda index, record: (index % batch_size) // slice_size == part)
+    return records.map(lambda index, record: parse(record, _key(seed, index)), num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def write_contact_sheet(dataset_dir: StoragePath, manifest: dict[str, object], path: Path, columns: int = 8) -> None:

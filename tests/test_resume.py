@@ -75,6 +75,7 @@ def weights_of(folder: Path) -> np.ndarray:
     return np.concatenate([weights.ravel() for weights in runtime.load_network(folder).get_weights()])
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_and_counts_each_epoch_once(dataset_dir: Path, tmp_path: Path) -> None:
     epochs, folder = 12, tmp_path / "model"
     arguments = ["train", str(dataset_dir), "--out", str(folder), "--epochs", str(epochs), "--width", "2"]
@@ -102,6 +103,7 @@ def test_a_killed_run_resumes_and_counts_each_epoch_once(dataset_dir: Path, tmp_
     assert card["epochs_run"] == epochs and len(card["resumed_at_epochs"]) == 1
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_resumes_to_the_result_of_an_uninterrupted_one(dataset_dir: Path, tmp_path: Path) -> None:
     whole = training.train(dataset_dir, tmp_path / "whole", TINY, no_report)
     folder = tmp_path / "cut"
@@ -162,6 +164,7 @@ def test_nothing_to_resume_is_refused(dataset_dir: Path, tmp_path: Path) -> None
     )
 
 
+@pytest.mark.slow
 def test_a_finished_model_is_replaced_only_with_restart(dataset_dir: Path, tmp_path: Path) -> None:
     folder = finished_folder(tmp_path / "model")
     with pytest.raises(UsageError) as refused:
@@ -251,6 +254,7 @@ print(json.dumps(runs))
 """
 
 
+@pytest.mark.slow
 def test_mirrored_over_two_logical_cpus_matches_one_device(dataset_dir: Path, tmp_path: Path) -> None:
     finished = subprocess.run(
         [sys.executable, "-c", MIRRORED_SCRIPT, str(dataset_dir), str(tmp_path)],
@@ -274,6 +278,7 @@ def test_mirrored_over_two_logical_cpus_matches_one_device(dataset_dir: Path, tm
     assert runs["odd_batch"] == "--batch-size 5 does not split evenly over the 2 replicas"
 
 
+@pytest.mark.slow
 def test_dataset_and_model_folders_may_be_gfile_urls(dataset_dir: Path, tmp_path: Path) -> None:
     ram = f"ram://{tmp_path.name}"  # TensorFlow's in-memory file system: paths pathlib cannot open
     manifest = dataset.prepare([Path(dataset.load_manifest(dataset_dir)["sources"][0])], f"{ram}/ds", PREPARE)

@@ -11,6 +11,7 @@ from inpaint_cli import dataset, network, runtime, training
 from inpaint_cli.errors import UsageError
 
 
+@pytest.mark.slow
 def test_tiny_training_run_lowers_the_loss_and_writes_every_file(photo_folder: Path, tmp_path: Path) -> None:
     config = dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, val_fraction=0.25, seed=0)
     dataset.prepare([photo_folder], tmp_path / "ds", config)
@@ -38,6 +39,7 @@ def test_tiny_training_run_lowers_the_loss_and_writes_every_file(photo_folder: P
     assert Image.open(folder / "preview.png").size == (3 * 32, 6 * 32)
 
 
+@pytest.mark.slow
 def test_the_tutorial_recipe_trains_a_network_seeing_only_the_zeroed_image(photo_folder: Path, tmp_path: Path) -> None:
     prepare_config = dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, val_fraction=0.25, seed=0)
     dataset.prepare([photo_folder], tmp_path / "ds", prepare_config)
@@ -49,6 +51,7 @@ def test_the_tutorial_recipe_trains_a_network_seeing_only_the_zeroed_image(photo
     assert not any(isinstance(layer, network.SmoothPrefill) for layer in unet.layers)
 
 
+@pytest.mark.slow
 def test_training_can_start_from_the_weights_of_another_model(photo_folder: Path, tmp_path: Path) -> None:
     dataset.prepare([photo_folder], tmp_path / "ds", dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, seed=0))
     first = tmp_path / "first"
