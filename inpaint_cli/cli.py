@@ -385,8 +385,9 @@ def fill(
     smooth: Annotated[
         bool,
         typer.Option(
-            "--smooth", help="Skip the texture stage: the network's smooth fill alone (best in PSNR, but a textured "
-            "area shows where the hole was)."
+            "--smooth",
+            help="Skip the texture stage: the network's smooth fill alone (best in PSNR, but a textured "
+            "area shows where the hole was).",
         ),
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace existing outputs.")] = False,
@@ -499,6 +500,7 @@ def evaluate(
             help="Comma list of classical fills to compare: shiftmap, fsr, telea, ns, biharmonic, mean (default: all)."
         ),
     ] = None,
+    smooth: Annotated[bool, typer.Option("--smooth", help="Score the model's fill without the texture stage.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the hole sizes and positions (keep it to compare runs).")] = 1234,
     limit: Annotated[int | None, typer.Option(help="Evaluate only the first N photos.")] = None,
     json_path: Annotated[
@@ -514,7 +516,7 @@ def evaluate(
     """
     from rich.table import Table
 
-    from inpaint_cli import evaluation
+    from inpaint_cli import evaluation, filling
 
     with user_errors():
         names = evaluation.parse_baselines(evaluation.DEFAULT_BASELINES if baselines is None else baselines)
@@ -527,7 +529,10 @@ def evaluate(
                     progress.console.print(f"Warning: skipped {skipped}", markup=False, highlight=False)
                 progress.update(task, completed=done, total=total)
 
-            result = evaluation.run_evaluation(photo_dir, model, names, seed=seed, limit=limit, on_photo=on_photo)
+            options = filling.FillOptions(texture=not smooth)
+            result = evaluation.run_evaluation(
+                photo_dir, model, names, seed=seed, limit=limit, on_photo=on_photo, options=options
+            )
         if json_path:
             evaluation.write_json(result, json_path)
         if sheet:

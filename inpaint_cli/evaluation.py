@@ -339,11 +339,13 @@ def run_evaluation(
     seed: int = DEFAULT_SEED,
     limit: int | None = None,
     on_photo: PhotoReport | None = None,
+    options: filling.FillOptions = filling.FillOptions(),  # noqa: B008 - frozen, so one shared default is safe
 ) -> Evaluation:
     """Fill the protocol's holes in the photos of photo_dir with the model and each baseline, and score them.
 
     model is a loaded model, or a path to load once the photos and baselines are
     checked (None: the bundled model). limit keeps the first photos in file-name order.
+    options are the model's fill settings (FillOptions(texture=False): `--smooth`).
     """
     if limit is not None and limit < 1:
         raise UsageError(f"--limit must be at least 1, not {limit}")
@@ -355,7 +357,7 @@ def run_evaluation(
         raise UsageError(f"no photos in {photo_dir} (looked for {', '.join(sorted(images.IMAGE_SUFFIXES))})")
     if not isinstance(model, Predictor):
         model = runtime.load_predictor(model)
-    fills = {MODEL_NAME: model_fill(model), **{name: BASELINES[name] for name in names}}
+    fills = {MODEL_NAME: model_fill(model, options), **{name: BASELINES[name] for name in names}}
 
     per_photo: dict[str, list[tuple[float, ...]]] = {name: [] for name in fills}
     sheet_rows: list[list[np.ndarray]] = []

@@ -6,7 +6,7 @@ network's fill comes from network_fill.py; how it is tuned is a FillOptions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -123,7 +123,6 @@ def _fill_pillow(
     mode = images.working_mode(image)
     source = image if image.mode == mode else image.convert(mode)
     result = source if in_place and source is image else source.copy()
-    squares = []
     for square, rgb in network_fill.square_fills(
         lambda box: np.asarray(source.crop(box.corners)),
         hole,
@@ -134,29 +133,44 @@ def _fill_pillow(
         on_warning,
     ):
         _paste_colour(result, square.corners, rgb, hole[square.slices])
-        squares.append(square)
     if options.texture:
-        for square in squares:
-            _add_texture(result, hole, square)
+        for region in masking.hole_regions(hole):
+            strength = texture_strength(region, hole.shape, predictor.input_size, min(options.context_factors))
+            if strength > 0:
+                _add_texture(result, hole, region, strength)
     return result
 
 
-def _add_texture(result: Image.Image, hole: np.ndarray, square: masking.Box) -> None:
-    """Give the hole pixels inside square the detail of the photo around them (texture.py), in place.
+def texture_strength(region: masking.HoleRegion, shape: tuple[int, ...], input_size: int, factor: float) -> float:
+    """How much of the texture stage a hole gets, in [0, 1]: none when the network saw the whole photo.
 
-    The texture stage sees a crop of TEXTURE_REACH times the square's side around it, in which
-    every hole pixel already holds the network's fill: its guide.
+    The network was trained on whole scenes at its input size, and on crops enlarged to it, which are smooth.
+    A hole whose window (factor x its thickness, at least the input) shows the whole photo is filled at the
+    scale the network knows, with its detail: there the stage cost 2 dB on 128 px photos. A window that
+    shows a small part of a big photo is a zoom, filled smoothly: there the photo's own grain belongs in
+    the hole. The strength grows from 0 to 1 as the photo's short side goes from one to two windows.
+    """
+    window = max(input_size, factor * region.thickness)
+    zoom = min(shape[:2]) / window
+    return min(max(zoom - 1.0, 0.0), 1.0)
+
+
+def _add_texture(result: Image.Image, hole: np.ndarray, region: masking.HoleRegion, strength: float) -> None:
+    """Give the hole pixels of one connected hole the detail of the photo around them (texture.py), in place.
+
+    The texture stage sees a crop reaching texture.REACH times the hole's thickness beyond it, in
+    which every hole pixel already holds the network's fill: its guide. strength in (0, 1].
     """
     height, width = hole.shape
-    reach = round(texture.REACH * square.size)
-    corners = (max(0, square.x - reach), max(0, square.y - reach))
-    corners += (min(width, square.x + square.size + reach), min(height, square.y + square.size + reach))
+    reach = max(texture.MIN_REACH, round(texture.REACH * region.thickness))
+    corners = (max(0, region.x0 - reach), max(0, region.y0 - reach))
+    corners += (min(width, region.x1 + reach), min(height, region.y1 + reach))
     left, top, right, bottom = corners
-    crop_hole = hole[top:bottom, left:right]
     guide = network_fill.as_rgb(np.asarray(result.crop(corners)))
-    textured = texture.add_texture(guide, crop_hole, guide)
-    inside = (slice(square.y - top, square.y - top + square.size), slice(square.x - left, square.x - left + square.size))
-    _paste_colour(result, square.corners, textured[inside], hole[square.slices])
+    textured = texture.add_texture(guide, hole[top:bottom, left:right], strength)
+    inside = (slice(region.y0 - top, region.y1 - top), slice(region.x0 - left, region.x1 - left))
+    box = (region.x0, region.y0, region.x1, region.y1)
+    _paste_colour(result, box, textured[inside], hole[region.y0 : region.y1, region.x0 : region.x1])
 
 
 def _paste_colour(result: Image.Image, corners: tuple[int, int, int, int], rgb: np.ndarray, target: np.ndarray) -> None:

@@ -159,14 +159,22 @@ class HoleSquare(NamedTuple):
     thickness: int
 
 
-def hole_squares(mask: np.ndarray, min_side: int) -> list[HoleSquare]:
-    """Squares that together cover every hole pixel of mask, about one per connected hole.
+class HoleRegion(NamedTuple):
+    """One connected hole: its tight bounding rectangle (exclusive ends) and its thickness in pixels."""
 
-    A long thin hole, straight or diagonal, is covered by the squares about twice its
-    thickness (at least min_side) that hold any of it, so each keeps plenty of known
-    pixels around it.
-    Connectivity is found on a grid of at most 256 cells a side (so it stays fast on
-    big masks); holes closer than a cell may share a square, which only adds context.
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    thickness: int
+
+
+def hole_regions(mask: np.ndarray) -> list[HoleRegion]:
+    """Every connected hole of mask with its bounding rectangle and thickness (its area over its long side).
+
+    A stroke's thickness is about its width, also when it runs diagonally across a tall
+    rectangle; a square's is its side. Connectivity is found on a grid of at most 256 cells
+    a side (so it stays fast on big masks): holes closer than a cell count as one.
     """
     height, width = mask.shape
     cell = max(1, math.ceil(max(height, width) / 256))
@@ -181,21 +189,33 @@ def hole_squares(mask: np.ndarray, min_side: int) -> list[HoleSquare]:
     coarse = _blocks_holding_any(
         hole[first_row * cell : (last_row + 1) * cell, first_column * cell : (last_column + 1) * cell], cell
     )
-    squares = []
+    regions = []
     for top, left, bottom, right in _component_bounds(coarse):
-        top, left, bottom, right = top + first_row, left + first_column, bottom + first_row, right + first_column
-        y0, x0 = top * cell, left * cell
-        y1, x1 = min(bottom * cell, height), min(right * cell, width)
+        y0, x0 = (top + first_row) * cell, (left + first_column) * cell
+        y1, x1 = min((bottom + first_row) * cell, height), min((right + first_column) * cell, width)
         # The component's own bounding rectangle inside its cells: a square hole's squares are the hole.
         cells = hole[y0:y1, x0:x1]
         in_rows, in_columns = np.flatnonzero(cells.any(axis=1)), np.flatnonzero(cells.any(axis=0))
         y0, y1 = y0 + int(in_rows[0]), y0 + int(in_rows[-1]) + 1
         x0, x1 = x0 + int(in_columns[0]), x0 + int(in_columns[-1]) + 1
-        # Thickness: hole area over the long side. A stroke's is about its width, also when it runs diagonally
-        # across a tall rectangle; a square's is its side.
         thickness = math.ceil(np.count_nonzero(hole[y0:y1, x0:x1]) / max(x1 - x0, y1 - y0))
-        squares.extend(HoleSquare(square, thickness) for square in _cover(hole, x0, y0, x1, y1, thickness, min_side))
-    return squares
+        regions.append(HoleRegion(x0, y0, x1, y1, thickness))
+    return regions
+
+
+def hole_squares(mask: np.ndarray, min_side: int) -> list[HoleSquare]:
+    """Squares that together cover every hole pixel of mask, about one per connected hole (hole_regions).
+
+    A long thin hole, straight or diagonal, is covered by the squares about twice its
+    thickness (at least min_side) that hold any of it, so each keeps plenty of known
+    pixels around it; holes closer than hole_regions' cell may share a square, which only adds context.
+    """
+    hole = as_hole(mask)
+    return [
+        HoleSquare(square, region.thickness)
+        for region in hole_regions(hole)
+        for square in _cover(hole, region.x0, region.y0, region.x1, region.y1, region.thickness, min_side)
+    ]
 
 
 def _blocks_holding_any(pixels: np.ndarray, block: int) -> np.ndarray:

@@ -39,6 +39,7 @@ import numpy as np
 from inpaint_cli import __version__, dataset, network, storage
 from inpaint_cli.backend import keras, tf
 from inpaint_cli.errors import InpaintError, UsageError
+from inpaint_cli.runtime import CARD_FILE, KERAS_FILE, LITERT_FILE
 from inpaint_cli.storage import StoragePath
 
 EpochReport = Callable[[int, int, dict[str, float]], None]
@@ -46,9 +47,7 @@ EpochReport = Callable[[int, int, dict[str, float]], None]
 BACKUP_DIR = ".backup"  # inside the model folder
 OPTIONS_FILE = "options.json"  # in BACKUP_DIR: what a resumed run must match
 STATE_FILE = "state.json"  # in BACKUP_DIR: the last completed epoch
-CARD_FILE = "model.json"
-STALE_OUTPUTS = ("model.keras", "history.csv", "preview.png")
-LITERT_FILE = "model.tflite"  # export.LITERT_FILE; export is not imported here, it pulls in LiteRT
+STALE_OUTPUTS = (KERAS_FILE, "history.csv", "preview.png")
 STRATEGIES = ("auto", "default", "mirrored", "multi-worker")
 STARTS = ("auto", "resume", "restart")
 
@@ -403,7 +402,7 @@ class _Folder:
         if _best_row(rows) is rows[-1]:
             # The shipped file holds weights only, not the optimizer's state (a third of the size).
             inference_copy.set_weights(model.get_weights())
-            storage.write_atomically(self.file("model.keras"), lambda temporary: inference_copy.save(temporary))
+            storage.write_atomically(self.file(KERAS_FILE), lambda temporary: inference_copy.save(temporary))
         for stale in storage.glob(self.backup_file("*.weights.h5")):
             if not stale.endswith("/" + str(state["weights"])):
                 storage.remove(stale)
@@ -801,7 +800,7 @@ def _model_card(
 def _model_files(model: str) -> tuple[str, str]:
     """The .keras file and the model card beside it, of a model given as a .keras file or as a model folder."""
     folder = (posixpath.dirname(model) or ".") if model.endswith(".keras") else model
-    model_file = model if model.endswith(".keras") else storage.join(folder, "model.keras")
+    model_file = model if model.endswith(".keras") else storage.join(folder, KERAS_FILE)
     return model_file, storage.join(folder, CARD_FILE)
 
 
@@ -832,7 +831,7 @@ def _finish(folder: _Folder, card: dict[str, object], validation_pairs) -> list[
     """Write preview.png and model.json, drop a stale model.tflite and the backup; the notes for the user."""
     if not folder.writes:
         return []
-    with storage.local_copy(folder.file("model.keras")) as model_file:
+    with storage.local_copy(folder.file(KERAS_FILE)) as model_file:
         best = keras.saving.load_model(model_file, compile=False)
     write_preview(best, validation_pairs, folder.file("preview.png"))
     notes = []

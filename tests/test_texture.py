@@ -16,8 +16,11 @@ def tiny_model(tiny_model_dir: Path) -> runtime.Predictor:
     return runtime.load_predictor(tiny_model_dir)
 
 
-def periodic(kind: str, height: int = 320, width: int = 320) -> np.ndarray:
-    """A generated photo with a strong texture: stripes, a checkerboard or noise, uint8 HxWx3."""
+def periodic(kind: str, height: int = 480, width: int = 480) -> np.ndarray:
+    """A generated photo with a strong texture: stripes, a checkerboard or noise, uint8 HxWx3.
+
+    Big enough for the texture stage's full strength (filling.texture_strength) on a 64 px hole.
+    """
     yy, xx = np.mgrid[0:height, 0:width]
     rng = np.random.default_rng(7)
     if kind == "stripes":
@@ -100,3 +103,15 @@ def test_smooth_is_the_networks_fill_alone(tiny_model: runtime.Predictor) -> Non
     ):
         expected[square.slices][hole[square.slices]] = rgb[hole[square.slices]]
     assert np.array_equal(filling.fill_image(photo, hole, SMOOTH, tiny_model), expected)
+
+
+def test_a_hole_filled_at_the_scale_of_the_whole_photo_gets_no_texture(tiny_model: runtime.Predictor) -> None:
+    photo = periodic("noise", 120, 120)  # the tiny model's finest window (3 x 40 px) shows all of it
+    hole = masking.draw_boxes([masking.Box(40, 40, 40)], 120, 120) > 0
+    assert np.array_equal(
+        filling.fill_image(photo, hole, predictor=tiny_model), filling.fill_image(photo, hole, SMOOTH, tiny_model)
+    )
+    region = masking.hole_regions(hole)[0]
+    assert filling.texture_strength(region, (120, 120), 32, 3.0) == 0.0
+    assert filling.texture_strength(region, (180, 240), 32, 3.0) == pytest.approx(0.5)
+    assert filling.texture_strength(region, (4000, 3000), 32, 3.0) == 1.0

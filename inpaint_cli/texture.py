@@ -1,0 +1,316 @@
+"""The texture stage: the network's smooth fill gives the hole's broad shading, the photo's own known pixels its detail.
+
+Without it a textured area (bark, grass, pebbles) is filled with a smooth smudge that shows where the hole was.
+
+Per hole, with NumPy array operations and OpenCV calls only (no randomness, nothing compiled):
+1. Border correction. Where the guide's colour steps against the known pixels at the hole's border (local means
+   on either side), the step is spread smoothly over the hole (push-pull interpolation on a Gaussian pyramid) and
+   added to the guide's low-pass (below a Gaussian of SIGMA px), so a fill that came out too grey or too dark no
+   longer shows as a square.
+2. Candidate sources. The hole is cut into blocks at a scale where it is about COARSE px thick; each block, with a
+   margin, is matched (cv2.matchTemplate, weighted SSD) against known pixels within SEARCH hole thicknesses, on
+   full luminance where its margin is known and on low-pass colour against the guide in the hole, then refined at
+   full size. Each block gives one source offset.
+3. Labels. Every hole pixel takes the offset whose source agrees best, summed over a SMOOTH px box, with the
+   guide's low-pass in the hole and the known pixels at the border: labels form patches that continue the border.
+4. Output: the corrected low-pass plus the source's high-pass, plus a share alpha of the source's own low-pass in
+   place of the guide's. alpha is validated per hole: a ring of VALIDATE px of known pixels is hidden, steps 2-3
+   are run for the grown hole, and alpha is the least-squares share that best predicts the hidden ring.
+Where the known ring around the hole is near flat (sky, calm water), alpha is 0 and only the surroundings' own
+faint grain (FLAT_GAIN) is added: no copied gradients, no seams.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+REACH = 1.0  # the crop the stage sees reaches this many hole thicknesses beyond the hole on every side (3x a square)
+MIN_REACH = 64  # px: at least this much context for thin strokes
+SIGMA = 2.5  # Gaussian sigma (px) splitting low-pass from high-pass
+ALPHA = 0.5  # share of the source's own low-pass when the validation ring is too small to tell (1 = full copy)
+GAIN = 1.0  # gain of the transplanted high-pass where the surroundings are textured
+FLAT_GAIN = 1.0  # gain of the transplanted high-pass (the surroundings' own grain) where they are flat
+FLAT = (2.0, 4.0)  # mean |high-pass luminance| (0..255) in the ring: from flat to textured between these
+RING = 16  # width (px) of the ring of known pixels for the flat test
+COARSE = 32  # the candidate search runs at a scale where the hole is about this thick (px)
+BLOCK = 12  # block side in coarse pixels
+MAX_BLOCKS = 12  # blocks grow beyond BLOCK where a long stroke would need more
+MARGIN = 6  # context around each block in coarse pixels
+SEARCH = 3.0  # search reach around a block, in hole thicknesses
+LOW_WEIGHT = 1.0  # weight of low-pass agreement with the guide in the hole (full colour where known weighs 1)
+SMOOTH = 15  # box (px) over which per-pixel label costs are summed
+BORDER_SIGMA = 4.0  # sigma (px) of the local means compared across the hole's border
+VALIDATE = 8  # width (px) of the ring of known pixels hidden to choose the share of the sources' low-pass
+BORDER_BAND = 3  # hole pixels within this distance (px) of the border carry the mismatch
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+INVALID = np.float32(1e12)
+
+
+def add_texture(guide: np.ndarray, hole: np.ndarray, strength: float = 1.0) -> np.ndarray:
+    """Add the photo's own texture to a smooth fill.
+
+    guide: uint8 HxWx3 crop around the hole, about 3x its side (REACH), the hole filled by the network;
+    hole: bool HxW, True = hole; strength in [0, 1]: how far the hole moves from the guide to the
+    textured fill. Returns uint8 HxWx3: the guide outside the hole untouched, the hole with texture.
+    Deterministic: the stage draws no random numbers.
+    """
+    hole = hole.astype(bool)
+    result = guide.copy()
+    if not hole.any() or hole.all() or strength <= 0:
+        return result
+    image = guide.astype(np.float32)
+    ys, xs = np.nonzero(hole)
+    thickness = 2 * float(_distance_inside(hole[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]).max())
+    scale = max(1, round(thickness / COARSE))
+    pad = max(SMOOTH, int(3 * BORDER_SIGMA), VALIDATE + 2 * SMOOTH // 3)
+    box = (max(ys.min() - pad, 0), min(ys.max() + 1 + pad, hole.shape[0]))
+    box += (max(xs.min() - pad, 0), min(xs.max() + 1 + pad, hole.shape[1]))
+    here = (slice(box[0], box[1]), slice(box[2], box[3]))
+    image_here, hole_here = image[here], hole[here]
+    ring = _grow(hole_here, RING) & ~hole_here
+    high_y = (image_here - cv2.GaussianBlur(image_here, (0, 0), SIGMA)) @ LUMA
+    energy = float(np.abs(high_y[ring]).mean()) if ring.any() else 0.0
+    textured = float(np.clip((energy - FLAT[0]) / (FLAT[1] - FLAT[0]), 0, 1))
+    gain = FLAT_GAIN + (GAIN - FLAT_GAIN) * textured
+    guide_low = cv2.GaussianBlur(image_here, (0, 0), SIGMA)
+    # the guide's own faint detail stays where nothing replaces it
+    base = guide_low + max(1 - gain, 0) * (image_here - guide_low) + _border_correction(image_here, hole_here, scale)
+    if gain <= 0:
+        return _write(result, base, hole, here, strength)
+    source_high, source_low, chosen = _sources(image, hole, scale, thickness, box)
+    alpha = ALPHA * textured
+    if VALIDATE and textured > 0:
+        alpha = textured * _validated_alpha(image, hole, scale, thickness, box, gain)
+    base[chosen] += gain * source_high[chosen] + alpha * (source_low[chosen] - base[chosen])
+    return _write(result, base, hole, here, strength)
+
+
+def _write(
+    result: np.ndarray, fill: np.ndarray, hole: np.ndarray, here: tuple[slice, slice], strength: float
+) -> np.ndarray:
+    """result with its hole pixels within here moved by strength from the guide they hold to the fill, rounded."""
+    region = result[here]
+    guide = region[hole[here]].astype(np.float32)
+    region[hole[here]] = np.clip(np.rint(guide + strength * (fill[hole[here]] - guide)), 0, 255).astype(np.uint8)
+    return result
+
+
+def _grow(mask: np.ndarray, radius: int) -> np.ndarray:
+    """The mask dilated by a square of radius px."""
+    return cv2.dilate(mask.astype(np.uint8), np.ones((2 * radius + 1,) * 2, np.uint8)).astype(bool)
+
+
+def _sources(
+    image: np.ndarray, hole: np.ndarray, scale: int, thickness: float, box: tuple[int, int, int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Over box: the chosen sources' high-pass and low-pass (float32 HxWx3), and where a source was chosen."""
+    low = cv2.GaussianBlur(image, (0, 0), SIGMA)
+    high = image - low
+    source_ok = ~_grow(hole, int(np.ceil(2 * SIGMA)))  # known pixels whose high-pass does not mix in the hole
+    features = np.concatenate([(image @ LUMA)[..., None], low], axis=-1)
+    offsets = _candidates(features, hole, source_ok, scale, int(SEARCH * max(thickness, 32)))
+    shape = (box[1] - box[0], box[3] - box[2])
+    source_high, source_low = np.zeros(shape + (3,), np.float32), np.zeros(shape + (3,), np.float32)
+    chosen = np.zeros(shape, bool)
+    if len(offsets) == 0:
+        return source_high, source_low, chosen
+    label, valid = _labels(image, low, hole, source_ok, offsets, box)
+    inside = hole[box[0] : box[1], box[2] : box[3]]
+    for k, (dy, dx) in enumerate(offsets):
+        mine = (label == k) & valid[k] & inside
+        if mine.any():
+            source_high[mine] = _shifted(high, dy, dx, box, 0)[mine]
+            source_low[mine] = _shifted(low, dy, dx, box, 0)[mine]
+            chosen |= mine
+    return source_high, source_low, chosen
+
+
+def _validated_alpha(
+    image: np.ndarray, hole: np.ndarray, scale: int, thickness: float, box: tuple[int, int, int, int], gain: float
+) -> float:
+    """The share of the sources' own low-pass that best predicts a ring of known pixels hidden from the search.
+
+    The ring (VALIDATE px around the hole) is hidden: filled with the local mean of the known pixels beyond it
+    (a smooth stand-in for the guide), sources are searched for the grown hole, and the least-squares share
+    alpha in [0, 1] of (1 - alpha) stand-in + alpha source low-pass + gain source high-pass against the truth
+    on the ring is returned.
+    """
+    grown = _grow(hole, VALIDATE)
+    ring = grown & ~hole
+    stand_in = _local_mean(image, ~grown, BORDER_SIGMA)
+    hidden = image.copy()
+    hidden[ring] = stand_in[ring]
+    source_high, source_low, chosen = _sources(hidden, grown, scale, thickness + 2 * VALIDATE, box)
+    here = (slice(box[0], box[1]), slice(box[2], box[3]))
+    scored = chosen & ring[here]
+    if scored.sum() < 16:
+        return ALPHA
+    truth, smooth = image[here][scored], stand_in[here][scored]
+    residual = truth - smooth - gain * source_high[scored]
+    step = source_low[scored] - smooth
+    return float(np.clip(np.sum(residual * step) / max(float(np.sum(step * step)), 1e-6), 0, 1))
+
+
+def _distance_inside(hole: np.ndarray) -> np.ndarray:
+    """Distance (px) of every hole pixel to the nearest known pixel, outside the array counting as known."""
+    padded = np.pad(hole, 1).astype(np.uint8)
+    return cv2.distanceTransform(padded, cv2.DIST_L2, 3)[1:-1, 1:-1]
+
+
+def _local_mean(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian-weighted mean of image over the mask's pixels (normalised convolution)."""
+    weight = mask.astype(np.float32)
+    total = cv2.GaussianBlur(weight, (0, 0), sigma)
+    return cv2.GaussianBlur(image * weight[..., None], (0, 0), sigma) / np.maximum(total, 1e-6)[..., None]
+
+
+def _border_correction(image: np.ndarray, hole: np.ndarray, scale: int) -> np.ndarray:
+    """A smooth field that removes the step between the known pixels and the guide at the hole's border.
+
+    image: float32 crop with the guide in the hole. At hole pixels within BORDER_BAND of the border, the mismatch
+    is the local mean of the known pixels minus that of the guide inside; it is spread smoothly over the rest of
+    the hole by push-pull interpolation. Zero outside the hole.
+    """
+    known_mean = _local_mean(image, ~hole, BORDER_SIGMA)
+    guide_mean = _local_mean(image, hole, BORDER_SIGMA)
+    band = (hole & (_distance_inside(hole) <= BORDER_BAND)).astype(np.float32)
+    mismatch = (known_mean - guide_mean) * band[..., None]
+    return _push_pull(mismatch, band) * hole[..., None]
+
+
+def _push_pull(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Smooth interpolation of HxWx3 values known where weight > 0 (values premultiplied by weight), everywhere.
+
+    Both are averaged down a Gaussian pyramid to a few pixels; coming back up, each level keeps its own mean where
+    its weight is high and takes the coarser level's estimate, smoothly upsampled, where it is low.
+    """
+    levels = [(values, weight)]
+    while min(levels[-1][1].shape) > 4:
+        levels.append((cv2.pyrDown(levels[-1][0]), cv2.pyrDown(levels[-1][1])))
+    estimate = None
+    for level_values, level_weight in reversed(levels):
+        mean = level_values / np.maximum(level_weight, 1e-6)[..., None]
+        if estimate is None:
+            coarse = np.full_like(mean, 0) + level_values.sum((0, 1)) / max(float(level_weight.sum()), 1e-6)
+        else:
+            coarse = cv2.pyrUp(estimate, dstsize=level_weight.shape[::-1])
+        confidence = np.minimum(4 * level_weight, 1)[..., None]
+        estimate = confidence * mean + (1 - confidence) * coarse
+    return estimate
+
+
+def _box_sum(array: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Sums of a bool array over every height x width window (top-left anchored)."""
+    integral = cv2.integral(array.astype(np.uint8), sdepth=cv2.CV_32S)
+    return (
+        integral[height:, width:]
+        - integral[:-height, width:]
+        - integral[height:, :-width]
+        + integral[:-height, :-width]
+    )
+
+
+def _weights(hole: np.ndarray) -> np.ndarray:
+    """matchTemplate weights for the features (luminance, low-pass RGB) of a template window."""
+    weights = np.empty(hole.shape + (4,), np.float32)
+    weights[..., 0] = ~hole  # full luminance where known
+    weights[..., 1:] = np.where(hole, np.sqrt(LOW_WEIGHT), 1)[..., None]  # low-pass colour everywhere
+    return weights
+
+
+def _match(image: np.ndarray, template: np.ndarray, hole: np.ndarray, bad: np.ndarray) -> tuple[int, int] | None:
+    """Top-left (y, x) in image of the weighted-SSD best match of template, skipping windows with any bad pixel."""
+    th, tw = template.shape[:2]
+    if th >= image.shape[0] or tw >= image.shape[1]:
+        return None
+    cost = cv2.matchTemplate(image, template, cv2.TM_SQDIFF, mask=_weights(hole))
+    cost[_box_sum(bad, th, tw) > 0] = np.inf
+    if not np.isfinite(cost).any():
+        return None
+    y, x = np.unravel_index(np.argmin(cost), cost.shape)
+    return int(y), int(x)
+
+
+def _candidates(features: np.ndarray, hole: np.ndarray, source_ok: np.ndarray, scale: int, reach: int) -> np.ndarray:
+    """Source offsets (dy, dx) in pixels: per block over the hole, the best match at 1/scale, refined at full size."""
+    coarse_features, coarse_hole, coarse_ok = features, hole, source_ok
+    if scale > 1:
+        size = (features.shape[1] // scale, features.shape[0] // scale)
+        coarse_features = cv2.resize(features, size, interpolation=cv2.INTER_AREA)
+        coarse_hole = cv2.resize(hole.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+        coarse_ok = cv2.resize(source_ok.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.999
+    reach //= scale
+    height, width = coarse_hole.shape
+    ys, xs = np.nonzero(coarse_hole)
+    block = max(BLOCK, int(np.ceil(np.sqrt(len(ys) / MAX_BLOCKS))))
+    offsets = []
+    for top in range(ys.min(), ys.max() + 1, block):
+        for left in range(xs.min(), xs.max() + 1, block):
+            if not coarse_hole[top : top + block, left : left + block].any():
+                continue
+            t0, l0 = max(top - MARGIN, 0), max(left - MARGIN, 0)
+            t1, l1 = min(top + block + MARGIN, height), min(left + block + MARGIN, width)
+            s0, r0 = max(t0 - reach, 0), max(l0 - reach, 0)
+            s1, r1 = min(t1 + reach, height), min(l1 + reach, width)
+            found = _match(
+                coarse_features[s0:s1, r0:r1],
+                coarse_features[t0:t1, l0:l1],
+                coarse_hole[t0:t1, l0:l1],
+                ~coarse_ok[s0:s1, r0:r1],
+            )
+            if found is None:
+                continue
+            dy, dx = (found[0] + s0 - t0) * scale, (found[1] + r0 - l0) * scale
+            if scale > 1:  # refine within +-scale px at full size
+                t0, t1, l0, l1 = t0 * scale, t1 * scale, l0 * scale, l1 * scale
+                s0, r0 = max(t0 + dy - scale, 0), max(l0 + dx - scale, 0)
+                s1, r1 = min(t1 + dy + scale, hole.shape[0]), min(l1 + dx + scale, hole.shape[1])
+                found = _match(
+                    features[s0:s1, r0:r1], features[t0:t1, l0:l1], hole[t0:t1, l0:l1], ~source_ok[s0:s1, r0:r1]
+                )
+                if found is not None:
+                    dy, dx = found[0] + s0 - t0, found[1] + r0 - l0
+            offsets.append((dy, dx))
+    return np.unique(np.array(offsets, dtype=np.int64).reshape(-1, 2), axis=0)
+
+
+def _shifted(array: np.ndarray, dy: int, dx: int, box: tuple[int, int, int, int], fill: float) -> np.ndarray:
+    """array[y + dy, x + dx] for (y, x) in box = (top, bottom, left, right); fill where that is outside the array."""
+    t0, t1, l0, l1 = box
+    out = np.full((t1 - t0, l1 - l0) + array.shape[2:], fill, array.dtype)
+    height, width = array.shape[:2]
+    a0, a1 = max(t0 + dy, 0), min(t1 + dy, height)
+    b0, b1 = max(l0 + dx, 0), min(l1 + dx, width)
+    if a0 < a1 and b0 < b1:
+        out[a0 - t0 - dy : a1 - t0 - dy, b0 - l0 - dx : b1 - l0 - dx] = array[a0:a1, b0:b1]
+    return out
+
+
+def _labels(
+    image: np.ndarray,
+    low: np.ndarray,
+    hole: np.ndarray,
+    source_ok: np.ndarray,
+    offsets: np.ndarray,
+    box: tuple[int, int, int, int],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel of box, the index of the offset with the least box-summed cost, and each offset's validity.
+
+    Cost of an offset at a pixel: full-colour SSD to the source where the pixel is known, LOW_WEIGHT x low-pass SSD
+    to the source where it is in the hole (the guide's low-pass); invalid where the source is not a known pixel.
+    """
+    here = (slice(box[0], box[1]), slice(box[2], box[3]))
+    known = ~hole[here]
+    target = np.where(known[..., None], image[here], low[here])
+    weight = np.where(known, 1.0, LOW_WEIGHT).astype(np.float32)
+    costs = np.empty((len(offsets),) + known.shape, np.float32)
+    valid = np.empty((len(offsets),) + known.shape, bool)
+    for k, (dy, dx) in enumerate(offsets):
+        source = np.where(known[..., None], _shifted(image, dy, dx, box, 0), _shifted(low, dy, dx, box, 0))
+        diff = source - target
+        cost = weight * np.einsum("ijc,ijc->ij", diff, diff)
+        valid[k] = _shifted(source_ok, dy, dx, box, False)
+        cost[~valid[k]] = INVALID
+        costs[k] = cv2.boxFilter(cost, -1, (SMOOTH, SMOOTH), borderType=cv2.BORDER_REPLICATE)
+    return np.argmin(costs, axis=0), valid
