@@ -1,66 +1,31 @@
-"""`inpaint fill`: fill the holes of images in memory (fill_image) and of photo files (fill_photos).
+"""`inpaint fill`: fill the holes of photo files (fill_photos) or of an image in memory (fill_image).
 
-Everything outside the holes is left exactly as it was; alpha is never changed. The
-network's fill comes from network_fill.py; how it is tuned is a FillOptions.
+Importing this module is light (no numpy, OpenCV or model): the first photo starts decoding
+before those load. The fill itself is image_fill.py's; how it is tuned is a FillOptions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
-from typing import overload
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-import numpy as np
-from PIL import Image
-
-from inpaint_cli import images, masking, network_fill, planning, runtime, texture
+from inpaint_cli import images, planning
 from inpaint_cli.errors import InpaintError, UsageError
-from inpaint_cli.runtime import Predictor
+from inpaint_cli.fill_options import FillOptions
+
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
+
+    from inpaint_cli import masking
+    from inpaint_cli.runtime import Predictor
+
+__all__ = ["FillOptions", "FillRequest", "PhotoOutcome", "fill_image", "fill_photos"]
 
 Warn = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class FillOptions:
-    """How a hole is filled, at predict time; the defaults are what `inpaint fill` does.
-
-    context_factors: window side / hole thickness, one window per factor, their fills averaged.
-    Training holes covered 1/8 to 3/8 of the window. Alone, 3 to 6 scored within 0.2 dB of each
-    other on 96 and 192 px holes in 12 MP photos; averaging 3 and 6 gained 0.4-0.6 dB, and the
-    mirrored predictions (mirror) another 0.2-0.3 dB.
-    flat_detail: below the first mean RGB step between known neighbours (in [0, 1]) a window takes
-    the smooth fill, above the second the network's, in between a mix. On flat sky the network's
-    correction is mostly noise: the smooth fill is 6 dB ahead below 0.003 (docs/how-fill-works.md).
-    """
-
-    context_factors: tuple[float, ...] = (3.0, 6.0)
-    flat_detail: tuple[float, float] = (0.003, 0.006)
-    mirror: bool = True
-    texture: bool = True  # the texture stage (texture.py): detail from the photo's own pixels; off: --smooth
-
-    def __post_init__(self) -> None:
-        if not self.context_factors or min(self.context_factors) < 1:
-            raise UsageError("context factors must be at least 1 (the window holds the hole)")
-        if not 0 <= self.flat_detail[0] < self.flat_detail[1]:
-            raise UsageError("flat_detail must be two increasing thresholds of at least 0")
-
-
-@cache
-def bundled_predictor() -> Predictor:
-    """The bundled model, loaded once per process."""
-    return runtime.load_predictor()
-
-
-@overload
-def fill_image(
-    image: Image.Image, mask: np.ndarray | Image.Image, options: FillOptions = ..., predictor: Predictor | None = ...
-) -> Image.Image: ...
-@overload
-def fill_image(
-    image: np.ndarray, mask: np.ndarray | Image.Image, options: FillOptions = ..., predictor: Predictor | None = ...
-) -> np.ndarray: ...
 
 
 def fill_image(
@@ -70,129 +35,10 @@ def fill_image(
     predictor: Predictor | None = None,
     on_warning: Warn | None = None,
 ) -> Image.Image | np.ndarray:
-    """Fill the holes of an image in memory; every pixel outside them keeps its exact value.
+    """Fill the holes of an image in memory; the same as image_fill.fill_image, which says how."""
+    from inpaint_cli import image_fill
 
-    image: a Pillow image (RGB, L, RGBA, LA; palette with transparency comes back as RGBA, 1-bit as L,
-    other 8-bit modes as RGB) or a uint8
-    array (HxW, or HxWxC with C = 2, 3 or 4); the result is of the same kind.
-    mask: HxW, true or above 0 = hole; or a Pillow image, white (above 127) = hole.
-    predictor: a loaded model (runtime.load_predictor); default: the bundled model.
-    on_warning receives warnings about holes too large for a good fill.
-    """
-    hole = _as_hole(mask)
-    size = image.size[::-1] if isinstance(image, Image.Image) else image.shape[:2]
-    if hole.shape != tuple(size):
-        raise UsageError(f"the mask is {hole.shape[1]}x{hole.shape[0]} but the image is {size[1]}x{size[0]}")
-    if not hole.any():
-        raise UsageError("the mask has no hole (no white pixels): nothing to fill")
-    if hole.all():
-        raise UsageError("the mask covers the whole image: no pixel is left to fill it from")
-    predictor, on_warning = predictor or bundled_predictor(), on_warning or _ignore
-    if isinstance(image, Image.Image):
-        return _fill_pillow(image, hole, options, predictor, on_warning)
-    return np.array(_fill_pillow(Image.fromarray(image), hole, options, predictor, on_warning))
-
-
-def _ignore(message: str) -> None:
-    """A warning nobody asked to see."""
-
-
-def _as_hole(mask: np.ndarray | Image.Image) -> np.ndarray:
-    """A mask as bool HxW, true = hole."""
-    if isinstance(mask, Image.Image):
-        return np.asarray(mask.convert("L")) > 127
-    return masking.as_hole(np.asarray(mask))
-
-
-def _fill_pillow(
-    image: Image.Image,
-    hole: np.ndarray,
-    options: FillOptions,
-    predictor: Predictor,
-    on_warning: Warn,
-    in_place: bool = False,
-) -> Image.Image:
-    """fill_image for a Pillow image, square by square on crops: a 12 MP photo never becomes an array.
-
-    First the network fills every square that covers holes; then, unless options.texture is off,
-    the texture stage gives each square's hole pixels the detail of the photo around them.
-    in_place fills image itself (saving a full-size copy) when its mode needs no conversion.
-    """
-    if image.mode in images.HIGH_BIT_MODES:
-        raise InpaintError(f"the image has {image.mode} pixels (16-bit or float); inpaint fills 8-bit images only")
-    mode = images.working_mode(image)
-    source = image if image.mode == mode else image.convert(mode)
-    result = source if in_place and source is image else source.copy()
-    for square, rgb in network_fill.square_fills(
-        lambda box: np.asarray(source.crop(box.corners)),
-        hole,
-        predictor,
-        options.context_factors,
-        options.flat_detail,
-        options.mirror,
-        on_warning,
-    ):
-        _paste_colour(result, square.corners, rgb, hole[square.slices])
-    if options.texture:
-        for region in masking.hole_regions(hole):
-            strength = texture_strength(region, hole.shape, predictor.input_size, min(options.context_factors))
-            if strength > 0:
-                _add_texture(result, hole, region, strength)
-    return result
-
-
-def texture_strength(region: masking.HoleRegion, shape: tuple[int, ...], input_size: int, factor: float) -> float:
-    """How much of the texture stage a hole gets, in [0, 1]: none when the network saw the whole photo.
-
-    The network was trained on whole scenes at its input size, and on crops enlarged to it, which are smooth.
-    A hole whose window (factor x its thickness, at least the input) shows the whole photo is filled at the
-    scale the network knows, with its detail: there the stage cost 2 dB on 128 px photos. A window that
-    shows a small part of a big photo is a zoom, filled smoothly: there the photo's own grain belongs in
-    the hole. The strength grows from 0 to 1 as the photo's short side goes from one to two windows.
-    """
-    window = max(input_size, factor * region.thickness)
-    zoom = min(shape[:2]) / window
-    return min(max(zoom - 1.0, 0.0), 1.0)
-
-
-def _add_texture(result: Image.Image, hole: np.ndarray, region: masking.HoleRegion, strength: float) -> None:
-    """Give the hole pixels of one connected hole the detail of the photo around them (texture.py), in place.
-
-    The texture stage sees a crop reaching texture.REACH times the hole's thickness beyond it, in
-    which every hole pixel already holds the network's fill: its guide. strength in (0, 1].
-    """
-    height, width = hole.shape
-    reach = max(texture.MIN_REACH, round(texture.REACH * region.thickness))
-    corners = (max(0, region.x0 - reach), max(0, region.y0 - reach))
-    corners += (min(width, region.x1 + reach), min(height, region.y1 + reach))
-    left, top, right, bottom = corners
-    guide = network_fill.as_rgb(np.asarray(result.crop(corners)))
-    textured = texture.add_texture(guide, hole[top:bottom, left:right], strength)
-    inside = (slice(region.y0 - top, region.y1 - top), slice(region.x0 - left, region.x1 - left))
-    box = (region.x0, region.y0, region.x1, region.y1)
-    _paste_colour(result, box, textured[inside], hole[region.y0 : region.y1, region.x0 : region.x1])
-
-
-def _paste_colour(result: Image.Image, corners: tuple[int, int, int, int], rgb: np.ndarray, target: np.ndarray) -> None:
-    """Write uint8 RGB pixels into result's box at corners where target is true (alpha never changes)."""
-    region = np.array(result.crop(corners))
-    _write_colour(region, rgb, target)
-    result.paste(Image.fromarray(region), corners[:2])
-
-
-def _write_colour(region: np.ndarray, rgb: np.ndarray, target: np.ndarray) -> None:
-    """Write rgb into region (gray, gray+alpha, RGB or RGBA) where target is true; alpha is never changed."""
-    if region.ndim == 3 and region.shape[-1] >= 3:
-        region[..., :3][target] = rgb[target]
-        return
-    gray = np.asarray(Image.fromarray(rgb).convert("L"))
-    if region.ndim == 2:
-        region[target] = gray[target]
-    else:
-        region[..., 0][target] = gray[target]
-
-
-# --- photo files ------------------------------------------------------------------------------------
+    return image_fill.fill_image(image, mask, options, predictor, on_warning)
 
 
 @dataclass(frozen=True)
@@ -257,7 +103,10 @@ def fill_photos(
             raise UsageError(f"--compare {request.compare} is the output photo too; give the comparison another name")
     skipped = {job: _skip_reason(job, request) for job in jobs}
     todo = [job for job in jobs if skipped[job] is None]
-    reader = images.PhotoReader((job.photo for job in todo), request.max_pixels)  # decodes while the model loads
+    # The first photo decodes from here on, while numpy, OpenCV and the model load (about 50 ms of a 12 MP JPEG).
+    reader = images.PhotoReader((job.photo for job in todo), request.max_pixels)
+    from inpaint_cli import image_fill, runtime
+
     unmade = planning.make_output_folders(todo, request.out_dir)
     refusals = {job: unmade.get(job.target.parent) or _refusal(job, request) for job in todo}
     if len(jobs) == 1 and todo and refusals[jobs[0]] is not None:  # before the model loads (4 s for a .keras)
@@ -272,7 +121,7 @@ def fill_photos(
             if outcome.skipped is None and refusals[job] is not None:
                 raise refusals[job]
             if outcome.skipped is None:
-                _fill_file(job, request, options, predictor, reader.open, outcome.warnings.append)
+                _fill_file(job, request, options, predictor, reader.open, outcome.warnings.append, image_fill)
         except InpaintError as error:
             outcome.error = error
         outcomes.append(outcome)
@@ -313,8 +162,12 @@ def _fill_file(
     predictor: Predictor,
     open_photo: Callable[[Path], images.Photo],
     on_warning: Warn,
+    image_fill: ModuleType,
 ) -> None:
-    """Fill one photo file and write the result (and the comparison picture, when asked) atomically."""
+    """Fill one photo file and write the result (and the comparison picture, when asked) atomically.
+
+    image_fill is that module, imported by the caller once the first photo is decoding.
+    """
     source = open_photo(job.photo)
     if source.image.mode in images.HIGH_BIT_MODES:
         raise InpaintError(
@@ -324,7 +177,7 @@ def _fill_file(
         on_warning(f"--quality applies to JPEG and WebP only; {job.target.name} is written without loss")
     if images.working_mode(source.image) == "RGB" != source.image.mode:
         on_warning(f"its {images.mode_name(source.image)} are written as RGB")
-    mask = hole_mask(
+    mask = image_fill.hole_mask(
         request.boxes,
         job.mask_path,
         *source.image.size,
@@ -333,56 +186,11 @@ def _fill_file(
         on_note=on_warning,
     )
     # In place saves a full-size copy, unless the comparison still needs the photo as it was.
-    filled = _fill_pillow(source.image, mask, options, predictor, on_warning, in_place=request.compare is None)
+    filled = image_fill.fill_pillow(
+        source.image, mask, options, predictor, on_warning, in_place=request.compare is None
+    )
     images.save_photo(filled, job.target, source, quality=request.quality)
     if request.compare is not None:
-        images.save_picture(comparison_image(source.image, filled, mask), request.compare, "the comparison picture ")
-
-
-def hole_mask(
-    boxes: list[masking.Box],
-    mask_path: Path | None,
-    width: int,
-    height: int,
-    name: str,
-    orientation: int = 1,
-    on_note: Warn | None = None,
-) -> np.ndarray:
-    """The photo's holes as a bool height x width mask: the boxes plus a mask file's white pixels.
-
-    orientation is the photo's EXIF orientation: a mask of its stored size is turned to match.
-    """
-    if not boxes and mask_path is None:
-        raise UsageError(f"no holes to fill in {name}: no box was given and it has no mask")
-    for box in boxes:
-        if not box.fits_in(width, height):
-            raise UsageError(f"box {box} lies outside {name} ({width}x{height})")
-    mask = masking.draw_boxes(boxes, height, width, dtype=bool)
-    if mask_path is not None:
-        mask |= masking.read_mask(mask_path, width, height, orientation, on_note) > 0
-    if not mask.any():
-        raise UsageError(f"the mask for {name} has no white pixels: nothing to fill")
-    if mask.all():
-        raise UsageError(f"the holes cover all of {name}: no pixel is left to fill them from")
-    return mask
-
-
-def comparison_image(before: Image.Image, after: Image.Image, mask: np.ndarray, max_width: int = 2400) -> Image.Image:
-    """Before and after side by side, each hole outlined in red, scaled down to at most max_width."""
-    from PIL import ImageDraw
-
-    width, height = before.size
-    pair = Image.new("RGB", (2 * width + 16, height), "white")
-    pair.paste(before.convert("RGB"), (0, 0))
-    pair.paste(after.convert("RGB"), (width + 16, 0))
-    draw = ImageDraw.Draw(pair)
-    line = max(2, width // 400)
-    # Outlines of at least 16 line widths: a thin stroke gets a row of boxes, not a band of red.
-    for square, _ in masking.hole_squares(mask, min_side=16 * line):
-        for offset in (0, width + 16):
-            corners = [square.x + offset - line, square.y - line]
-            corners += [square.x + square.size + offset + line, square.y + square.size + line]
-            draw.rectangle(corners, outline=(255, 0, 0), width=line)
-    if pair.width > max_width:
-        pair = pair.resize((max_width, round(pair.height * max_width / pair.width)), Image.Resampling.LANCZOS)
-    return pair
+        images.save_picture(
+            image_fill.comparison_image(source.image, filled, mask), request.compare, "the comparison picture "
+        )

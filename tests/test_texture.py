@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import landscape
 
-from inpaint_cli import evaluation, filling, masking, network_fill, runtime
+from inpaint_cli import evaluation, filling, image_fill, masking, network_fill, runtime
 
 SMOOTH = filling.FillOptions(texture=False)
 
@@ -19,7 +19,7 @@ def tiny_model(tiny_model_dir: Path) -> runtime.Predictor:
 def periodic(kind: str, height: int = 480, width: int = 480) -> np.ndarray:
     """A generated photo with a strong texture: stripes, a checkerboard or noise, uint8 HxWx3.
 
-    Big enough for the texture stage's full strength (filling.texture_strength) on a 64 px hole.
+    Big enough for the texture stage's full strength (image_fill.texture_strength) on a 64 px hole.
     """
     yy, xx = np.mgrid[0:height, 0:width]
     rng = np.random.default_rng(7)
@@ -112,6 +112,6 @@ def test_a_hole_filled_at_the_scale_of_the_whole_photo_gets_no_texture(tiny_mode
         filling.fill_image(photo, hole, predictor=tiny_model), filling.fill_image(photo, hole, SMOOTH, tiny_model)
     )
     region = masking.hole_regions(hole)[0]
-    assert filling.texture_strength(region, (120, 120), 32, 3.0) == 0.0
-    assert filling.texture_strength(region, (180, 240), 32, 3.0) == pytest.approx(0.5)
-    assert filling.texture_strength(region, (4000, 3000), 32, 3.0) == 1.0
+    assert image_fill.texture_strength(region, (120, 120), 32, 3.0) == 0.0
+    assert image_fill.texture_strength(region, (180, 240), 32, 3.0) == pytest.approx(0.5)
+    assert image_fill.texture_strength(region, (4000, 3000), 32, 3.0) == 1.0
