@@ -4,7 +4,8 @@ Protocol: every photo in --photos (sorted by name) decoded upright as RGB uint8;
 straight strokes per photo, --width px wide, from a random start inside the photo to a point
 600-1200 px to the right and -300..+300 px below, drawn with Pillow; the stroke's pixels are
 painted with uniform noise; all from numpy.random.default_rng(--seed). Each stroke is filled on
-its own in the full-size photo by the model (filling.fill_image) and by Telea (big_photos.telea).
+its own in the full-size photo by `inpaint` (filling.fill_image, with and without the texture stage)
+and by Telea (big_photos.telea).
 Scores: hole PSNR over the stroke's pixels (evaluation.hole_psnr), averaged over all strokes.
 
 Usage: python benchmarks/big_strokes.py [--photos DIR] [--strokes 3] [--width 40] [--seed 5]
@@ -42,7 +43,8 @@ def main() -> None:
     args = parser.parse_args()
     model = runtime.load_predictor(args.model)
     rng = np.random.default_rng(args.seed)
-    scores: dict[str, list[float]] = {"telea": [], "model": []}
+    scores: dict[str, list[float]] = {"telea": [], "inpaint": [], "inpaint --smooth": []}
+    smooth = filling.FillOptions(texture=False)
     for path in images.find_images([args.photos]):
         original = images.read_rgb(path)
         for _ in range(args.strokes):
@@ -50,13 +52,15 @@ def main() -> None:
             noisy = original.copy()
             noisy[mask] = rng.integers(0, 256, (int(mask.sum()), 3), dtype=np.uint8)
             filled = filling.fill_image(noisy, mask, predictor=model)
-            scores["model"].append(evaluation.hole_psnr(original, filled, mask))
+            scores["inpaint"].append(evaluation.hole_psnr(original, filled, mask))
+            filled = filling.fill_image(noisy, mask, smooth, model)
+            scores["inpaint --smooth"].append(evaluation.hole_psnr(original, filled, mask))
             scores["telea"].append(evaluation.hole_psnr(original, telea(noisy, mask), mask))
     telea_psnr = statistics.mean(scores["telea"])
-    print(f"model: {model.path}   {len(scores['model'])} strokes of {args.width} px, seed {args.seed}")
+    print(f"model: {model.path}   {len(scores['inpaint'])} strokes of {args.width} px, seed {args.seed}")
     for name, values in scores.items():
         psnr = statistics.mean(values)
-        print(f"{name:<6} {psnr:6.2f} dB   {psnr - telea_psnr:+.2f} dB vs Telea")
+        print(f"{name:<16} {psnr:6.2f} dB   {psnr - telea_psnr:+.2f} dB vs Telea")
 
 
 if __name__ == "__main__":

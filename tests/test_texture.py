@@ -112,6 +112,9 @@ def test_a_hole_filled_at_the_scale_of_the_whole_photo_gets_no_texture(tiny_mode
         filling.fill_image(photo, hole, predictor=tiny_model), filling.fill_image(photo, hole, SMOOTH, tiny_model)
     )
     region = masking.hole_regions(hole)[0]
-    assert image_fill.texture_strength(region, (120, 120), 32, 3.0) == 0.0
+    assert image_fill.texture_strength(region, (120, 120), 32, 3.0) == 0.0  # the window shows the whole photo
     assert image_fill.texture_strength(region, (180, 240), 32, 3.0) == pytest.approx(0.5)
     assert image_fill.texture_strength(region, (4000, 3000), 32, 3.0) == 1.0
+    # A hole no wider than the network's input is filled from an unscaled window: less of the stage, or none.
+    assert image_fill.texture_strength(region, (4000, 3000), 120, 3.0) == pytest.approx(0.5)
+    assert image_fill.texture_strength(region, (4000, 3000), 240, 3.0) == 0.0
