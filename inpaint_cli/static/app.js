@@ -159,6 +159,9 @@
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, view.width, view.height);
     if (!state.photo) return;
+    // Where the photo lies on the canvas (CSS pixels), for scripts and tests that paint on it.
+    view.dataset.zoom = String(state.zoom);
+    view.dataset.pan = `${state.panX},${state.panY}`;
     ctx.setTransform(ratio * state.zoom, 0, 0, ratio * state.zoom, ratio * state.panX, ratio * state.panY);
     ctx.imageSmoothingEnabled = state.zoom < 2;
     ctx.imageSmoothingQuality = "high";
