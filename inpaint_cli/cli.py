@@ -559,6 +559,7 @@ def serve(
 
     Example: inpaint serve --open
     """
+    stopped = False
     with user_errors():
         try:
             from inpaint_cli import serving
@@ -571,9 +572,11 @@ def serve(
         config = serving.ServeConfig(host, port, model, open_browser, max_pixels)
         try:
             serving.serve(config, on_line=lambda text: typer.echo(text, err=True), on_warning=warn)
-        except KeyboardInterrupt:
-            typer.echo("Stopped.", err=True)
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt:  # uvicorn has shut down cleanly and raises Ctrl-C again
+            stopped = True
+    if stopped:
+        typer.echo("Stopped.", err=True)
+        raise typer.Exit(130)
 
 
 def warn(message: str) -> None:

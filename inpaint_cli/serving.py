@@ -246,7 +246,12 @@ def create_app(
 
     model = shared_predictor(predictor or bundled_predictor())
     pixel_limit = images.max_pixels_allowed(max_pixels)
-    limiter = anyio.CapacityLimiter(max_fills)
+    # A thread's semaphore, not anyio's limiter: it holds whatever event loop runs the app (TestClient runs several).
+    fill_slots = threading.BoundedSemaphore(max_fills)
+
+    def in_turn(work: Callable[[], T]) -> T:
+        with fill_slots:
+            return work()
 
     async def page(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
@@ -270,8 +275,8 @@ def create_app(
             options = parse_options(smooth if isinstance(smooth, str) else None)
             photo_data, mask_data = await _upload_data(photo), await _upload_data(mask)
             return await anyio.to_thread.run_sync(
+                in_turn,
                 lambda: fill_upload(photo_data, photo.filename or "photo", mask_data, model, options, pixel_limit),
-                limiter=limiter,
             )
 
         result = await _with_form(request, max_body_bytes, work)
@@ -293,7 +298,7 @@ def create_app(
             photo = _file_field(form, "image")
             data = await _upload_data(photo)
             return await anyio.to_thread.run_sync(
-                lambda: preview_upload(data, photo.filename or "photo", pixel_limit), limiter=limiter
+                in_turn, lambda: preview_upload(data, photo.filename or "photo", pixel_limit)
             )
 
         result = await _with_form(request, max_body_bytes, work)
