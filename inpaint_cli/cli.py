@@ -564,11 +564,10 @@ def serve(
         try:
             from inpaint_cli import serving
         except ModuleNotFoundError as error:
-            if error.name not in {"starlette", "uvicorn", "multipart", "python_multipart", "anyio"}:
+            package = (error.name or "").split(".")[0]
+            if package not in {"starlette", "uvicorn", "multipart", "python_multipart", "anyio"}:
                 raise
-            raise InpaintError(
-                f"serve needs {error.name}, which is not installed: pip install 'inpaint[serve]'"
-            ) from None
+            raise InpaintError(f"serve needs {package}, which is not installed: pip install 'inpaint[serve]'") from None
         config = serving.ServeConfig(host, port, model, open_browser, max_pixels)
         try:
             serving.serve(config, on_line=lambda text: typer.echo(text, err=True), on_warning=warn)

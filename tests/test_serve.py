@@ -357,3 +357,22 @@ def test_twenty_concurrent_fills_of_a_2_megapixel_photo(tmp_path: Path) -> None:
         f"server RSS idle {idle_mb:.0f} MB, peak {peak_mb:.0f} MB"
     )
     assert peak_mb < idle_mb + 1024  # bounded: fills run at most serving.DEFAULT_MAX_FILLS at a time
+
+
+def test_a_page_served_on_loopback_refuses_other_host_names() -> None:
+    hosts = ["127.0.0.1", "localhost", "::1", "[::1]"]
+    app = serving.create_app(bundled_predictor(), allowed_hosts=hosts)
+    assert TestClient(app, base_url="http://127.0.0.1:8000").get("/").status_code == 200
+    assert TestClient(app, base_url="http://attacker.example").get("/").status_code == 400  # DNS rebinding
+
+
+def test_serve_without_the_serve_extra_says_which_to_install() -> None:
+    code = (
+        "import sys; sys.modules['starlette'] = None; sys.argv = ['inpaint', 'serve']; "
+        "from inpaint_cli.cli import run; run()"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "Error: serve needs starlette, which is not installed: pip install 'inpaint[serve]'"
+    ]

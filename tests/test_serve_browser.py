@@ -67,3 +67,45 @@ def test_a_brushed_stroke_is_filled_and_downloaded(server: RunningServer, tmp_pa
     changed = np.abs(filled.astype(int) - pixels.astype(int)).max(axis=-1) > 0
     assert changed[inside].mean() > 0.8  # the stroke's area was filled
     assert changed[~outside].sum() > 0.9 * inside.sum()
+
+
+def test_a_turned_jpeg_is_shown_upright_and_filled_in_place(server: RunningServer, tmp_path: Path) -> None:
+    """EXIF orientation 6: the page paints on the photo as displayed, and the server gets a mask of that size."""
+    require_chromium()
+    photo = tmp_path / "turned.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(landscape(320, 240, seed=8)).save(photo, quality=95, exif=exif.tobytes())  # shown 320x240
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    driver = chromium(downloads)
+    try:
+        open_photo(driver, server.address, photo)
+        assert "320×240" in driver.find_element("id", "details").text
+        paint_stroke(driver, [(100.0, 100.0), (200.0, 140.0)])
+        driver.find_element("id", "fill").click()
+        wait_for(lambda: message(driver)[1] in {"ok", "error"}, 120, "the fill")
+        text, kind = message(driver)
+        assert kind == "ok", text
+        driver.find_element("id", "download").click()
+        target = downloads / "turned.filled.jpg"
+        wait_for(lambda: target.is_file() and not list(downloads.glob("*.crdownload")), 30, "the download")
+        time.sleep(0.2)
+    finally:
+        driver.quit()
+    with Image.open(target) as result:
+        assert result.format == "JPEG" and result.size == (240, 320) and result.getexif()[0x0112] == 6
+
+
+def test_errors_show_as_one_line_on_the_page(server: RunningServer, tmp_path: Path) -> None:
+    require_chromium()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a photo")
+    driver = chromium(tmp_path)
+    try:
+        driver.get(server.address)
+        driver.find_element("id", "file").send_keys(str(notes))
+        wait_for(lambda: message(driver)[1] == "error", 30, "the error line")
+        assert message(driver)[0] == "notes.txt is not an image Pillow can read"
+    finally:
+        driver.quit()

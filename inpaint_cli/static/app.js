@@ -373,7 +373,8 @@
       replay();
       say(`Opened ${file.name}. Brush over what should go, then Fill.`);
     } catch (error) {
-      say(error.message.startsWith("The server") ? error.message : `${file.name}: ${error.message}`, "error");
+      const named = error.message.startsWith("The server") || error.message.includes(file.name);
+      say(named ? error.message : `${file.name}: ${error.message}`, "error");
     } finally {
       setBusy(false);
     }
