@@ -567,7 +567,10 @@ def serve(
             package = (error.name or "").split(".")[0]
             if package not in {"starlette", "uvicorn", "multipart", "python_multipart", "anyio"}:
                 raise
-            raise InpaintError(f"serve needs {package}, which is not installed: pip install 'inpaint[serve]'") from None
+            raise InpaintError(
+                f"serve needs the serve extra (Starlette, uvicorn, python-multipart; {package} is missing): "
+                "pip install 'inpaint[serve]'"
+            ) from None
         config = serving.ServeConfig(host, port, model, open_browser, max_pixels)
         try:
             serving.serve(config, on_line=lambda text: typer.echo(text, err=True), on_warning=warn)

@@ -25,6 +25,7 @@ from typing import BinaryIO, TypeVar
 from urllib.parse import quote
 
 import anyio
+import python_multipart  # noqa: F401 - Starlette reads forms with it; missing, serve says so before it starts
 from starlette.applications import Starlette
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException

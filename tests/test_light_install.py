@@ -43,3 +43,12 @@ def test_a_command_that_needs_tensorflow_says_which_extra_to_install(tmp_path: P
     assert result.stderr.strip().splitlines() == [
         "Error: this command needs TensorFlow, which is not installed: pip install 'inpaint[train]'"
     ]
+
+
+def test_serve_says_which_extra_it_needs(tmp_path: Path) -> None:
+    result = light("-c", "from inpaint_cli.cli import run; run()", "serve", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: serve needs the serve extra (Starlette, uvicorn, python-multipart; anyio is missing): "
+        "pip install 'inpaint[serve]'"
+    ]

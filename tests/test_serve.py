@@ -374,5 +374,6 @@ def test_serve_without_the_serve_extra_says_which_to_install() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        "Error: serve needs starlette, which is not installed: pip install 'inpaint[serve]'"
+        "Error: serve needs the serve extra (Starlette, uvicorn, python-multipart; starlette is missing): "
+        "pip install 'inpaint[serve]'"
     ]
