@@ -17,13 +17,11 @@ import numpy as np
 import pytest
 from conftest import landscape, start_server
 from PIL import Image
+from starlette.testclient import TestClient
 
 from inpaint_cli import serving
 from inpaint_cli.filling import bundled_predictor
 from inpaint_cli.runtime import Predictor
-
-pytest.importorskip("starlette")
-from starlette.testclient import TestClient  # noqa: E402
 
 STATIC = Path(serving.__file__).parent / "static"
 

@@ -109,3 +109,41 @@ def test_errors_show_as_one_line_on_the_page(server: RunningServer, tmp_path: Pa
         assert message(driver)[0] == "notes.txt is not an image Pillow can read"
     finally:
         driver.quit()
+
+
+def test_keys_undo_redo_brush_size_zoom_and_before(server: RunningServer, tmp_path: Path) -> None:
+    require_chromium()
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
+    from selenium.webdriver.common.keys import Keys
+
+    photo = tmp_path / "keys.png"
+    Image.fromarray(landscape(300, 400, seed=9)).save(photo)
+    driver = chromium(tmp_path)
+    try:
+        open_photo(driver, server.address, photo)
+        fill, size, canvas = (driver.find_element("id", name) for name in ("fill", "size", "view"))
+        assert not fill.is_enabled()
+        paint_stroke(driver, [(100.0, 100.0), (200.0, 120.0)])
+        assert fill.is_enabled()
+        keys = ActionChains(driver)
+        keys.key_down(Keys.CONTROL).send_keys("z").key_up(Keys.CONTROL).perform()
+        assert not fill.is_enabled()  # undone: nothing painted
+        keys.key_down(Keys.CONTROL).key_down(Keys.SHIFT).send_keys("z").key_up(Keys.SHIFT).key_up(Keys.CONTROL)
+        keys.perform()
+        assert fill.is_enabled()  # redone
+        before = int(size.get_attribute("value"))
+        ActionChains(driver).send_keys("]").perform()
+        assert int(size.get_attribute("value")) > before
+        ActionChains(driver).send_keys("[").send_keys("[").perform()
+        assert int(size.get_attribute("value")) < before
+        zoom = float(canvas.get_attribute("data-zoom"))
+        ActionChains(driver).scroll_from_origin(ScrollOrigin.from_element(canvas), 0, -300).perform()
+        wait_for(lambda: float(canvas.get_attribute("data-zoom")) > zoom, 10, "the wheel to zoom in")
+        driver.find_element("id", "before").click()
+        assert driver.find_element("id", "before").get_attribute("aria-pressed") == "true"
+        driver.find_element("id", "clear").click()
+        assert not fill.is_enabled()
+        assert not driver.get_log("browser")  # no script error
+    finally:
+        driver.quit()
