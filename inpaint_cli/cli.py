@@ -552,6 +552,48 @@ def evaluate(
             console().print(f"Wrote {written}", highlight=False)
 
 
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; any other than 127.0.0.1 lets the network use the page.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8000,
+    model: Annotated[
+        str, typer.Option(help="A model folder, .tflite or .keras file, or 'bundled' (the model inpaint ships).")
+    ] = "bundled",
+    open_browser: Annotated[bool, typer.Option("--open", help="Open the page in the default browser.")] = False,
+    max_pixels: Annotated[
+        int | None,
+        typer.Option(
+            help="Largest photo accepted, in pixels (default $INPAINT_MAX_PIXELS or 89478485).", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Serve a local web page: open a photo, brush over what should go, fill, download. Ctrl-C stops it (exit 130).
+
+    The page's HTTP API: docs/serve.md.
+
+    Example: inpaint serve --open
+    """
+    stopped = False
+    with user_errors():
+        from inpaint_cli import serving  # Starlette and uvicorn: only here
+
+        config = serving.ServeConfig(host, port, model, open_browser, max_pixels)
+        try:
+            serving.serve(config, on_line=lambda text: typer.echo(text, err=True), on_warning=warn)
+        except KeyboardInterrupt:  # uvicorn has shut down cleanly and raises Ctrl-C again
+            stopped = True
+    if stopped:
+        typer.echo("Stopped.", err=True)
+        raise typer.Exit(130)
+
+
+def warn(message: str) -> None:
+    """One `Warning: ...` line on stderr."""
+    typer.echo(f"Warning: {message}", err=True)
+
+
 def run() -> None:
     """Console-script entry point.
 

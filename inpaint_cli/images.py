@@ -114,8 +114,12 @@ def open_photo(path: Path, max_pixels: int | None = None) -> Photo:
     return _decoded(path, _opened(path, max_pixels))
 
 
+class TooManyPixels(InpaintError):
+    """A photo over the pixel limit (max_pixels_allowed)."""
+
+
 def _too_many_pixels(path: Path, width: int, height: int, limit: int) -> InpaintError:
-    return InpaintError(
+    return TooManyPixels(
         f"{path} has {width}x{height} = {width * height:,} pixels, over the limit of {limit:,} "
         f"(a guard against decompression bombs); raise it with --max-pixels {width * height} "
         f"or {MAX_PIXELS_VARIABLE}={width * height}"
@@ -153,7 +157,7 @@ def _one_line_errors(path: Path) -> Iterator[None]:
     except UnidentifiedImageError:
         raise InpaintError(f"{path} is not an image Pillow can read") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InpaintError(
+        raise TooManyPixels(
             f"{path} has more pixels than the limit of {max_pixels_allowed():,}; "
             f"raise it with --max-pixels or {MAX_PIXELS_VARIABLE}"
         ) from None

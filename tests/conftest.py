@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -65,3 +72,51 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     card = {"input_size": 32, "model": network.config_as_dict(config)}
     (folder / "model.json").write_text(json.dumps(card))
     return folder
+
+
+@dataclass
+class RunningServer:
+    """An `inpaint serve` process, its page's address and how long it took to print it."""
+
+    process: subprocess.Popen[str]
+    address: str
+    seconds_to_address: float
+    lines: list[str]  # what it printed on stderr so far
+
+    def stop(self, timeout: float = 30) -> int:
+        """Ctrl-C (SIGINT), as a terminal sends it; the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+
+
+def start_server(*arguments: str, timeout: float = 60, env: dict[str, str] | None = None) -> RunningServer:
+    """Start `inpaint serve --port 0 ARGUMENTS` (a free port) and wait for the address line it prints on stderr."""
+    command = [sys.executable, "-m", "inpaint_cli.cli", "serve", "--port", "0", *arguments]
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}
+    )
+    lines: list[str] = []
+    found = threading.Event()
+
+    def read() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line.rstrip("\n"))
+            if "http://" in line:
+                found.set()
+        found.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    found.wait(timeout)
+    seconds = time.perf_counter() - started
+    address = next((match[0] for line in lines if (match := re.search(r"http://\S+/", line))), None)
+    if address is None:
+        process.kill()
+        raise AssertionError(f"inpaint serve printed no address: {lines}")
+    return RunningServer(process, address, seconds, lines)

@@ -1,7 +1,10 @@
 """`pip install .` alone (no TensorFlow) fills the README's example; .ci/run builds that environment."""
 
 import os
+import signal
 import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -43,3 +46,24 @@ def test_a_command_that_needs_tensorflow_says_which_extra_to_install(tmp_path: P
     assert result.stderr.strip().splitlines() == [
         "Error: this command needs TensorFlow, which is not installed: pip install 'inpaint[train]'"
     ]
+
+
+def test_the_light_install_serves_the_page(tmp_path: Path) -> None:
+    server = subprocess.Popen(
+        [str(LIGHT_PYTHON), "-c", "from inpaint_cli.cli import run; run()", "serve", "--port", "0"],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        address = ""
+        deadline = time.monotonic() + 60
+        while not address and time.monotonic() < deadline:
+            line = server.stderr.readline()
+            address = next((word for word in line.split() if word.startswith("http://127.0.0.1:")), "")
+        assert address, "no address printed"
+        with urllib.request.urlopen(address, timeout=30) as page:
+            assert page.status == 200 and b"<canvas" in page.read()
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=30) == 130

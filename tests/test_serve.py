@@ -1,0 +1,364 @@
+"""`inpaint serve`: the HTTP API through Starlette's TestClient, the command, and a bounded load test."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import landscape, start_server
+from PIL import Image
+from starlette.testclient import TestClient
+
+from inpaint_cli import serving
+from inpaint_cli.image_fill import bundled_predictor
+from inpaint_cli.runtime import Predictor
+
+STATIC = Path(serving.__file__).parent / "static"
+
+
+def encoded(pixels: np.ndarray, image_format: str = "PNG", **options: object) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format=image_format, **options)
+    return buffer.getvalue()
+
+
+def box_mask(height: int, width: int, top: int = 40, left: int = 50, size: int = 32) -> np.ndarray:
+    mask = np.zeros((height, width), np.uint8)
+    mask[top : top + size, left : left + size] = 255
+    return mask
+
+
+def post_fill(client: TestClient, photo: bytes, mask: bytes | None, name: str = "photo.png", **fields: str):  # noqa: ANN201
+    files = {"image": (name, photo, "application/octet-stream")}
+    if mask is not None:
+        files["mask"] = ("mask.png", mask, "image/png")
+    return client.post("/api/fill", files=files, data=fields)
+
+
+@pytest.fixture(scope="module")
+def client() -> TestClient:
+    return TestClient(serving.create_app(bundled_predictor()))
+
+
+# --- the page -----------------------------------------------------------------------------------------
+
+
+def test_the_page_and_its_files_are_served_from_the_package(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    for name, kind in (("app.js", "javascript"), ("style.css", "text/css")):
+        assert f"/static/{name}" in page.text
+        response = client.get(f"/static/{name}")
+        assert response.status_code == 200 and kind in response.headers["content-type"]
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+
+
+def test_the_page_loads_nothing_from_the_internet() -> None:
+    for path in STATIC.iterdir():
+        assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", path.read_text()), path.name
+
+
+def test_info_gives_the_limits(client: TestClient) -> None:
+    info = client.get("/api/info").json()
+    assert info["max_pixels"] > 0 and info["max_body_bytes"] == serving.DEFAULT_MAX_BODY_BYTES
+
+
+# --- fills ---------------------------------------------------------------------------------------------
+
+
+def test_a_png_fill_is_exact_outside_the_mask_and_changed_inside(client: TestClient) -> None:
+    pixels = landscape(120, 160, seed=1)
+    mask = box_mask(120, 160)
+    response = post_fill(client, encoded(pixels), encoded(mask), name="my holiday.png")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/png"
+    assert response.headers["content-disposition"] == "attachment; filename*=UTF-8''my%20holiday.filled.png"
+    assert json.loads(response.headers["x-inpaint-warnings"]) == []
+    filled = np.asarray(Image.open(io.BytesIO(response.content)))
+    hole = mask > 0
+    assert np.array_equal(filled[~hole], pixels[~hole])
+    assert (np.abs(filled.astype(int) - pixels.astype(int)).max(axis=-1)[hole] > 0).mean() > 0.8
+
+
+def test_a_jpeg_comes_back_as_a_jpeg_with_its_exif_and_orientation(client: TestClient) -> None:
+    stored = landscape(160, 120, seed=2)  # stored 120x160, displayed 160x120 (orientation 6: turned)
+    exif = Image.Exif()
+    exif[0x010F] = "inpaint test camera"
+    exif[0x0112] = 6
+    mask = box_mask(120, 160)  # the displayed size
+    response = post_fill(client, encoded(stored, "JPEG", quality=92, exif=exif.tobytes()), encoded(mask), "a.jpg")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/jpeg"
+    assert "a.filled.jpg" in response.headers["content-disposition"]
+    result = Image.open(io.BytesIO(response.content))
+    assert result.format == "JPEG" and result.size == (120, 160)
+    assert result.getexif()[0x010F] == "inpaint test camera" and result.getexif()[0x0112] == 6
+
+
+def test_smooth_leaves_out_the_texture_stage(client: TestClient) -> None:
+    pixels, mask = landscape(96, 128, seed=3), box_mask(96, 128)
+    assert post_fill(client, encoded(pixels), encoded(mask), smooth="1").status_code == 200
+    refused = post_fill(client, encoded(pixels), encoded(mask), smooth="very")
+    assert refused.status_code == 400 and refused.json() == {"error": "smooth='very' must be 1 or 0"}
+
+
+def test_a_tiff_is_filled_as_a_tiff_and_previewed_as_a_png(client: TestClient) -> None:
+    pixels, mask = landscape(64, 80, seed=4), box_mask(64, 80, 16, 20, 20)
+    response = post_fill(client, encoded(pixels, "TIFF"), encoded(mask), "scan.tif")
+    assert response.status_code == 200 and response.headers["content-type"] == "image/tiff"
+    assert Image.open(io.BytesIO(response.content)).format == "TIFF"
+    preview = client.post("/api/preview", files={"image": ("scan.tif", encoded(pixels, "TIFF"))})
+    assert preview.status_code == 200 and preview.headers["content-type"] == "image/png"
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(preview.content))), pixels)
+
+
+# --- bad requests ----------------------------------------------------------------------------------------
+
+PHOTO = encoded(landscape(60, 80, seed=6))
+MASK = encoded(box_mask(60, 80, 10, 10, 20))
+
+
+@pytest.mark.parametrize(
+    ("files", "status", "error"),
+    [
+        ({"mask": ("mask.png", MASK)}, 400, "the form field 'image' is missing"),
+        ({"image": ("p.png", PHOTO)}, 400, "the form field 'mask' is missing"),
+        ({"image": ("notes.txt", b"not a photo"), "mask": ("m.png", MASK)}, 400, "notes.txt is not an image"),
+        ({"image": ("p.png", b""), "mask": ("m.png", MASK)}, 400, "p.png is an empty file"),
+        ({"image": ("p.png", PHOTO), "mask": ("m.png", b"nope")}, 400, "the mask is not an image"),
+        ({"image": ("p.png", PHOTO), "mask": ("m.png", encoded(box_mask(30, 40)))}, 400, "the mask is 40x30 but"),
+        ({"image": ("p.png", PHOTO), "mask": ("m.png", encoded(np.zeros((60, 80), np.uint8)))}, 400, "no white"),
+        ({"image": ("p.png", PHOTO), "mask": ("m.png", encoded(np.full((60, 80), 255, np.uint8)))}, 400, "whole"),
+        ({"image": ("../../etc/passwd", b"x"), "mask": ("m.png", MASK)}, 400, "passwd is not an image"),
+    ],
+)
+def test_a_bad_request_gets_4xx_and_one_line_then_the_server_goes_on(
+    client: TestClient, files: dict[str, tuple[str, bytes]], status: int, error: str
+) -> None:
+    response = client.post("/api/fill", files=files)
+    assert response.status_code == status
+    body = response.json()
+    assert list(body) == ["error"] and error in body["error"] and "\n" not in body["error"]
+    assert "/tmp" not in body["error"] and "inpaint-serve-" not in body["error"]  # no server path
+    assert post_fill(client, PHOTO, MASK).status_code == 200
+
+
+def test_a_text_field_for_the_image_is_refused(client: TestClient) -> None:
+    response = client.post("/api/fill", data={"image": "/etc/passwd"}, files={"mask": ("m.png", MASK)})
+    assert response.status_code == 400 and "'image' must be a file" in response.json()["error"]
+
+
+def test_a_body_over_the_limit_is_413() -> None:
+    small = TestClient(serving.create_app(bundled_predictor(), max_body_bytes=len(PHOTO) // 2))
+    response = post_fill(small, PHOTO, MASK)
+    assert response.status_code == 413 and "over the limit of" in response.json()["error"]
+    assert small.get("/api/info").status_code == 200
+
+
+def test_a_photo_over_the_pixel_limit_is_413() -> None:
+    small = TestClient(serving.create_app(bundled_predictor(), max_pixels=1000))
+    response = post_fill(small, PHOTO, MASK)
+    assert response.status_code == 413
+    assert response.json()["error"].startswith("photo.png has 80x60 = 4,800 pixels, over the limit of 1,000")
+    assert "inpaint serve --max-pixels" in response.json()["error"]
+
+
+def test_unknown_paths_and_methods_answer_json(client: TestClient) -> None:
+    assert client.get("/api/nothing").json() == {"error": "GET /api/nothing: Not Found"}
+    assert client.get("/api/fill").status_code == 405
+    assert client.get("/static/../serving.py").status_code == 404
+
+
+def test_a_failure_inside_is_500_with_one_line_and_the_server_goes_on() -> None:
+    calls = {"count": 0}
+    model = bundled_predictor()
+
+    def first_call_fails(batch: np.ndarray) -> np.ndarray:
+        calls["count"] += 1
+        if calls["count"] == 1:
+            raise RuntimeError("the interpreter fell over")
+        return model.predict(batch)
+
+    app = serving.create_app(Predictor(first_call_fails, model.input_size, model.path))
+    failing = TestClient(app, raise_server_exceptions=False)
+    response = post_fill(failing, PHOTO, MASK)
+    assert response.status_code == 500
+    assert response.json() == {"error": "the server failed: RuntimeError: the interpreter fell over"}
+    assert post_fill(failing, PHOTO, MASK).status_code == 200
+
+
+def test_concurrent_requests_share_the_model_one_call_at_a_time() -> None:
+    model = bundled_predictor()
+    active, most = [0], [0]
+    lock = threading.Lock()
+
+    def counted(batch: np.ndarray) -> np.ndarray:
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        try:
+            time.sleep(0.002)
+            return model.predict(batch)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    client = TestClient(serving.create_app(Predictor(counted, model.input_size, model.path), max_fills=4))
+    photos = [landscape(96, 128, seed=10 + index) for index in range(8)]
+    mask = box_mask(96, 128, 30, 40, 24)
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(lambda pixels: post_fill(client, encoded(pixels), encoded(mask)), photos))
+    hole = mask > 0
+    for pixels, response in zip(photos, responses, strict=True):
+        assert response.status_code == 200
+        filled = np.asarray(Image.open(io.BytesIO(response.content)))
+        assert np.array_equal(filled[~hole], pixels[~hole])
+        # the same photo alone gives the same pixels: no request saw another's windows
+        assert np.array_equal(
+            filled, np.asarray(Image.open(io.BytesIO(post_fill(client, encoded(pixels), encoded(mask)).content)))
+        )
+    assert most[0] == 1
+
+
+def test_upload_names_are_reduced_to_plain_names() -> None:
+    assert serving.safe_name("../../etc/passwd") == "passwd"
+    assert serving.safe_name("C:\\Users\\me\\photo 1.jpg") == "photo 1.jpg"
+    assert serving.safe_name("..") == "photo" and serving.safe_name(None) == "photo"
+
+
+def test_fill_does_not_import_the_web_stack() -> None:
+    code = "import sys, inpaint_cli.cli, inpaint_cli.filling; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    for name in ("starlette", "uvicorn", "multipart", "python_multipart", "anyio"):
+        assert f"'{name}'" not in loaded
+
+
+# --- the command ----------------------------------------------------------------------------------------
+
+
+def serve_command(*arguments: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "inpaint_cli.cli", "serve", *arguments]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_serve_prints_its_address_serves_the_page_and_stops_on_ctrl_c() -> None:
+    started = time.perf_counter()
+    server = start_server()
+    with urllib.request.urlopen(server.address, timeout=30) as page:
+        assert page.status == 200 and b"app.js" in page.read()
+    first_page = time.perf_counter() - started
+    assert server.stop() == 130
+    server.process.stderr.close()
+    assert server.lines[0].startswith("Serving the inpaint page on http://127.0.0.1:")
+    assert server.lines[-1] == "Stopped."
+    print(f"\ninpaint serve: address after {server.seconds_to_address:.2f} s, first page after {first_page:.2f} s")
+
+
+@pytest.mark.slow
+def test_a_busy_port_and_a_missing_model_are_one_line_errors_before_serving(tmp_path: Path) -> None:
+    server = start_server()
+    try:
+        port = server.address.rsplit(":", 1)[1].strip("/")
+        busy = serve_command("--port", port)
+    finally:
+        server.stop()
+    assert busy.returncode == 1
+    assert busy.stderr.splitlines() == [
+        f"Error: port {port} on 127.0.0.1 is already in use; choose another with --port"
+    ]
+    missing = serve_command("--port", "0", "--model", str(tmp_path / "nothing"))
+    assert missing.returncode == 2
+    assert missing.stderr.splitlines() == [f"Error: model {tmp_path / 'nothing'} does not exist"]
+    broken = tmp_path / "broken.tflite"
+    broken.write_bytes(b"not a model")
+    failed = serve_command("--port", "0", "--model", str(broken))
+    assert failed.returncode == 1 and len(failed.stderr.splitlines()) == 1
+    assert failed.stderr.startswith(f"Error: {broken} is not a LiteRT model")
+
+
+@pytest.mark.slow
+def test_another_host_than_loopback_gets_a_warning() -> None:
+    server = start_server("--host", "0.0.0.0")
+    try:
+        assert server.lines[0].startswith("Warning: serving on 0.0.0.0: anyone who can reach this machine")
+        with urllib.request.urlopen(server.address, timeout=30) as page:
+            assert page.status == 200
+    finally:
+        server.stop()
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The peak resident memory (VmHWM) of a process, in MB (Linux)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status)[1]) / 1024
+
+
+@pytest.mark.slow
+def test_twenty_concurrent_fills_of_a_2_megapixel_photo(tmp_path: Path) -> None:
+    """The bounded load test: 20 fills at once against a real server on 127.0.0.1, every one answered."""
+    pixels = np.asarray(Image.fromarray(landscape(300, 400, seed=7)).resize((1600, 1200), Image.Resampling.BICUBIC))
+    photo = encoded(pixels, "JPEG", quality=90)
+    mask = np.zeros((1200, 1600), np.uint8)
+    mask[500:580, 700:800] = 255
+    server = start_server()
+    assert server.address.startswith("http://127.0.0.1:")  # only this machine is the target
+    idle_mb = peak_rss_mb(server.process.pid)
+
+    def one(index: int) -> tuple[int, float, bytes]:
+        boundary = f"inpaint-load-{index}"
+        body = b"".join(
+            [
+                f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="p{index}.jpg"\r\n'.encode(),
+                b"\r\n",
+                photo,
+                f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="mask"; filename="m.png"\r\n\r\n'.encode(),
+                encoded(mask),
+                f"\r\n--{boundary}--\r\n".encode(),
+            ]
+        )
+        request = urllib.request.Request(
+            server.address + "api/fill", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        )
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=240) as response:
+            content = response.read()
+            return response.status, time.perf_counter() - started, content
+
+    try:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(20) as pool:
+            results = list(pool.map(one, range(20)))
+        total = time.perf_counter() - started
+        peak_mb = peak_rss_mb(server.process.pid)
+        with urllib.request.urlopen(server.address + "api/info", timeout=30) as info:
+            assert info.status == 200  # still up
+    finally:
+        assert server.stop() == 130
+    latencies = sorted(seconds for _, seconds, _ in results)
+    assert all(status == 200 for status, _, _ in results)
+    for _, _, content in results:
+        assert Image.open(io.BytesIO(content)).size == (1600, 1200)
+    print(
+        f"\nload test: 20 fills of a 1600x1200 JPEG in {total:.1f} s; latency min {latencies[0]:.2f} s, "
+        f"median {latencies[10]:.2f} s, max {latencies[-1]:.2f} s; "
+        f"server RSS idle {idle_mb:.0f} MB, peak {peak_mb:.0f} MB"
+    )
+    assert peak_mb < idle_mb + 1024  # bounded: fills run at most serving.DEFAULT_MAX_FILLS at a time
+
+
+def test_a_page_served_on_loopback_refuses_other_host_names() -> None:
+    hosts = ["127.0.0.1", "localhost", "::1", "[::1]"]
+    app = serving.create_app(bundled_predictor(), allowed_hosts=hosts)
+    assert TestClient(app, base_url="http://127.0.0.1:8000").get("/").status_code == 200
+    assert TestClient(app, base_url="http://attacker.example").get("/").status_code == 400  # DNS rebinding
