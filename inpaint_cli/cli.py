@@ -19,6 +19,9 @@ import typer
 
 from inpaint_cli import __version__
 from inpaint_cli.errors import InpaintError, UsageError
+from inpaint_cli.settings import Loss, PrepareConfig, Strategy, TrainConfig
+
+DEFAULT_LOSS = Loss(TrainConfig.loss)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -184,12 +187,22 @@ def progress_bar() -> Progress:
 def prepare(
     sources: Annotated[list[Path], typer.Argument(help="Photo files or folders (searched recursively).")],
     out: Annotated[str, typer.Option("--out", help="Dataset folder to write (a local path or a tf.io.gfile URL).")],
-    size: Annotated[int, typer.Option(help="Side of the square samples in pixels (multiple of 16).")] = 128,
-    holes_per_image: Annotated[int, typer.Option(help="Square holes drawn per sample.")] = 1,
-    hole_min: Annotated[int, typer.Option(help="Smallest hole side in pixels, at --size.")] = 16,
-    hole_max: Annotated[int, typer.Option(help="Largest hole side in pixels, at --size.")] = 48,
-    val_fraction: Annotated[float, typer.Option(help="Share of files held out for validation (by path hash).")] = 0.1,
-    seed: Annotated[int, typer.Option(help="Seed of the hole positions and sizes.")] = 0,
+    size: Annotated[
+        int, typer.Option(min=16, help="Side of the square samples in pixels (multiple of 16).")
+    ] = PrepareConfig.size,
+    holes_per_image: Annotated[
+        int, typer.Option(min=1, help="Square holes drawn per sample.")
+    ] = PrepareConfig.holes_per_image,
+    hole_min: Annotated[
+        int, typer.Option(min=1, help="Smallest hole side in pixels, at --size.")
+    ] = PrepareConfig.hole_min,
+    hole_max: Annotated[
+        int, typer.Option(min=1, help="Largest hole side in pixels, at --size.")
+    ] = PrepareConfig.hole_max,
+    val_fraction: Annotated[
+        float, typer.Option(help="Share of files held out for validation (by path hash).")
+    ] = PrepareConfig.val_fraction,
+    seed: Annotated[int, typer.Option(help="Seed of the hole positions and sizes.")] = PrepareConfig.seed,
     preview: Annotated[Path | None, typer.Option(help="Write a contact sheet of holed samples to this PNG.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing dataset in --out.")] = False,
 ) -> None:
@@ -207,10 +220,8 @@ def prepare(
                 progress.console.print(f"Warning: skipped {skipped}", markup=False, highlight=False)
             progress.update(task, completed=done, total=total)
 
-        config = dataset.PrepareConfig(size, holes_per_image, hole_min, hole_max, val_fraction, seed)
-        manifest = dataset.prepare(sources, out, config, on_file=on_file, force=force)
-        if preview:
-            dataset.write_contact_sheet(out, manifest, preview)
+        config = PrepareConfig(size, holes_per_image, hole_min, hole_max, val_fraction, seed)
+        manifest = dataset.prepare(sources, out, config, on_file=on_file, force=force, preview=preview)
     counts = manifest["counts"]
     console().print(
         f"Wrote {counts['train']} training and {counts['validation']} validation samples to {out} "
@@ -225,34 +236,40 @@ def train(
         str, typer.Argument(help="A folder written by `inpaint prepare` (a local path or a tf.io.gfile URL).")
     ],
     out: Annotated[str, typer.Option("--out", help="Model folder to write (a local path or a tf.io.gfile URL).")],
-    epochs: Annotated[int, typer.Option(help="Passes over the training split.")] = 40,
-    batch_size: Annotated[int, typer.Option(help="Samples per step over all replicas (split between them).")] = 32,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the training split.")] = TrainConfig.epochs,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Samples per step over all replicas (split between them).")
+    ] = TrainConfig.batch_size,
     learning_rate: Annotated[
         float,
         typer.Option(
             help="Peak learning rate (cosine decay to 1 %) for the global batch; not scaled with the number of "
             "replicas (learning rate x replicas is a good start when you add them)."
         ),
-    ] = 1e-3,
-    width: Annotated[int, typer.Option(help="Filters at the first U-Net level (doubling per level).")] = 16,
-    seed: Annotated[int, typer.Option(help="Seed of weights, shuffling and training holes.")] = 0,
+    ] = TrainConfig.learning_rate,
+    width: Annotated[
+        int, typer.Option(min=1, help="Filters at the first U-Net level (doubling per level).")
+    ] = TrainConfig.width,
+    seed: Annotated[int, typer.Option(help="Seed of weights, shuffling and training holes.")] = TrainConfig.seed,
     stroke_fraction: Annotated[
         float, typer.Option(help="Share of training holes that are free-form strokes.", show_default="1/3")
-    ] = 1 / 3,
+    ] = TrainConfig.stroke_fraction,
     zoom_fraction: Annotated[
         float, typer.Option(help="Share of training samples that are random crops enlarged to full size (smooth).")
-    ] = 0.5,
+    ] = TrainConfig.zoom_fraction,
     loss: Annotated[
-        str,
+        Loss,
         typer.Option(
             help="hole-l1 (absolute error, hole pixels weigh 6x), hole-mse (squared error, same weights) "
             "or mse (whole image, the tutorial's)."
         ),
-    ] = "hole-l1",
+    ] = DEFAULT_LOSS,
     prefill: Annotated[
         bool, typer.Option(help="Start from a smooth fill of the holes and learn a correction (else holes stay 0).")
-    ] = True,
-    mask_input: Annotated[bool, typer.Option(help="Give the network the hole mask as a 4th input channel.")] = True,
+    ] = TrainConfig.prefill,
+    mask_input: Annotated[
+        bool, typer.Option(help="Give the network the hole mask as a 4th input channel.")
+    ] = TrainConfig.mask_input,
     init_from: Annotated[
         str | None,
         typer.Option(
@@ -260,12 +277,12 @@ def train(
         ),
     ] = None,
     strategy: Annotated[
-        str,
+        Strategy,
         typer.Option(
             help="auto, default, mirrored (all GPUs of this machine) or multi-worker (machines in TF_CONFIG); "
             "auto is mirrored when more than one GPU is visible."
         ),
-    ] = "auto",
+    ] = Strategy.AUTO,
     resume: Annotated[
         bool, typer.Option("--resume", help="Resume the interrupted run in --out (the default when there is one).")
     ] = False,
@@ -282,7 +299,7 @@ def train(
     """
     from inpaint_cli import runtime, training
 
-    config = training.TrainConfig(
+    config = TrainConfig(
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=learning_rate,
@@ -290,7 +307,7 @@ def train(
         seed=seed,
         stroke_fraction=stroke_fraction,
         zoom_fraction=zoom_fraction,
-        loss=loss,
+        loss=loss.value,
         prefill=prefill,
         mask_input=mask_input,
         init_from=str(runtime.model_path(init_from)) if init_from else None,
@@ -312,7 +329,7 @@ def train(
         start = "restart" if restart else "resume" if resume else "auto"
         command = command_line(context, skip={"resume", "restart"})
         result = training.train(
-            dataset_dir, out, config, on_epoch, start=start, strategy=strategy, on_start=on_start, command=command
+            dataset_dir, out, config, on_epoch, start=start, strategy=strategy.value, on_start=on_start, command=command
         )
     if not result.chief:  # another worker of a cluster: the chief reports and writes the model folder
         console().print(f"This worker's share is done; the chief wrote the model to {out}.", highlight=False)
@@ -518,25 +535,25 @@ def evaluate(
 
     from inpaint_cli import evaluation, filling
 
-    with user_errors():
-        names = evaluation.parse_baselines(evaluation.DEFAULT_BASELINES if baselines is None else baselines)
-        evaluation.check_outputs(json_path, sheet)
-        with progress_bar() as progress:
-            task = progress.add_task("Evaluating", total=None)
+    with user_errors(), progress_bar() as progress:
+        task = progress.add_task("Evaluating", total=None)
 
-            def on_photo(done: int, total: int, path: Path, skipped: str | None) -> None:
-                if skipped:
-                    progress.console.print(f"Warning: skipped {skipped}", markup=False, highlight=False)
-                progress.update(task, completed=done, total=total)
+        def on_photo(done: int, total: int, path: Path, skipped: str | None) -> None:
+            if skipped:
+                progress.console.print(f"Warning: skipped {skipped}", markup=False, highlight=False)
+            progress.update(task, completed=done, total=total)
 
-            options = filling.FillOptions(texture=not smooth)
-            result = evaluation.run_evaluation(
-                photo_dir, model, names, seed=seed, limit=limit, on_photo=on_photo, options=options
-            )
-        if json_path:
-            evaluation.write_json(result, json_path)
-        if sheet:
-            evaluation.write_sheet(result, sheet)
+        result = evaluation.evaluate(
+            photo_dir,
+            model,
+            evaluation.DEFAULT_BASELINES if baselines is None else baselines,
+            seed,
+            limit,
+            filling.FillOptions(texture=not smooth),
+            json_path,
+            sheet,
+            on_photo,
+        )
     protocol = result.protocol
     table = Table(
         title=f"Hole fill on {protocol.photos} photos at {protocol.size} px",

@@ -11,46 +11,20 @@ import json
 import os
 import zlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from inpaint_cli import __version__, images, masking, storage
 from inpaint_cli.errors import InpaintError, UsageError
+from inpaint_cli.settings import PrepareConfig
 from inpaint_cli.storage import StoragePath
 
 MANIFEST = "manifest.json"
 SAMPLES_PER_SHARD = 1024
 SPLITS = ("train", "validation")
 SHUFFLE_BUFFER = 2048  # samples: each training pass is shuffled within windows of this many
-
-
-@dataclass(frozen=True)
-class PrepareConfig:
-    """Parameters of `inpaint prepare`; all are stored in the manifest."""
-
-    size: int = 128
-    holes_per_image: int = 1
-    hole_min: int = 16
-    hole_max: int = 48
-    val_fraction: float = 0.1
-    seed: int = 0
-
-    def check(self) -> None:
-        if self.size < 16 or self.size % 16:
-            raise UsageError(f"--size {self.size} must be a multiple of 16 (16 or more)")
-        if not 1 <= self.hole_min <= self.hole_max <= self.size:
-            raise UsageError(
-                f"hole sizes {self.hole_min}..{self.hole_max} must satisfy 1 <= --hole-min <= --hole-max <= --size"
-            )
-        if self.holes_per_image < 1:
-            raise UsageError("--holes-per-image must be at least 1")
-        if not 0.0 < self.val_fraction < 1.0:
-            raise UsageError(
-                f"--val-fraction {self.val_fraction:g} must be above 0 and below 1: "
-                "`inpaint train` picks its best epoch on the validation samples"
-            )
 
 
 def split_of(relative_path: str, val_fraction: float) -> str:
@@ -111,11 +85,13 @@ def prepare(
     config: PrepareConfig,
     on_file: Callable[[int, int, Path, str | None], None] = lambda done, total, path, skipped: None,
     force: bool = False,
+    preview: Path | None = None,
 ) -> dict[str, object]:
     """Write the masked dataset for every image under sources; return its manifest.
 
     on_file(done, total, path, skip_reason) is called after each file. out_dir may be
-    any tf.io.gfile path (a local folder, gs://bucket/folder, ...).
+    any tf.io.gfile path (a local folder, gs://bucket/folder, ...). preview, when given,
+    receives a contact sheet of holed samples (PNG).
     """
     config.check()
     named = _relative_names(sources)
@@ -165,6 +141,8 @@ def prepare(
         "skipped": skipped,
     }
     storage.write_text(storage.join(out_dir, MANIFEST), json.dumps(manifest, indent=2) + "\n")
+    if preview is not None:
+        write_contact_sheet(out_dir, manifest, preview)
     return manifest
 
 

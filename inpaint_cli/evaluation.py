@@ -389,6 +389,28 @@ def run_evaluation(
     return Evaluation(protocol, scores, sheet_rows)
 
 
+def evaluate(
+    photo_dir: Path,
+    model: Predictor | Path | str | None = None,
+    baselines: str = DEFAULT_BASELINES,
+    seed: int = DEFAULT_SEED,
+    limit: int | None = None,
+    options: filling.FillOptions = filling.FillOptions(),  # noqa: B008 - frozen, so one shared default is safe
+    json_path: Path | None = None,
+    sheet: Path | None = None,
+    on_photo: PhotoReport | None = None,
+) -> Evaluation:
+    """`inpaint evaluate` in one call: check the baselines (a comma list) and outputs, run, write what was asked."""
+    names = parse_baselines(baselines)
+    check_outputs(json_path, sheet)
+    result = run_evaluation(photo_dir, model, names, seed=seed, limit=limit, on_photo=on_photo, options=options)
+    if json_path:
+        write_json(result, json_path)
+    if sheet:
+        write_sheet(result, sheet)
+    return result
+
+
 def _fill_all(fills: dict[str, Fill], sample: Sample) -> dict[str, tuple[np.ndarray, float]]:
     """Each method's 8-bit result (only hole pixels may differ from the photo) and its wall time in seconds."""
     holed, mask = sample.holed, sample.mask

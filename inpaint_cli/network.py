@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 
 from inpaint_cli.backend import keras
 from inpaint_cli.errors import InpaintError
+from inpaint_cli.settings import LOSSES
 
 layers, ops = keras.layers, keras.ops
 
@@ -169,9 +170,6 @@ class ImageMSE(keras.losses.Loss):
 
     def call(self, y_true: keras.KerasTensor, y_pred: keras.KerasTensor) -> keras.KerasTensor:
         return ops.mean(ops.square(y_true[..., :3] - y_pred), axis=(1, 2, 3))
-
-
-LOSSES = ("hole-l1", "hole-mse", "mse")
 
 
 def training_loss(name: str, hole_weight: float) -> keras.losses.Loss:

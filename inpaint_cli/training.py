@@ -40,6 +40,7 @@ from inpaint_cli import __version__, dataset, network, storage
 from inpaint_cli.backend import keras, tf
 from inpaint_cli.errors import InpaintError, UsageError
 from inpaint_cli.runtime import CARD_FILE, KERAS_FILE, LITERT_FILE
+from inpaint_cli.settings import STRATEGIES, TrainConfig
 from inpaint_cli.storage import StoragePath
 
 EpochReport = Callable[[int, int, dict[str, float]], None]
@@ -48,42 +49,7 @@ BACKUP_DIR = ".backup"  # inside the model folder
 OPTIONS_FILE = "options.json"  # in BACKUP_DIR: what a resumed run must match
 STATE_FILE = "state.json"  # in BACKUP_DIR: the last completed epoch
 STALE_OUTPUTS = (KERAS_FILE, "history.csv", "preview.png")
-STRATEGIES = ("auto", "default", "mirrored", "multi-worker")
 STARTS = ("auto", "resume", "restart")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Options of `inpaint train`; all are stored in the model card.
-
-    batch_size is the global batch: each step splits it over the replicas of the
-    distribution strategy. learning_rate is for that global batch and is not scaled
-    when the number of replicas changes; when you add replicas and grow the batch
-    with them, the linear scaling rule (learning rate x replicas) is a good start.
-    """
-
-    epochs: int = 40
-    batch_size: int = 32
-    learning_rate: float = 1e-3  # peak; decays along a cosine to 1 % by the last step
-    width: int = 16
-    seed: int = 0
-    hole_weight: float = 6.0
-    stroke_fraction: float = 1 / 3
-    zoom_fraction: float = 0.5  # share of samples that are enlarged crops (dataset._zoomed)
-    loss: str = "hole-l1"  # one of model.LOSSES
-    prefill: bool = True  # see model.ModelConfig
-    mask_input: bool = True
-    init_from: str | None = None  # a model (.keras file or folder) of the same shape whose weights training starts from
-
-    def check(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or self.width < 1:
-            raise UsageError("--epochs, --batch-size and --width must be at least 1")
-        if self.loss not in network.LOSSES:
-            raise UsageError(f"--loss must be one of {', '.join(network.LOSSES)}, not {self.loss!r}")
-        if not self.learning_rate > 0:
-            raise UsageError("--learning-rate must be positive")
-        if not 0.0 <= self.stroke_fraction <= 1.0 or not 0.0 <= self.zoom_fraction <= 1.0:
-            raise UsageError("--stroke-fraction and --zoom-fraction must be in [0, 1]")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,94 @@
+"""The options of `inpaint prepare` and `inpaint train` as frozen dataclasses, with no heavy imports.
+
+The command line takes its defaults from here, so they are written once; the dataset's manifest and
+the model card store them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from inpaint_cli.errors import UsageError
+
+
+class Loss(str, Enum):
+    """What training minimises."""
+
+    HOLE_L1 = "hole-l1"  # absolute error, hole pixels weigh hole_weight times more
+    HOLE_MSE = "hole-mse"  # squared error, same weights
+    MSE = "mse"  # squared error over the whole image, the tutorial's
+
+
+class Strategy(str, Enum):
+    """How training is spread over devices and machines (training.make_strategy)."""
+
+    AUTO = "auto"
+    DEFAULT = "default"
+    MIRRORED = "mirrored"
+    MULTI_WORKER = "multi-worker"
+
+
+LOSSES = tuple(loss.value for loss in Loss)
+STRATEGIES = tuple(strategy.value for strategy in Strategy)
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """Parameters of `inpaint prepare`; all are stored in the manifest."""
+
+    size: int = 128
+    holes_per_image: int = 1
+    hole_min: int = 16
+    hole_max: int = 48
+    val_fraction: float = 0.1
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.size < 16 or self.size % 16:
+            raise UsageError(f"--size {self.size} must be a multiple of 16 (16 or more)")
+        if not 1 <= self.hole_min <= self.hole_max <= self.size:
+            raise UsageError(
+                f"hole sizes {self.hole_min}..{self.hole_max} must satisfy 1 <= --hole-min <= --hole-max <= --size"
+            )
+        if self.holes_per_image < 1:
+            raise UsageError("--holes-per-image must be at least 1")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise UsageError(
+                f"--val-fraction {self.val_fraction:g} must be above 0 and below 1: "
+                "`inpaint train` picks its best epoch on the validation samples"
+            )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Options of `inpaint train`; all are stored in the model card.
+
+    batch_size is the global batch: each step splits it over the replicas of the
+    distribution strategy. learning_rate is for that global batch and is not scaled
+    when the number of replicas changes; when you add replicas and grow the batch
+    with them, the linear scaling rule (learning rate x replicas) is a good start.
+    """
+
+    epochs: int = 40
+    batch_size: int = 32
+    learning_rate: float = 1e-3  # peak; decays along a cosine to 1 % by the last step
+    width: int = 16
+    seed: int = 0
+    hole_weight: float = 6.0
+    stroke_fraction: float = 1 / 3
+    zoom_fraction: float = 0.5  # share of samples that are enlarged crops (dataset._zoomed)
+    loss: str = "hole-l1"  # one of LOSSES
+    prefill: bool = True  # see network.ModelConfig
+    mask_input: bool = True
+    init_from: str | None = None  # a model (.keras file or folder) of the same shape whose weights training starts from
+
+    def check(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.width < 1:
+            raise UsageError("--epochs, --batch-size and --width must be at least 1")
+        if self.loss not in LOSSES:
+            raise UsageError(f"--loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
+        if not self.learning_rate > 0:
+            raise UsageError("--learning-rate must be positive")
+        if not 0.0 <= self.stroke_fraction <= 1.0 or not 0.0 <= self.zoom_fraction <= 1.0:
+            raise UsageError("--stroke-fraction and --zoom-fraction must be in [0, 1]")
