@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 from inpaint_cli import images, planning
@@ -105,7 +104,7 @@ def fill_photos(
     todo = [job for job in jobs if skipped[job] is None]
     # The first photo decodes from here on, while numpy, OpenCV and the model load (about 50 ms of a 12 MP JPEG).
     reader = images.PhotoReader((job.photo for job in todo), request.max_pixels)
-    from inpaint_cli import image_fill, runtime
+    from inpaint_cli import image_fill, runtime  # noqa: F401 - numpy, OpenCV: while the photo decodes
 
     unmade = planning.make_output_folders(todo, request.out_dir)
     refusals = {job: unmade.get(job.target.parent) or _refusal(job, request) for job in todo}
@@ -121,7 +120,7 @@ def fill_photos(
             if outcome.skipped is None and refusals[job] is not None:
                 raise refusals[job]
             if outcome.skipped is None:
-                _fill_file(job, request, options, predictor, reader.open, outcome.warnings.append, image_fill)
+                _fill_file(job, request, options, predictor, reader.open, outcome.warnings.append)
         except InpaintError as error:
             outcome.error = error
         outcomes.append(outcome)
@@ -162,12 +161,10 @@ def _fill_file(
     predictor: Predictor,
     open_photo: Callable[[Path], images.Photo],
     on_warning: Warn,
-    image_fill: ModuleType,
 ) -> None:
-    """Fill one photo file and write the result (and the comparison picture, when asked) atomically.
+    """Fill one photo file and write the result (and the comparison picture, when asked) atomically."""
+    from inpaint_cli import image_fill  # imported by fill_photos once the first photo is decoding
 
-    image_fill is that module, imported by the caller once the first photo is decoding.
-    """
     source = open_photo(job.photo)
     if source.image.mode in images.HIGH_BIT_MODES:
         raise InpaintError(
