@@ -120,3 +120,15 @@ def start_server(*arguments: str, timeout: float = 60, env: dict[str, str] | Non
         process.kill()
         raise AssertionError(f"inpaint serve printed no address: {lines}")
     return RunningServer(process, address, seconds, lines)
+
+
+def prepared_dataset(tmp_path_factory: pytest.TempPathFactory, photos: int, config: object) -> Path:
+    """A dataset prepared (dataset.prepare with config) from that many small generated photos."""
+    from inpaint_cli import dataset
+
+    folder = tmp_path_factory.mktemp("photos")
+    for index in range(photos):
+        Image.fromarray(landscape(40 + index % 5, 48, index)).save(folder / f"photo{index:02d}.png")
+    target = tmp_path_factory.mktemp("data") / "ds"
+    dataset.prepare([folder], target, config)
+    return target

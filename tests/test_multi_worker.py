@@ -20,8 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import landscape
-from PIL import Image
+from conftest import prepared_dataset
 
 from inpaint_cli import dataset, network, training
 
@@ -34,12 +33,7 @@ FINISHED_FILES = ["history.csv", "model.json", "model.keras", "preview.png"]
 @pytest.fixture(scope="module")
 def dataset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A prepared dataset of 40 small photos: about 30 train samples, so 8 steps of 4 per epoch."""
-    photos = tmp_path_factory.mktemp("photos")
-    for index in range(40):
-        Image.fromarray(landscape(40 + index % 5, 48, index)).save(photos / f"photo{index:02d}.png")
-    folder = tmp_path_factory.mktemp("data") / "ds"
-    dataset.prepare([photos], folder, PREPARE)
-    return folder
+    return prepared_dataset(tmp_path_factory, 40, PREPARE)
 
 
 def free_ports(count: int) -> list[int]:

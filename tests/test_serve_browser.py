@@ -34,6 +34,18 @@ def stroke_distance(height: int, width: int, start: tuple[float, float], end: tu
     return np.hypot(xx - (x0 + t * (x1 - x0)), yy - (y0 + t * (y1 - y0)))
 
 
+def fill_and_download(driver: object, target: Path) -> Path:
+    """Click Fill, wait for the result, click Download and wait until target is complete."""
+    driver.find_element("id", "fill").click()
+    wait_for(lambda: message(driver)[1] in {"ok", "error"}, 120, "the fill")
+    text, kind = message(driver)
+    assert kind == "ok", text
+    driver.find_element("id", "download").click()
+    wait_for(lambda: target.is_file() and not list(target.parent.glob("*.crdownload")), 30, "the download")
+    time.sleep(0.2)
+    return target
+
+
 def test_a_brushed_stroke_is_filled_and_downloaded(server: RunningServer, tmp_path: Path) -> None:
     require_chromium()
     photo = tmp_path / "holiday.png"
@@ -47,14 +59,7 @@ def test_a_brushed_stroke_is_filled_and_downloaded(server: RunningServer, tmp_pa
         start, end = (150.0, 170.0), (330.0, 200.0)
         paint_stroke(driver, [start, end])
         width = brush_width(driver)
-        driver.find_element("id", "fill").click()
-        wait_for(lambda: message(driver)[1] in {"ok", "error"}, 120, "the fill")
-        text, kind = message(driver)
-        assert kind == "ok", text
-        driver.find_element("id", "download").click()
-        target = downloads / "holiday.filled.png"
-        wait_for(lambda: target.is_file() and not list(downloads.glob("*.crdownload")), 30, "the download")
-        time.sleep(0.2)
+        target = fill_and_download(driver, downloads / "holiday.filled.png")
     finally:
         driver.quit()
     with Image.open(target) as result:
@@ -83,14 +88,7 @@ def test_a_turned_jpeg_is_shown_upright_and_filled_in_place(server: RunningServe
         open_photo(driver, server.address, photo)
         assert "320×240" in driver.find_element("id", "details").text
         paint_stroke(driver, [(100.0, 100.0), (200.0, 140.0)])
-        driver.find_element("id", "fill").click()
-        wait_for(lambda: message(driver)[1] in {"ok", "error"}, 120, "the fill")
-        text, kind = message(driver)
-        assert kind == "ok", text
-        driver.find_element("id", "download").click()
-        target = downloads / "turned.filled.jpg"
-        wait_for(lambda: target.is_file() and not list(downloads.glob("*.crdownload")), 30, "the download")
-        time.sleep(0.2)
+        target = fill_and_download(driver, downloads / "turned.filled.jpg")
     finally:
         driver.quit()
     with Image.open(target) as result:
