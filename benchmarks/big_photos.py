@@ -14,8 +14,8 @@ per photo (big_strokes.stroke_mask), painted with noise the same way. Each hole 
   time grows fast with the crop.
 Scores per hole: PSNR over the hole's pixels (evaluation.hole_psnr), detail (evaluation.detail_ratio:
 the fill's mean Sobel gradient of the luminance in the hole over the original's) and wall time.
-The table gives the means (time: median) per hole size. --grid writes a picture: one row per hole
-of the first --grid-holes of each size, columns original | inpaint | inpaint --smooth | shift-map | Telea.
+The table gives the means (time: median) per hole size. --grid writes a picture: one row per photo and
+square size (its first --grid-holes holes), columns original | each method; --grid-only measures only those.
 
 Usage: python benchmarks/big_photos.py [--photos DIR] [--sizes 96,160,256] [--holes 4] [--strokes 2]
                                        [--seed 0] [--grid docs/images/big_photos_grid.jpg] [--methods ...]
@@ -41,7 +41,7 @@ from inpaint_cli.errors import InpaintError
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PHOTOS = REPO.parent / "shared" / "data" / "photos"
 TELEA_RADIUS = 5
-GRID_TILE = 200  # px of each picture in the grid
+GRID_TILE = 180  # px of each picture in the grid
 Fill = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (noisy uint8 HxWx3, bool HxW hole) -> filled
 
 
@@ -213,7 +213,9 @@ def main() -> None:
     parser.add_argument("--crop", type=float, default=5.0, help="Peers' crop side / hole side.")
     parser.add_argument("--methods", help="Comma list of methods to run (default: all).")
     parser.add_argument("--grid", type=Path, help="Write the picture grid here (JPEG).")
-    parser.add_argument("--grid-holes", type=int, default=3, help="Holes of each size in the grid.")
+    parser.add_argument("--grid-holes", type=int, default=1, help="Holes per photo and square size in the grid.")
+    parser.add_argument("--grid-only", action="store_true", help="Fill only the grid's holes; print no table.")
+    parser.add_argument("--grid-rows", help="Keep only these rows of the grid (0-based, comma-separated).")
     args = parser.parse_args()
     try:
         predictor = runtime.load_predictor(args.model)
@@ -227,7 +229,15 @@ def main() -> None:
     every = methods(predictor, args.crop)
     chosen = args.methods.split(",") if args.methods else list(every)
     labels = list(dict.fromkeys(hole.label for hole in holes))
-    in_grid = {id(hole) for label in labels for hole in [h for h in holes if h.label == label][: args.grid_holes]}
+    in_grid = {
+        id(hole)
+        for label in labels
+        if label != "strokes"
+        for photo in range(len(photos))
+        for hole in [h for h in holes if h.label == label and h.photo == photo][: args.grid_holes]
+    }
+    if args.grid_only:
+        holes = [hole for hole in holes if id(hole) in in_grid]
     results: dict[str, list[Result]] = {name: [] for name in chosen}
     grid_rows: list[list[Image.Image]] = []
     for hole in holes:
@@ -237,6 +247,13 @@ def main() -> None:
             results[name].append(measure(original, hole, every[name], with_tile))
         if with_tile:
             grid_rows.append([grid_tile(original, hole), *(results[name][-1].tile for name in chosen)])
+    if args.grid is not None:
+        if args.grid_rows:
+            grid_rows = [grid_rows[int(row)] for row in args.grid_rows.split(",")]
+        write_grid(args.grid, grid_rows, ["original", *chosen])
+        print(f"Wrote {args.grid}")
+    if args.grid_only:
+        return
     print(f"model: {predictor.path}   photos: {len(photos)} in {args.photos}   seed {args.seed}")
     print(f"{args.holes} square holes per photo and size, {args.strokes} strokes of {args.width} px per photo;")
     print(f"inpaint on the full photo, the peers on a crop of {args.crop:g}x the hole (noise-painted holes)")
@@ -249,9 +266,6 @@ def main() -> None:
             detail = statistics.mean(result.detail for result in picked)
             milliseconds = 1000 * statistics.median(result.seconds for result in picked)
             print(f"| {label} | {name} | {psnr:.2f} | {detail:.2f} | {milliseconds:.0f} |")
-    if args.grid is not None:
-        write_grid(args.grid, grid_rows, ["original", *chosen])
-        print(f"Wrote {args.grid}")
 
 
 if __name__ == "__main__":
