@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from inpaint_cli import __version__
-from inpaint_cli.errors import InpaintError, UsageError
+from inpaint_cli.errors import InpaintError, OutputExists, TooManyPixels, UsageError
 from inpaint_cli.settings import Loss, PrepareConfig, Strategy, TrainConfig
 
 DEFAULT_LOSS = Loss(TrainConfig.loss)
@@ -88,7 +88,7 @@ class OneLineErrors(typer.core.TyperGroup):
         except InpaintError as error:  # raised outside a command's user_errors, e.g. importing TensorFlow
             if not standalone_mode or debug_mode["enabled"]:
                 raise
-            print_error(str(error))
+            print_error(with_hint(error))
             sys.exit(error.exit_code)
         if not standalone_mode:
             return result
@@ -115,7 +115,7 @@ def user_errors() -> Iterator[None]:
     except InpaintError as error:
         if debug_mode["enabled"]:
             raise
-        print_error(str(error))
+        print_error(with_hint(error))
         raise typer.Exit(error.exit_code) from None
     except KeyboardInterrupt:
         print_error("interrupted; nothing was left half-written")
@@ -125,6 +125,17 @@ def user_errors() -> Iterator[None]:
             raise
         print_error(f"unexpected {type(error).__name__}: {error} (run with --debug for the traceback)")
         raise typer.Exit(1) from None
+
+
+def with_hint(error: InpaintError) -> str:
+    """The library's message, plus the option that resolves it where there is one."""
+    if isinstance(error, OutputExists):
+        return f"{error}; use --force to replace it" + (" (or --skip-existing to keep it)" if error.keepable else "")
+    if isinstance(error, TooManyPixels) and error.pixels:
+        return f"{error} or --max-pixels {error.pixels}"
+    if isinstance(error, TooManyPixels):
+        return f"{error} or --max-pixels"
+    return str(error)
 
 
 def version_callback(value: bool) -> None:
@@ -498,7 +509,7 @@ def report_photo(
         line(f"Warning: {outcome.photo}: {warning}" if named else f"Warning: {warning}")
     if outcome.error is not None:
         if named:
-            line(f"Error: {outcome.photo}: {outcome.error}")
+            line(f"Error: {outcome.photo}: {with_hint(outcome.error)}")
     elif outcome.skipped is not None:
         line(f"Skipped {outcome.photo}: {outcome.skipped}")
     else:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from inpaint_cli import __version__, images, masking, storage
-from inpaint_cli.errors import InpaintError, UsageError
+from inpaint_cli.errors import InpaintError, OutputExists, UsageError
 from inpaint_cli.settings import PrepareConfig
 from inpaint_cli.storage import StoragePath
 
@@ -99,7 +99,7 @@ def prepare(
         raise UsageError(f"no images (JPEG, PNG, WebP, BMP, TIFF) under {', '.join(map(str, sources))}")
     out_dir = storage.as_text(out_dir)
     if storage.exists(storage.join(out_dir, MANIFEST)) and not force:
-        raise UsageError(f"{out_dir} already holds a dataset; use --force to replace it")
+        raise OutputExists(f"{out_dir} already holds a dataset")
     storage.makedirs(out_dir)
     storage.remove(storage.join(out_dir, MANIFEST))  # first, so a half-replaced dataset never looks complete
     for stale in storage.glob(storage.join(out_dir, "*.tfrecord")):
@@ -128,7 +128,7 @@ def prepare(
     if writers["validation"].count == 0:
         raise InpaintError(
             f"none of the {writers['train'].count} samples fell in the validation split, which `inpaint train` "
-            f"needs; raise --val-fraction ({config.val_fraction:g}) or add photos"
+            f"needs; raise the validation share ({config.val_fraction:g}) or add photos"
         )
 
     manifest = {

@@ -348,7 +348,7 @@ def run_evaluation(
     options are the model's fill settings (FillOptions(texture=False): `--smooth`).
     """
     if limit is not None and limit < 1:
-        raise UsageError(f"--limit must be at least 1, not {limit}")
+        raise UsageError(f"the number of photos must be at least 1, not {limit}")
     if not photo_dir.is_dir():
         raise UsageError(f"{photo_dir} is not a folder of photos")
     names = parse_baselines(",".join(baselines))

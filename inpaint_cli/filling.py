@@ -90,16 +90,16 @@ def fill_photos(
     if not request.boxes and request.mask is None and request.mask_dir is None:
         raise UsageError("no holes to fill: give at least one box or a mask")
     if request.force and request.skip_existing:
-        raise UsageError("--force and --skip-existing exclude each other")
+        raise UsageError("replacing existing outputs and skipping them exclude each other")
     if request.max_pixels is not None and request.max_pixels < 1:
-        raise UsageError(f"--max-pixels {request.max_pixels} must be at least 1")
+        raise UsageError(f"the pixel limit {request.max_pixels} must be at least 1")
     jobs = planning.plan_jobs(request.photos, request.out, request.out_dir, request.mask, request.mask_dir)
     if request.compare is not None:
         if len(jobs) > 1:
             raise UsageError("a comparison picture shows one photo: ask for it with one photo only")
         images.format_of(request.compare, "the comparison picture ")
         if _same_file(request.compare, jobs[0].target):
-            raise UsageError(f"--compare {request.compare} is the output photo too; give the comparison another name")
+            raise UsageError(f"the comparison picture {request.compare} is the output photo too; give it another name")
     skipped = {job: _skip_reason(job, request) for job in jobs}
     todo = [job for job in jobs if skipped[job] is None]
     # The first photo decodes from here on, while numpy, OpenCV and the model load (about 50 ms of a 12 MP JPEG).

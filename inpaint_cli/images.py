@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image, UnidentifiedImageError
 
-from inpaint_cli.errors import InpaintError, UsageError
+from inpaint_cli.errors import InpaintError, TooManyPixels, UsageError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -114,15 +114,11 @@ def open_photo(path: Path, max_pixels: int | None = None) -> Photo:
     return _decoded(path, _opened(path, max_pixels))
 
 
-class TooManyPixels(InpaintError):
-    """A photo over the pixel limit (max_pixels_allowed)."""
-
-
 def _too_many_pixels(path: Path, width: int, height: int, limit: int) -> InpaintError:
     return TooManyPixels(
         f"{path} has {width}x{height} = {width * height:,} pixels, over the limit of {limit:,} "
-        f"(a guard against decompression bombs); raise it with --max-pixels {width * height} "
-        f"or {MAX_PIXELS_VARIABLE}={width * height}"
+        f"(a guard against decompression bombs); raise it with {MAX_PIXELS_VARIABLE}={width * height}",
+        width * height,
     )
 
 
@@ -158,8 +154,7 @@ def _one_line_errors(path: Path) -> Iterator[None]:
         raise InpaintError(f"{path} is not an image Pillow can read") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise TooManyPixels(
-            f"{path} has more pixels than the limit of {max_pixels_allowed():,}; "
-            f"raise it with --max-pixels or {MAX_PIXELS_VARIABLE}"
+            f"{path} has more pixels than the limit of {max_pixels_allowed():,}; raise it with {MAX_PIXELS_VARIABLE}"
         ) from None
     except (OSError, SyntaxError, ValueError) as error:
         raise InpaintError(f"{path} could not be decoded ({error})") from None

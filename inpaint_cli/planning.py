@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inpaint_cli import images
-from inpaint_cli.errors import InpaintError, UsageError
+from inpaint_cli.errors import InpaintError, OutputExists, UsageError
 
 OUTPUT_MARK = ".filled"
 
@@ -51,14 +51,14 @@ def plan_jobs(
     path with any image suffix (two candidates are an error naming both).
     """
     if out is not None and out_dir is not None:
-        raise UsageError("give --out or --out-dir, not both")
+        raise UsageError("give one output file or an output folder, not both")
     if mask is not None and mask_dir is not None:
-        raise UsageError("give --mask or --mask-dir, not both")
-    for folder, option in ((out_dir, "--out-dir"), (mask_dir, "--mask-dir")):
+        raise UsageError("give one mask or a folder of masks, not both")
+    for folder, role in ((out_dir, "output folder"), (mask_dir, "mask folder")):
         if folder is not None and folder.exists() and not folder.is_dir():
-            raise UsageError(f"{option} {folder} is a file, not a folder")
+            raise UsageError(f"the {role} {folder} is a file, not a folder")
     if mask_dir is not None and not mask_dir.is_dir():
-        raise UsageError(f"--mask-dir {mask_dir} does not exist")
+        raise UsageError(f"the mask folder {mask_dir} does not exist")
     if mask is not None and not mask.is_file():
         raise UsageError(f"mask {mask} does not exist" if not mask.exists() else f"mask {mask} is not a file")
     found: list[tuple[Path, Path]] = []
@@ -77,7 +77,7 @@ def plan_jobs(
         unique.setdefault(photo.resolve(), (photo, relative))
     found = list(unique.values())
     if out is not None and (len(found) > 1 or inputs[0].is_dir()):
-        raise UsageError(f"--out names one file but {len(found)} photos were given; use --out-dir")
+        raise UsageError(f"one output file was named but {len(found)} photos were given; name an output folder")
     jobs, listed = [], {}
     for photo, relative in found:
         target = output_path(photo, out, out_dir, relative)
@@ -134,10 +134,10 @@ def _image_files(folder: Path) -> dict[str, list[Path]]:
 def check_output(photo: Path, target: Path, force: bool) -> None:
     """Refuse to overwrite the input, or an existing output without force."""
     if target.exists() and target.resolve() == photo.resolve():
-        raise UsageError(f"output {target} is the input photo; choose another --out")
+        raise UsageError(f"output {target} is the input photo; choose another output")
     if target.is_dir():
-        raise UsageError(f"output {target} is a folder; name a file in it, or use --out-dir for a folder")
+        raise UsageError(f"output {target} is a folder; name a file in it, or give it as the output folder")
     if target.exists() and not force:
-        raise UsageError(f"{target} already exists; use --force to replace it (or --skip-existing to keep it)")
+        raise OutputExists(f"{target} already exists", keepable=True)
     if not target.parent.is_dir():
-        raise UsageError(f"folder {target.parent} does not exist (for --out {target})")
+        raise UsageError(f"folder {target.parent} does not exist (for the output {target})")

@@ -38,7 +38,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive
 
 from inpaint_cli import __version__, images, runtime
-from inpaint_cli.errors import InpaintError, UsageError
+from inpaint_cli.errors import InpaintError, TooManyPixels, UsageError
 from inpaint_cli.filling import FillOptions, fill_image
 from inpaint_cli.runtime import Predictor
 
@@ -140,8 +140,7 @@ def fill_upload(
                 target.read_bytes(), f"{stem}.filled{out_suffix}", MEDIA_TYPES[out_suffix], warnings, width, height
             )
         except InpaintError as error:
-            status = 413 if isinstance(error, images.TooManyPixels) else 400
-            raise RequestError(status, _without_folder(str(error), folder, name)) from None
+            raise _request_error(error, folder, name) from None
 
 
 def preview_upload(photo_data: bytes | BinaryIO, photo_name: str, max_pixels: int | None = None) -> bytes:
@@ -151,8 +150,7 @@ def preview_upload(photo_data: bytes | BinaryIO, photo_name: str, max_pixels: in
         try:
             source = _open(_store(photo_data, Path(folder) / f"upload-{name}"), max_pixels, name)
         except InpaintError as error:
-            status = 413 if isinstance(error, images.TooManyPixels) else 400
-            raise RequestError(status, _without_folder(str(error), folder, name)) from None
+            raise _request_error(error, folder, name) from None
     image = source.image
     if image.mode not in {"RGB", "RGBA", "L", "LA"}:
         image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
@@ -190,10 +188,18 @@ def _hole(mask):  # noqa: ANN001, ANN202 - a Pillow image in, a bool numpy array
     return hole
 
 
+def _request_error(error: InpaintError, folder: str, name: str) -> RequestError:
+    """A library error as the page shows it: 413 for a photo over the pixel limit (and how the server raises it)."""
+    message = _without_folder(str(error), folder, name)
+    if isinstance(error, TooManyPixels):
+        return RequestError(413, f"{message}, or start inpaint serve with --max-pixels {error.pixels or ''}".rstrip())
+    return RequestError(400, message)
+
+
 def _without_folder(message: str, folder: str, name: str) -> str:
     """A library message without the private folder's path: it names the upload as the user called it."""
     message = message.replace(f"{folder}/upload-{name}", name).replace(f"{folder}/mask.png", "the mask")
-    return message.replace(f"{folder}/", "").replace("--max-pixels", "inpaint serve --max-pixels")
+    return message.replace(f"{folder}/", "")
 
 
 def parse_options(smooth: str | None) -> FillOptions:
@@ -428,11 +434,11 @@ def is_loopback(host: str) -> bool:
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket on host:port; a busy port or an unknown host is one-line InpaintError."""
     if not 0 <= port <= 65535:
-        raise UsageError(f"--port {port} is not a port (0-65535)")
+        raise UsageError(f"port {port} is not a port (0-65535)")
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)[0]
     except socket.gaierror as error:
-        raise UsageError(f"--host {host} is not an address of this machine ({error.strerror})") from None
+        raise UsageError(f"host {host} is not an address of this machine ({error.strerror})") from None
     sock = socket.socket(family, kind, proto)
     try:
         if family == socket.AF_INET6 and host.strip("[]") in {"::", ""}:
@@ -445,7 +451,7 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as error:
         sock.close()
         if error.errno == errno.EADDRINUSE:
-            raise InpaintError(f"port {port} on {host} is already in use; choose another with --port") from None
+            raise InpaintError(f"port {port} on {host} is already in use; choose another port") from None
         if error.errno == errno.EACCES:
             raise InpaintError(f"port {port} on {host} is not allowed to this user; choose one above 1023") from None
         raise InpaintError(f"cannot listen on {host}:{port} ({error.strerror or error})") from None
@@ -475,7 +481,7 @@ def serve(config: ServeConfig, on_line: Callable[[str], None], on_warning: Calla
         )
     pixel_limit = images.max_pixels_allowed(config.max_pixels)
     if pixel_limit < 1:
-        raise UsageError(f"--max-pixels {pixel_limit} must be at least 1")
+        raise UsageError(f"the pixel limit {pixel_limit} must be at least 1")
     predictor = runtime.load_predictor(config.model)
     sock = bind(config.host, config.port)
     hosts = ["127.0.0.1", "localhost", "::1", "[::1]"] if is_loopback(config.host) else None

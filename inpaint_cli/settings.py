@@ -46,16 +46,16 @@ class PrepareConfig:
 
     def check(self) -> None:
         if self.size < 16 or self.size % 16:
-            raise UsageError(f"--size {self.size} must be a multiple of 16 (16 or more)")
+            raise UsageError(f"the sample size {self.size} must be a multiple of 16 (16 or more)")
         if not 1 <= self.hole_min <= self.hole_max <= self.size:
             raise UsageError(
-                f"hole sizes {self.hole_min}..{self.hole_max} must satisfy 1 <= --hole-min <= --hole-max <= --size"
+                f"hole sizes {self.hole_min}..{self.hole_max} must satisfy 1 <= smallest <= largest <= the sample size"
             )
         if self.holes_per_image < 1:
-            raise UsageError("--holes-per-image must be at least 1")
+            raise UsageError("holes per image must be at least 1")
         if not 0.0 < self.val_fraction < 1.0:
             raise UsageError(
-                f"--val-fraction {self.val_fraction:g} must be above 0 and below 1: "
+                f"the validation share {self.val_fraction:g} must be above 0 and below 1: "
                 "`inpaint train` picks its best epoch on the validation samples"
             )
 
@@ -85,10 +85,10 @@ class TrainConfig:
 
     def check(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.width < 1:
-            raise UsageError("--epochs, --batch-size and --width must be at least 1")
+            raise UsageError("epochs, batch size and width must be at least 1")
         if self.loss not in LOSSES:
-            raise UsageError(f"--loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
+            raise UsageError(f"the loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
         if not self.learning_rate > 0:
-            raise UsageError("--learning-rate must be positive")
+            raise UsageError("the learning rate must be positive")
         if not 0.0 <= self.stroke_fraction <= 1.0 or not 0.0 <= self.zoom_fraction <= 1.0:
-            raise UsageError("--stroke-fraction and --zoom-fraction must be in [0, 1]")
+            raise UsageError("the stroke and zoom fractions must be in [0, 1]")

@@ -92,7 +92,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     (including its numpy_function masks) runs on each machine's host CPU.
     """
     if name not in STRATEGIES:
-        raise UsageError(f"--strategy {name} is not one of {', '.join(STRATEGIES)}")
+        raise UsageError(f"strategy {name} is not one of {', '.join(STRATEGIES)}")
     if name == "auto":
         # list_physical_devices does not start TensorFlow's runtime, which multi-worker needs to configure first.
         name = "mirrored" if len(tf.config.list_physical_devices("GPU")) > 1 else "default"
@@ -108,7 +108,7 @@ def cluster_addresses() -> tuple[list[str], int]:
     """The addresses of TF_CONFIG's cluster, chief first then the workers, and this process's position in them."""
     text = os.environ.get("TF_CONFIG")
     if not text:
-        raise UsageError("--strategy multi-worker needs the TF_CONFIG environment variable describing the cluster")
+        raise UsageError("multi-worker training needs the TF_CONFIG environment variable describing the cluster")
     try:
         described = json.loads(text)
         jobs, task = described["cluster"], described["task"]
@@ -414,7 +414,7 @@ def _check_replicas(distribution: tf.distribute.Strategy, config: TrainConfig) -
     """The number of replicas, which must split the global batch evenly: every replica's share weighs the same."""
     replicas = int(distribution.num_replicas_in_sync)
     if config.batch_size % replicas:
-        raise UsageError(f"--batch-size {config.batch_size} does not split evenly over the {replicas} replicas")
+        raise UsageError(f"a batch of {config.batch_size} does not split evenly over the {replicas} replicas")
     return replicas
 
 
@@ -774,7 +774,7 @@ def _load_initial_weights(unet: keras.Model, model: str) -> None:
     """Start from the weights of another model of the same shape (fine-tuning); one-line errors."""
     model_file, _ = _model_files(model)
     if not storage.exists(model_file):
-        raise UsageError(f"--init-from {model}: no {model_file}")
+        raise UsageError(f"the model to start from, {model}, has no {model_file}")
     try:
         with storage.local_copy(model_file) as local, warnings.catch_warnings():
             # Keras says it skips the saved optimizer (fine-tuning starts a fresh one, on purpose) and the
@@ -783,7 +783,7 @@ def _load_initial_weights(unet: keras.Model, model: str) -> None:
             unet.load_weights(local)
     except ValueError as error:
         first_line = str(error).strip().splitlines()[0]
-        raise UsageError(f"--init-from {model} does not match this network ({first_line})") from None
+        raise UsageError(f"the model to start from, {model}, does not match this network ({first_line})") from None
 
 
 def _parent(model: str) -> dict[str, object]:

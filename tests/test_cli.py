@@ -88,7 +88,7 @@ def test_user_mistakes_give_one_line_and_exit_status(tiny_model_dir: Path, tmp_p
         (["fill", str(photo), "--box", "1,1,1", "--model", str(tmp_path / "nomodel.keras")], "does not exist"),
         (
             ["fill", str(photo), str(tmp_path / "other.png"), "--box", "1,1,1", "--out", str(tmp_path / "x.png")],
-            "use --out-dir",
+            "name an output folder",
         ),
         (["train", str(tmp_path), "--out", str(tmp_path / "m")], "has no manifest.json"),
     ]

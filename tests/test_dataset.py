@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from inpaint_cli import dataset
-from inpaint_cli.errors import InpaintError, UsageError
+from inpaint_cli.errors import InpaintError, OutputExists, UsageError
 
 CONFIG = dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, val_fraction=0.25, seed=3)
 
@@ -68,7 +68,7 @@ def test_no_readable_image_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_existing_dataset_is_not_replaced_without_force(photo_folder: Path, tmp_path: Path) -> None:
     dataset.prepare([photo_folder], tmp_path / "ds", CONFIG)
-    with pytest.raises(UsageError, match="--force"):
+    with pytest.raises(OutputExists, match="already holds a dataset"):
         dataset.prepare([photo_folder], tmp_path / "ds", CONFIG)
     dataset.prepare([photo_folder], tmp_path / "ds", CONFIG, force=True)
 

@@ -158,7 +158,7 @@ def test_run_evaluation_is_repeatable_and_puts_the_model_first(eval_photos: Path
 def test_run_evaluation_refuses_bad_input(tmp_path: Path, tiny_model_dir: Path) -> None:
     with pytest.raises(UsageError, match="no photos in"):
         evaluation.run_evaluation(tmp_path, tiny_model_dir, ["mean"])
-    with pytest.raises(UsageError, match="--limit must be at least 1"):
+    with pytest.raises(UsageError, match="the number of photos must be at least 1"):
         evaluation.run_evaluation(tmp_path, tiny_model_dir, ["mean"], limit=0)
     with pytest.raises(UsageError, match="is not a folder"):
         evaluation.run_evaluation(tmp_path / "missing", tiny_model_dir, ["mean"])

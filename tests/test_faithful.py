@@ -43,7 +43,7 @@ def test_compare_refuses_the_output_path_and_writes_the_format_its_suffix_names(
     same = fill(photo, "--box", "4,4,10", "--out", tmp_path / "a.png", "--compare", tmp_path / "a.png")
     assert same.exit_code == 2
     assert lines(same) == [
-        f"Error: --compare {tmp_path / 'a.png'} is the output photo too; give the comparison another name"
+        f"Error: the comparison picture {tmp_path / 'a.png'} is the output photo too; give it another name"
     ]
     assert not (tmp_path / "a.png").exists()
     unknown = fill(photo, "--box", "4,4,10", "--out", tmp_path / "b.png", "--compare", tmp_path / "x.xyz")
@@ -146,7 +146,7 @@ def test_out_naming_an_existing_folder_says_so_the_first_time(tmp_path: Path) ->
         result = fill(photo, "--box", "4,4,10", "--out", tmp_path / "folder", *force)
         assert result.exit_code == 2
         assert lines(result) == [
-            f"Error: output {tmp_path / 'folder'} is a folder; name a file in it, or use --out-dir for a folder"
+            f"Error: output {tmp_path / 'folder'} is a folder; name a file in it, or give it as the output folder"
         ]
 
 
@@ -160,7 +160,7 @@ def test_the_pixel_limit_is_named_and_can_be_raised(tmp_path: Path, monkeypatch:
     assert result.exit_code == 1
     assert lines(result) == [
         f"Error: {bomb} has 20000x10000 = 200,000,000 pixels, over the limit of 89,478,485 (a guard against "
-        "decompression bombs); raise it with --max-pixels 200000000 or INPAINT_MAX_PIXELS=200000000"
+        "decompression bombs); raise it with INPAINT_MAX_PIXELS=200000000 or --max-pixels 200000000"
     ]
     # Raised, the header opens (Pillow's own check would refuse it); nothing is decoded here.
     images._opened(bomb, max_pixels=200_000_000).close()
@@ -182,7 +182,7 @@ def test_prepare_refuses_no_validation_up_front(photo_folder: Path, tmp_path: Pa
     result = runner.invoke(app, ["prepare", str(photo_folder), "--out", str(tmp_path / "data"), "--val-fraction", "0"])
     assert result.exit_code == 2
     assert lines(result) == [
-        "Error: --val-fraction 0 must be above 0 and below 1: `inpaint train` picks its best epoch on the "
+        "Error: the validation share 0 must be above 0 and below 1: `inpaint train` picks its best epoch on the "
         "validation samples"
     ]
     assert not (tmp_path / "data").exists()

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from inpaint_cli import planning
-from inpaint_cli.errors import UsageError
+from inpaint_cli.errors import OutputExists, UsageError
 
 
 def test_output_naming_and_overwrite_rules(tmp_path: Path) -> None:
@@ -15,7 +15,7 @@ def test_output_naming_and_overwrite_rules(tmp_path: Path) -> None:
         planning.check_output(photo, photo, force=True)
     existing = tmp_path / "existing.jpg"
     existing.write_bytes(b"y")
-    with pytest.raises(UsageError, match="--force"):
+    with pytest.raises(OutputExists, match="already exists"):
         planning.check_output(photo, existing, force=False)
     planning.check_output(photo, existing, force=True)
     with pytest.raises(UsageError, match="does not exist"):

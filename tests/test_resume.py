@@ -269,7 +269,7 @@ def test_mirrored_over_two_logical_cpus_matches_one_device(dataset_dir: Path, tm
     assert np.linalg.norm(weights_mirrored - weights_default) <= 1e-5 * np.linalg.norm(weights_default)
     for key in ("loss", "val_loss", "val_hole_psnr"):
         assert mirrored["best"][key] == pytest.approx(default["best"][key], rel=1e-5)
-    assert runs["odd_batch"] == "--batch-size 5 does not split evenly over the 2 replicas"
+    assert runs["odd_batch"] == "a batch of 5 does not split evenly over the 2 replicas"
 
 
 @pytest.mark.slow
