@@ -639,10 +639,17 @@ def _run_epochs(
     except KeyboardInterrupt:
         raise TrainingInterrupted(int(commit.state["epoch"]), config.epochs) from None
     except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
-        first_line = str(error).strip().splitlines()[0]
         raise InpaintError(
-            f"the dataset in {storage.as_text(dataset_dir)} is damaged ({first_line}); prepare it again"
+            f"the dataset in {storage.as_text(dataset_dir)} is damaged ({_reason(error)}); prepare it again"
         ) from None
+
+
+def _reason(error: Exception) -> str:
+    """The line of a TensorFlow error that says what went wrong, not "Graph execution error:" or a stack frame."""
+    lines = [line.split(" [[")[0].strip() for line in str(error).splitlines()]
+    skipped = ("Graph execution error", "Detected at node", "File ", "[[", "{{", "Traceback")
+    telling = [line for line in lines if line and not line.startswith(skipped)]
+    return telling[-1] if telling else type(error).__name__
 
 
 LOST_WORKER_ERRORS = (
