@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from conftest import prepared_dataset
 
-from inpaint_cli import dataset, network, training
+from inpaint_cli import dataset, runtime, training
 
 PREPARE = dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, val_fraction=0.25, seed=0)
 CONFIG = training.TrainConfig(epochs=2, batch_size=4, learning_rate=3e-3, width=2, seed=0)
@@ -100,7 +100,7 @@ def history(folder: Path) -> list[dict[str, float]]:
 
 
 def weights_of(folder: Path) -> np.ndarray:
-    return np.concatenate([weights.ravel() for weights in network.load_model(folder).get_weights()])
+    return np.concatenate([weights.ravel() for weights in runtime.load_network(folder).get_weights()])
 
 
 @pytest.mark.slow
