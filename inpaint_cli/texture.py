@@ -13,11 +13,16 @@ Per hole, with NumPy array operations and OpenCV calls only (no randomness, noth
    full size. Each block gives one source offset.
 3. Labels. Every hole pixel takes the offset whose source agrees best, summed over a SMOOTH px box, with the
    guide's low-pass in the hole and the known pixels at the border: labels form patches that continue the border.
-4. Output: the corrected low-pass plus the source's high-pass, plus a share alpha of the source's own low-pass in
-   place of the guide's. alpha is validated per hole: a ring of VALIDATE px of known pixels is hidden, steps 2-3
-   are run for the grown hole, and alpha is the least-squares share that best predicts the hidden ring.
-Where the known ring around the hole is near flat (sky, calm water), alpha is 0 and only the surroundings' own
-faint grain (FLAT_GAIN) is added: no copied gradients, no seams.
+4. Output: the corrected low-pass plus the source's high-pass (below SIGMA), plus shares of the source's own
+   colour in place of the guide's in two bands: the mid band between SIGMA and MID_SIGMA (blades, twigs, rock
+   edges, blotches of 5-30 px) and the coarse band below MID_SIGMA. Each share is validated per hole (a ring of
+   VALIDATE px of known pixels is hidden, steps 2-3 are run for the grown hole, least squares on the hidden ring)
+   and held at least at MID_FLOOR / COARSE_FLOOR where the surroundings are textured: without the sources' own
+   structure the fill is a patch of the right grain over a smooth smudge. The bands are blended across label
+   seams over FEATHER px, and the border correction of step 1 runs again on the result (REBORDER), so a source
+   whose colour steps against the known pixels leaves no square outline.
+Where the known ring around the hole is near flat (sky, calm water), the shares are 0 and only the surroundings'
+own faint grain (FLAT_GAIN) is added: no copied gradients, no seams.
 """
 
 from __future__ import annotations
@@ -43,6 +48,12 @@ SMOOTH = 15  # box (px) over which per-pixel label costs are summed
 BORDER_SIGMA = 4.0  # sigma (px) of the local means compared across the hole's border
 VALIDATE = 8  # width (px) of the ring of known pixels hidden to choose the share of the sources' low-pass
 BORDER_BAND = 3  # hole pixels within this distance (px) of the border carry the mismatch
+MID_SIGMA = 12.0  # Gaussian sigma (px) splitting the sources' low-pass into a mid band and a coarse band
+FEATHER = 4.0  # sigma (px) over which the sources' mid and coarse bands are blended across label seams
+MID_FLOOR = 1.0  # least share of the sources' mid band where the surroundings are textured
+COARSE_FLOOR = 0.5  # least share of the sources' coarse band where the surroundings are textured
+REBORDER = 1  # 1: the border correction runs again on the textured fill, removing steps the sources brought
+JOINT = 1  # 1: validate the mid and coarse shares separately; 0: one share for both
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 INVALID = np.float32(1e12)
 
@@ -78,11 +89,22 @@ def add_texture(guide: np.ndarray, hole: np.ndarray, strength: float = 1.0) -> n
     base = guide_low + max(1 - gain, 0) * (image_here - guide_low) + _border_correction(image_here, hole_here, scale)
     if gain <= 0:
         return _write(result, base, hole, here, strength)
-    source_high, source_low, chosen = _sources(image, hole, scale, thickness, box)
-    alpha = ALPHA * textured
+    source_high, source_mid, source_coarse, chosen = _sources(image, hole, scale, thickness, box)
+    shares = (ALPHA * textured, ALPHA * textured)
     if VALIDATE and textured > 0:
-        alpha = textured * _validated_alpha(image, hole, scale, thickness, box, gain)
-    base[chosen] += gain * source_high[chosen] + alpha * (source_low[chosen] - base[chosen])
+        shares = tuple(textured * a for a in _validated_shares(image, hole, scale, thickness, box, gain))
+    shares = (max(shares[0], MID_FLOOR * textured), max(shares[1], COARSE_FLOOR * textured))
+    base_coarse = cv2.GaussianBlur(base, (0, 0), MID_SIGMA)
+    base_mid = base - base_coarse
+    a_mid, a_coarse = shares
+    base[chosen] += (
+        gain * source_high[chosen]
+        + a_mid * (source_mid[chosen] - base_mid[chosen])
+        + a_coarse * (source_coarse[chosen] - base_coarse[chosen])
+    )
+    if REBORDER:
+        base = np.where(hole_here[..., None], base, image_here)
+        base += _border_correction(base, hole_here, scale)
     return _write(result, base, hole, here, strength)
 
 
@@ -103,53 +125,77 @@ def _grow(mask: np.ndarray, radius: int) -> np.ndarray:
 
 def _sources(
     image: np.ndarray, hole: np.ndarray, scale: int, thickness: float, box: tuple[int, int, int, int]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Over box: the chosen sources' high-pass and low-pass (float32 HxWx3), and where a source was chosen."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Over box: the chosen sources' high-pass, mid band and coarse band (float32 HxWx3), and where chosen."""
     low = cv2.GaussianBlur(image, (0, 0), SIGMA)
-    high = image - low
+    coarse = cv2.GaussianBlur(image, (0, 0), MID_SIGMA)
+    high, mid = image - low, low - coarse
     source_ok = ~_grow(hole, int(np.ceil(2 * SIGMA)))  # known pixels whose high-pass does not mix in the hole
     features = np.concatenate([(image @ LUMA)[..., None], low], axis=-1)
     offsets = _candidates(features, hole, source_ok, scale, int(SEARCH * max(thickness, 32)))
     shape = (box[1] - box[0], box[3] - box[2])
-    source_high, source_low = np.zeros(shape + (3,), np.float32), np.zeros(shape + (3,), np.float32)
+    source_high = np.zeros(shape + (3,), np.float32)
+    source_mid, source_coarse = np.zeros_like(source_high), np.zeros_like(source_high)
     chosen = np.zeros(shape, bool)
     if len(offsets) == 0:
-        return source_high, source_low, chosen
+        return source_high, source_mid, source_coarse, chosen
     label, valid = _labels(image, low, hole, source_ok, offsets, box)
     inside = hole[box[0] : box[1], box[2] : box[3]]
+    total = np.zeros(shape, np.float32)
     for k, (dy, dx) in enumerate(offsets):
         mine = (label == k) & valid[k] & inside
         if mine.any():
             source_high[mine] = _shifted(high, dy, dx, box, 0)[mine]
-            source_low[mine] = _shifted(low, dy, dx, box, 0)[mine]
             chosen |= mine
-    return source_high, source_low, chosen
+            if FEATHER > 0:
+                weight = cv2.GaussianBlur(mine.astype(np.float32), (0, 0), FEATHER) * valid[k]
+                source_mid += weight[..., None] * _shifted(mid, dy, dx, box, 0)
+                source_coarse += weight[..., None] * _shifted(coarse, dy, dx, box, 0)
+                total += weight
+            else:
+                source_mid[mine] = _shifted(mid, dy, dx, box, 0)[mine]
+                source_coarse[mine] = _shifted(coarse, dy, dx, box, 0)[mine]
+    if FEATHER > 0:
+        source_mid /= np.maximum(total, 1e-6)[..., None]
+        source_coarse /= np.maximum(total, 1e-6)[..., None]
+    return source_high, source_mid, source_coarse, chosen
 
 
-def _validated_alpha(
+def _validated_shares(
     image: np.ndarray, hole: np.ndarray, scale: int, thickness: float, box: tuple[int, int, int, int], gain: float
-) -> float:
-    """The share of the sources' own low-pass that best predicts a ring of known pixels hidden from the search.
+) -> tuple[float, float]:
+    """The shares (mid band, coarse band) of the sources' colour that best predict a ring of known pixels hidden
+    from the search.
 
     The ring (VALIDATE px around the hole) is hidden: filled with the local mean of the known pixels beyond it
-    (a smooth stand-in for the guide), sources are searched for the grown hole, and the least-squares share
-    alpha in [0, 1] of (1 - alpha) stand-in + alpha source low-pass + gain source high-pass against the truth
-    on the ring is returned.
+    (a smooth stand-in for the guide), sources are searched for the grown hole, and the least-squares shares in
+    [0, 1] of stand-in + a_mid (source mid - stand-in mid) + a_coarse (source coarse - stand-in coarse) + gain
+    source high-pass against the truth on the ring are returned.
     """
     grown = _grow(hole, VALIDATE)
     ring = grown & ~hole
     stand_in = _local_mean(image, ~grown, BORDER_SIGMA)
     hidden = image.copy()
     hidden[ring] = stand_in[ring]
-    source_high, source_low, chosen = _sources(hidden, grown, scale, thickness + 2 * VALIDATE, box)
+    source_high, source_mid, source_coarse, chosen = _sources(hidden, grown, scale, thickness + 2 * VALIDATE, box)
     here = (slice(box[0], box[1]), slice(box[2], box[3]))
     scored = chosen & ring[here]
     if scored.sum() < 16:
-        return ALPHA
+        return ALPHA, ALPHA
+    smooth_coarse = cv2.GaussianBlur(stand_in[here], (0, 0), MID_SIGMA)
+    smooth_mid = stand_in[here] - smooth_coarse
     truth, smooth = image[here][scored], stand_in[here][scored]
-    residual = truth - smooth - gain * source_high[scored]
-    step = source_low[scored] - smooth
-    return float(np.clip(np.sum(residual * step) / max(float(np.sum(step * step)), 1e-6), 0, 1))
+    residual = (truth - smooth - gain * source_high[scored]).ravel()
+    steps = np.stack(
+        [(source_mid - smooth_mid)[scored].ravel(), (source_coarse - smooth_coarse)[scored].ravel()], axis=1
+    )
+    if not JOINT:
+        step = steps.sum(1)
+        a = float(np.clip(np.sum(residual * step) / max(float(np.sum(step * step)), 1e-6), 0, 1))
+        return a, a
+    gram = steps.T @ steps + 1e-3 * np.eye(2)
+    a_mid, a_coarse = np.clip(np.linalg.solve(gram, steps.T @ residual), 0, 1)
+    return float(a_mid), float(a_coarse)
 
 
 def _distance_inside(hole: np.ndarray) -> np.ndarray:
