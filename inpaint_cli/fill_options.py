@@ -16,8 +16,9 @@ class FillOptions:
 
     context_factors: window side / hole thickness, one window per factor, their fills averaged.
     Training holes covered 1/8 to 3/8 of the window. Alone, 3 to 6 scored within 0.2 dB of each
-    other on 96 and 192 px holes in 12 MP photos; averaging 3 and 6 gained 0.4-0.6 dB, and the
-    mirrored predictions (mirror) another 0.2-0.3 dB.
+    other on 96 and 192 px holes in 12 MP photos; averaging 3 and 6 gained 0.4-0.6 dB. mirror averages
+    each window at full resolution with its mirror image (0.05 dB on 128 px photos); scaled-down windows
+    are not mirrored.
     flat_detail: below the first mean RGB step between known neighbours (in [0, 1]) a window takes
     the smooth fill, above the second the network's, in between a mix. On flat sky the network's
     correction is mostly noise: the smooth fill is 6 dB ahead below 0.003 (docs/how-fill-works.md).
