@@ -5,11 +5,12 @@ Everything outside the holes is left exactly as it was; alpha is never changed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import overload
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -97,22 +98,51 @@ def fill_pillow(
     mode = images.working_mode(image)
     source = image if image.mode == mode else image.convert(mode)
     result = source if in_place and source is image else source.copy()
-    for square, rgb in network_fill.square_fills(
-        lambda box: np.asarray(source.crop(box.corners)),
-        hole,
-        predictor,
-        options.context_factors,
-        options.flat_detail,
-        options.mirror,
-        on_warning,
-    ):
-        _paste_colour(result, square.corners, rgb, hole[square.slices])
+    remaining = hole
+    for layer in _layers(hole):
+        for square, rgb in network_fill.square_fills(
+            lambda box: np.asarray(result.crop(box.corners)),
+            remaining,
+            predictor,
+            options.context_factors,
+            options.flat_detail,
+            options.mirror,
+            on_warning,
+            target=None if layer is hole else layer,
+        ):
+            _paste_colour(result, square.corners, rgb, layer[square.slices])
+        remaining = remaining & ~layer
     if options.texture:
         for region in masking.hole_regions(hole):
             strength = texture_strength(region, hole.shape, predictor.input_size, min(options.context_factors))
             if strength > 0:
                 _add_texture(result, hole, region, strength)
     return result
+
+
+def _layers(hole: np.ndarray) -> Iterator[np.ndarray]:
+    """The hole in layers to fill one after another, those nearest the known pixels first; usually one layer.
+
+    A hole as tall as the photo's short side (a strip across a panorama, a box covering a whole side)
+    leaves windows with no known pixel, which the network fills black. So where a hole reaches farther
+    than a sixth of the short side from known pixels, the pixels within that distance are filled
+    first and count as known for the next layer.
+    """
+    reach = max(1, min(hole.shape) // 6)
+    if all(region.thickness <= 2 * reach for region in masking.hole_regions(hole)):
+        yield hole
+        return
+    remaining = hole.copy()
+    while remaining.any():
+        layer = remaining & (_distance_to_known(remaining) <= reach)
+        yield layer
+        remaining &= ~layer
+
+
+def _distance_to_known(hole: np.ndarray) -> np.ndarray:
+    """Distance (px) of every pixel to the nearest pixel outside the hole; beyond the photo counts as hole."""
+    padded = np.pad(hole, 1, constant_values=True).astype(np.uint8)
+    return cv2.distanceTransform(padded, cv2.DIST_L2, 3)[1:-1, 1:-1]
 
 
 def texture_strength(region: masking.HoleRegion, shape: tuple[int, ...], input_size: int, factor: float) -> float:

@@ -101,3 +101,28 @@ def test_all_black_mask_is_nothing_to_fill(tiny_model_dir: Path, tmp_path: Path)
     Image.new("L", (64, 64)).save(tmp_path / "mask.png")
     with pytest.raises(UsageError, match="nothing to fill"):
         fill_file(tiny_model_dir, tmp_path / "photo.png", tmp_path / "out.png", [], tmp_path / "mask.png")
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "box"),
+    [(250, 400, masking.Box(0, 0, 250)), (150, 2000, masking.Box(1000, 0, 150))],  # a whole side; a panorama strip
+)
+def test_a_hole_as_tall_as_the_photo_is_filled_from_its_sides_not_black(
+    tiny_model: runtime.Predictor, height: int, width: int, box: masking.Box
+) -> None:
+    photo = landscape(height, width, seed=4)
+    hole = masking.draw_boxes([box], height, width) > 0
+    filled = filling.fill_image(photo, hole, predictor=tiny_model)
+    known = photo[~hole].astype(float).mean(axis=0)
+    assert np.array_equal(filled[~hole], photo[~hole])
+    assert (filled[hole].max(axis=-1) > 20).all()  # no black pixel: every part of the hole saw known pixels
+    assert np.abs(filled[hole].astype(float).mean(axis=0) - known).max() < 40
+
+
+def test_the_hole_is_filled_in_one_layer_unless_it_reaches_far_from_known_pixels() -> None:
+    ordinary = masking.draw_boxes([masking.Box(100, 50, 300)], 1000, 1500) > 0
+    assert [layer is ordinary for layer in image_fill._layers(ordinary)] == [True]
+    strip = masking.draw_boxes([masking.Box(1000, 0, 150)], 150, 2000) > 0
+    layers = list(image_fill._layers(strip))
+    assert len(layers) == 3  # 25 px at a time from each side: 75 px to the middle
+    assert np.array_equal(np.logical_or.reduce(layers), strip) and not (layers[0] & layers[1]).any()

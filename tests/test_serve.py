@@ -274,9 +274,7 @@ def test_a_busy_port_and_a_missing_model_are_one_line_errors_before_serving(tmp_
     finally:
         server.stop()
     assert busy.returncode == 1
-    assert busy.stderr.splitlines() == [
-        f"Error: port {port} on 127.0.0.1 is already in use; choose another port"
-    ]
+    assert busy.stderr.splitlines() == [f"Error: port {port} on 127.0.0.1 is already in use; choose another port"]
     missing = serve_command("--port", "0", "--model", str(tmp_path / "nothing"))
     assert missing.returncode == 2
     assert missing.stderr.splitlines() == [f"Error: model {tmp_path / 'nothing'} does not exist"]
