@@ -89,8 +89,9 @@ def fill_pillow(
 ) -> Image.Image:
     """fill_image for a Pillow image, square by square on crops: a 12 MP photo never becomes an array.
 
-    First the network fills every square that covers holes; then, unless options.texture is off,
-    the texture stage gives each square's hole pixels the detail of the photo around them.
+    First the network fills every square that covers holes (in layers where a hole reaches far from
+    known pixels); then, unless options.texture is off, the texture stage gives each connected hole
+    the detail of the photo around it.
     in_place fills image itself (saving a full-size copy) when its mode needs no conversion.
     """
     if image.mode in images.HIGH_BIT_MODES:

@@ -22,7 +22,7 @@ Per hole, with NumPy array operations and OpenCV calls only (no randomness, noth
    seams over FEATHER px, and the border correction of step 1 runs again on the result, so a source
    whose colour steps against the known pixels leaves no square outline.
 Where the known ring around the hole is near flat (sky, calm water), the shares are 0 and only the surroundings'
-own faint grain (FLAT_GAIN) is added: no copied gradients, no seams.
+own faint grain is added: no copied gradients, no seams.
 """
 
 from __future__ import annotations
@@ -33,8 +33,6 @@ import numpy as np
 REACH = 1.0  # the crop the stage sees reaches this many hole thicknesses beyond the hole on every side (3x a square)
 MIN_REACH = 64  # px: at least this much context for thin strokes
 SIGMA = 2.5  # Gaussian sigma (px) splitting low-pass from high-pass
-GAIN = 1.0  # gain of the transplanted high-pass where the surroundings are textured
-FLAT_GAIN = 1.0  # gain of the transplanted high-pass (the surroundings' own grain) where they are flat
 FLAT = (2.0, 4.0)  # mean |high-pass luminance| (0..255) in the ring: from flat to textured between these
 RING = 16  # width (px) of the ring of known pixels for the flat test
 COARSE = 32  # the candidate search runs at a scale where the hole is about this thick (px)
@@ -79,18 +77,13 @@ def add_texture(guide: np.ndarray, hole: np.ndarray, strength: float = 1.0) -> n
     high_y = (image_here - cv2.GaussianBlur(image_here, (0, 0), SIGMA)) @ LUMA
     energy = float(np.abs(high_y[ring]).mean()) if ring.any() else 0.0
     textured = float(np.clip((energy - FLAT[0]) / (FLAT[1] - FLAT[0]), 0, 1))
-    gain = FLAT_GAIN + (GAIN - FLAT_GAIN) * textured
-    guide_low = cv2.GaussianBlur(image_here, (0, 0), SIGMA)
-    # the guide's own faint detail stays where nothing replaces it
-    base = guide_low + max(1 - gain, 0) * (image_here - guide_low) + _border_correction(image_here, hole_here, scale)
-    if gain <= 0:
-        return _write(result, base, hole, here, strength)
+    base = cv2.GaussianBlur(image_here, (0, 0), SIGMA) + _border_correction(image_here, hole_here, scale)
     source_high, source_mid, source_coarse, chosen = _sources(image, hole, scale, thickness, box)
     a_mid, a_coarse = MID_SHARE * textured, COARSE_SHARE * textured
     base_coarse = cv2.GaussianBlur(base, (0, 0), MID_SIGMA)
     base_mid = base - base_coarse
     base[chosen] += (
-        gain * source_high[chosen]
+        source_high[chosen]
         + a_mid * (source_mid[chosen] - base_mid[chosen])
         + a_coarse * (source_coarse[chosen] - base_coarse[chosen])
     )
@@ -139,17 +132,12 @@ def _sources(
         if mine.any():
             source_high[mine] = _shifted(high, dy, dx, box, 0)[mine]
             chosen |= mine
-            if FEATHER > 0:
-                weight = cv2.GaussianBlur(mine.astype(np.float32), (0, 0), FEATHER) * valid[k]
-                source_mid += weight[..., None] * _shifted(mid, dy, dx, box, 0)
-                source_coarse += weight[..., None] * _shifted(coarse, dy, dx, box, 0)
-                total += weight
-            else:
-                source_mid[mine] = _shifted(mid, dy, dx, box, 0)[mine]
-                source_coarse[mine] = _shifted(coarse, dy, dx, box, 0)[mine]
-    if FEATHER > 0:
-        source_mid /= np.maximum(total, 1e-6)[..., None]
-        source_coarse /= np.maximum(total, 1e-6)[..., None]
+            weight = cv2.GaussianBlur(mine.astype(np.float32), (0, 0), FEATHER) * valid[k]
+            source_mid += weight[..., None] * _shifted(mid, dy, dx, box, 0)
+            source_coarse += weight[..., None] * _shifted(coarse, dy, dx, box, 0)
+            total += weight
+    source_mid /= np.maximum(total, 1e-6)[..., None]
+    source_coarse /= np.maximum(total, 1e-6)[..., None]
     return source_high, source_mid, source_coarse, chosen
 
 
