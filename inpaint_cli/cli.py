@@ -435,11 +435,12 @@ def fill(
 
     Example: inpaint fill holiday.jpg --box 770,672,68 --out holiday-fixed.jpg
     """
-    from inpaint_cli import filling, masking
+    from inpaint_cli import filling
+    from inpaint_cli.boxes import parse_box
 
     fast_exit["enabled"] = True
     with user_errors():
-        boxes = [masking.parse_box(text) for text in box or []]
+        boxes = [parse_box(text) for text in box or []]
         request = filling.FillRequest(
             photos, boxes, mask, mask_dir, out, out_dir, model, quality, compare, force, skip_existing, max_pixels
         )

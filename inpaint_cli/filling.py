@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import numpy as np
     from PIL import Image
 
-    from inpaint_cli import masking
+    from inpaint_cli.boxes import Box
     from inpaint_cli.runtime import Predictor
 
 __all__ = ["FillOptions", "FillRequest", "PhotoOutcome", "fill_image", "fill_photos"]
@@ -45,7 +45,7 @@ class FillRequest:
     """What `inpaint fill` was asked: which photos, which holes, where the results go."""
 
     photos: list[Path]
-    boxes: list[masking.Box] = field(default_factory=list)
+    boxes: list[Box] = field(default_factory=list)
     mask: Path | None = None  # one mask for every photo, white = hole
     mask_dir: Path | None = None  # masks matched to photos by relative path (sub-folders and stem)
     out: Path | None = None  # one photo's output file
@@ -104,12 +104,12 @@ def fill_photos(
     todo = [job for job in jobs if skipped[job] is None]
     # The first photo decodes from here on, while numpy, OpenCV and the model load (about 50 ms of a 12 MP JPEG).
     reader = images.PhotoReader((job.photo for job in todo), request.max_pixels)
-    from inpaint_cli import image_fill, runtime  # noqa: F401 - numpy, OpenCV: while the photo decodes
-
     unmade = planning.make_output_folders(todo, request.out_dir)
     refusals = {job: unmade.get(job.target.parent) or _refusal(job, request) for job in todo}
     if len(jobs) == 1 and todo and refusals[jobs[0]] is not None:  # before the model loads (4 s for a .keras)
         raise refusals[jobs[0]]
+    from inpaint_cli import image_fill, runtime  # noqa: F401 - numpy, OpenCV: while the photo decodes
+
     if todo:
         predictor = predictor or runtime.load_predictor(request.model)
     outcomes = []

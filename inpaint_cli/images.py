@@ -407,7 +407,15 @@ def save_picture(image: Image.Image, path: Path, what: str = "") -> None:
     """Save a picture made here (not a photo's rewrite) atomically, in the format its suffix names."""
     image_format = format_of(path, what)
     options: dict[str, object] = {"quality": 95} if image_format in {"JPEG", "WEBP"} else {}
-    write_atomically(path, lambda temporary: image.save(temporary, format=image_format, **options))
+    write_atomically(path, lambda temporary: _save_by_suffix(image, temporary, options))
+
+
+def _save_by_suffix(image: Image.Image, path: Path, options: dict[str, object]) -> None:
+    """image.save in the format path's suffix names (FORMATS), the temporary file keeping the target's suffix.
+
+    No format= on purpose: with one, Pillow first imports five plugins it may not need (5 ms of a fill).
+    """
+    image.save(path, **options)
 
 
 def save_photo(image: Image.Image, path: Path, source: Photo, quality: int | None = None) -> None:
@@ -458,7 +466,7 @@ def save_photo(image: Image.Image, path: Path, source: Photo, quality: int | Non
             options["xmp"] = source.xmp
     if image_format == "PNG" and "pnginfo" not in options and source.png_text:
         options["pnginfo"] = _png_info(source, with_xmp=False)
-    write_atomically(path, lambda temporary: image.save(temporary, format=image_format, **options))
+    write_atomically(path, lambda temporary: _save_by_suffix(image, temporary, options))
 
 
 def _png_info(source: Photo, with_xmp: bool) -> object:

@@ -15,7 +15,7 @@ from conftest import landscape
 from PIL import Image
 from typer.testing import CliRunner
 
-from inpaint_cli import images, masking
+from inpaint_cli import boxes, images, masking
 from inpaint_cli.cli import app
 
 runner = CliRunner()
@@ -207,7 +207,7 @@ def test_a_folder_fill_off_a_terminal_prints_no_blank_line(tmp_path: Path) -> No
 
 def test_negative_box_numbers_are_called_negative() -> None:
     with pytest.raises(masking.UsageError, match="box '-1,0,10' has a negative number"):
-        masking.parse_box("-1,0,10")
+        boxes.parse_box("-1,0,10")
 
 
 def test_quality_says_when_it_does_not_apply(tmp_path: Path) -> None:

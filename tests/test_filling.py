@@ -5,7 +5,7 @@ import pytest
 from conftest import landscape
 from PIL import Image, ImageOps
 
-from inpaint_cli import filling, image_fill, masking, runtime
+from inpaint_cli import boxes, filling, image_fill, masking, runtime
 from inpaint_cli.errors import InpaintError, UsageError
 
 
@@ -55,7 +55,7 @@ def test_grayscale_and_alpha_keep_their_mode(tiny_model: runtime.Predictor, mode
 def test_box_outside_the_photo_names_box_and_size() -> None:
     image = Image.fromarray(landscape(600, 800, seed=3))
     with pytest.raises(UsageError, match=r"box 790,590,50 lies outside photo.png \(800x600\)"):
-        image_fill.hole_mask([masking.parse_box("790,590,50")], None, *image.size, name="photo.png")
+        image_fill.hole_mask([boxes.parse_box("790,590,50")], None, *image.size, name="photo.png")
 
 
 def test_sixteen_bit_images_are_refused(tiny_model: runtime.Predictor) -> None:

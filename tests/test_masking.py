@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from inpaint_cli import masking, network_fill
+from inpaint_cli import boxes, masking, network_fill
 from inpaint_cli.errors import UsageError
 
 
@@ -11,13 +11,13 @@ from inpaint_cli.errors import UsageError
     [("10,20,30", masking.Box(10, 20, 30)), (" 0, 0 ,1 ", masking.Box(0, 0, 1)), ("7,8,9", masking.Box(7, 8, 9))],
 )
 def test_parse_box_accepts_three_whole_numbers(text: str, expected: masking.Box) -> None:
-    assert masking.parse_box(text) == expected
+    assert boxes.parse_box(text) == expected
 
 
 @pytest.mark.parametrize("text", ["10,10", "a,b,c", "1,2,3,4", "", "-1,2,3", "1,2,0", "1.5,2,3", "1,,3"])
 def test_parse_box_rejects_malformed_text_naming_it(text: str) -> None:
     with pytest.raises(UsageError, match="box"):
-        masking.parse_box(text)
+        boxes.parse_box(text)
 
 
 def test_draw_boxes_marks_exactly_the_squares() -> None:
