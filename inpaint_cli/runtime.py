@@ -7,7 +7,6 @@ the Keras network itself is built in network.py. A .tflite runs through the Lite
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,6 +56,8 @@ def model_path(name: str | Path | None) -> Path:
 
 def read_card(path: Path) -> dict[str, object] | None:
     """The model card (model.json) of a model folder, or beside a model file; None when there is none."""
+    import json  # here: its import compiles regular expressions (5 ms), and fill reads no card
+
     card = (path if path.is_dir() else path.parent) / CARD_FILE
     if not card.is_file():
         return None
