@@ -99,7 +99,7 @@ def fill_pillow(
     mode = images.working_mode(image)
     source = image if image.mode == mode else image.convert(mode)
     result = source if in_place and source is image else source.copy()
-    remaining = hole
+    remaining, on_poor_fill = hole, _PoorFillWarnings(hole, on_warning)
     for layer in _layers(hole):
         for square, rgb in network_fill.square_fills(
             lambda box: np.asarray(result.crop(box.corners)),
@@ -108,7 +108,7 @@ def fill_pillow(
             options.context_factors,
             options.flat_detail,
             options.mirror,
-            on_warning,
+            on_poor_fill,
             target=None if layer is hole else layer,
         ):
             _paste_colour(result, square.corners, rgb, layer[square.slices])
@@ -119,6 +119,35 @@ def fill_pillow(
             if strength > 0:
                 _add_texture(result, hole, region, strength)
     return result
+
+
+class _PoorFillWarnings:
+    """The network's poor-fill warnings, one per hole the user gave, naming it rather than the squares it was cut into.
+
+    A hole is a connected hole of the whole mask (masking.hole_regions): a --box is named as it was
+    given, a mask's hole by its bounding rectangle.
+    """
+
+    def __init__(self, hole: np.ndarray, on_warning: Warn) -> None:
+        self._hole, self._on_warning = hole, on_warning
+        self._regions: list[masking.HoleRegion] | None = None  # found at the first warning: most fills have none
+        self._warned: set[masking.HoleRegion] = set()
+
+    def __call__(self, square: masking.Box, why: str) -> None:
+        """Warn about the hole that square covers, unless it was warned about already."""
+        if self._regions is None:
+            self._regions = masking.hole_regions(self._hole)
+        region = max(self._regions, key=lambda region: _overlap(region, square))
+        if region not in self._warned:
+            self._warned.add(region)
+            self._on_warning(f"the hole at {region} {why}")
+
+
+def _overlap(region: masking.HoleRegion, square: masking.Box) -> int:
+    """The area (px) that a hole's bounding rectangle and a square share."""
+    width = min(region.x1, square.x + square.size) - max(region.x0, square.x)
+    height = min(region.y1, square.y + square.size) - max(region.y0, square.y)
+    return max(width, 0) * max(height, 0)
 
 
 def _layers(hole: np.ndarray) -> Iterator[np.ndarray]:

@@ -5,6 +5,7 @@ They fill with the bundled model (LiteRT, no TensorFlow), so they stay quick.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -449,3 +450,33 @@ def test_sixteen_bit_colour_is_refused_rather_than_silently_reduced(tmp_path: Pa
     assert result.exit_code == 1
     assert lines(result)[0].startswith(f"Error: {photo} has 16-bit colour, which would be written back at 8 bits")
     assert not (tmp_path / "deep.filled.png").exists()
+
+
+# --- 1: warnings name the holes the user gave -----------------------------------------------------
+
+
+def warnings_of(result: object) -> list[str]:
+    return [line for line in lines(result) if line.startswith("Warning:")]
+
+
+def test_a_poor_fill_warning_names_the_box_the_user_gave_once(tmp_path: Path) -> None:
+    panorama = save(tmp_path / "panorama.png", height=160, width=1000, seed=1)
+    # Both boxes are as tall as the panorama: each is filled in layers of many squares, none of them named.
+    result = fill(panorama, "--box", "400,0,160", "--box", "700,0,160")
+    assert result.exit_code == 0, result.output
+    assert [re.sub(r"\d+%", "N%", line) for line in warnings_of(result)] == [
+        f"Warning: the hole at {box} covers N% of the context the network sees; expect a poor fill"
+        for box in ("400,0,160", "700,0,160")
+    ]
+
+
+def test_a_poor_fill_warning_names_a_masks_hole_by_its_bounding_rectangle(tmp_path: Path) -> None:
+    photo = save(tmp_path / "photo.png", height=500, width=800, seed=2)
+    mask = np.zeros((500, 800), np.uint8)
+    mask[50:450, 100:700] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    result = fill(photo, "--mask", tmp_path / "mask.png")
+    assert result.exit_code == 0, result.output
+    assert [re.sub(r"\d+%", "N%", line) for line in warnings_of(result)] == [
+        "Warning: the hole at 100,50 (600x400) covers N% of the context the network sees; expect a poor fill"
+    ]
