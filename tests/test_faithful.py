@@ -5,6 +5,8 @@ They fill with the bundled model (LiteRT, no TensorFlow), so they stay quick.
 
 from __future__ import annotations
 
+import csv
+import json
 import re
 import subprocess
 import sys
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import landscape
+from conftest import landscape, small_prepare_args
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -216,6 +218,27 @@ def test_quality_says_when_it_does_not_apply(tmp_path: Path) -> None:
     result = fill(photo, "--box", "4,4,10", "--quality", "50")
     assert result.exit_code == 0
     assert "Warning: --quality applies to JPEG and WebP only; photo.filled.png is written without loss" in lines(result)
+
+
+@pytest.mark.slow
+def test_the_model_card_and_history_count_epochs_from_one_as_the_console_does(
+    photo_folder: Path, tmp_path: Path
+) -> None:
+    assert runner.invoke(app, small_prepare_args(photo_folder, tmp_path / "ds")).exit_code == 0
+    model = tmp_path / "model"
+    arguments = ["train", tmp_path / "ds", "--out", model, "--epochs", "2", "--width", "4", "--batch-size", "4"]
+    result = runner.invoke(app, [*map(str, arguments), "--learning-rate", "0.003"])
+    assert result.exit_code == 0, result.output
+    printed = dict(re.findall(r"^epoch +(\d+)/2 .* val hole PSNR (\S+) dB$", result.output, re.MULTILINE))
+    assert list(printed) == ["1", "2"]
+    best = re.search(r"Best validation hole PSNR (\S+) dB \(epoch (\d+)\)", result.output)
+    assert best is not None and printed[best[2]] == best[1]
+    card = json.loads((model / "model.json").read_text())
+    assert card["best"]["epoch"] == int(best[2]) >= 1
+    with (model / "history.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["epoch"] for row in rows] == ["1", "2"]
+    assert float(rows[int(best[2]) - 1]["val_hole_psnr"]) == card["best"]["val_hole_psnr"]
 
 
 def test_a_command_whose_reader_goes_away_goes_on_and_exits_normally() -> None:
