@@ -47,9 +47,9 @@ def fill_image(
 ) -> Image.Image | np.ndarray:
     """Fill the holes of an image in memory; every pixel outside them keeps its exact value.
 
-    image: a Pillow image (RGB, L, RGBA, LA; palette with transparency comes back as RGBA, 1-bit as L,
-    other 8-bit modes as RGB) or a uint8
-    array (HxW, or HxWxC with C = 2, 3 or 4); the result is of the same kind.
+    image: a Pillow image (RGB, L, RGBA, LA, 16-bit gray I;16; palette with transparency comes back as
+    RGBA, 1-bit as L, other 8-bit modes as RGB) or a uint8 or uint16 array (HxW, or HxWxC with C = 2, 3
+    or 4); the result is of the same kind. 16 bits are filled at 8 and scaled back inside the holes.
     mask: HxW, true or above 0 = hole; or a Pillow image, white (above 127) = hole.
     predictor: a loaded model (runtime.load_predictor); default: the bundled model.
     on_warning receives warnings about holes too large for a good fill.
@@ -63,8 +63,13 @@ def fill_image(
     if hole.all():
         raise UsageError("the mask covers the whole image: no pixel is left to fill it from")
     predictor, on_warning = predictor or bundled_predictor(), on_warning or _ignore
+    if isinstance(image, Image.Image) and image.mode in images.SIXTEEN_BIT_GRAY_MODES:
+        return Image.fromarray(fill_image(np.asarray(image), hole, options, predictor, on_warning))
     if isinstance(image, Image.Image):
         return fill_pillow(image, hole, options, predictor, on_warning)
+    if image.dtype == np.uint16:
+        eight_bits = Image.fromarray(images.to_eight_bits(image))
+        return sixteen_bit_fill(image, fill_pillow(eight_bits, hole, options, predictor, on_warning), hole)
     return np.array(fill_pillow(Image.fromarray(image), hole, options, predictor, on_warning))
 
 
@@ -95,7 +100,7 @@ def fill_pillow(
     in_place fills image itself (saving a full-size copy) when its mode needs no conversion.
     """
     if image.mode in images.HIGH_BIT_MODES:
-        raise InpaintError(f"the image has {image.mode} pixels (16-bit or float); inpaint fills 8-bit images only")
+        raise InpaintError(f"the image has {images.mode_name(image)}; inpaint fills 8- and 16-bit images")
     mode = images.working_mode(image)
     source = image if image.mode == mode else image.convert(mode)
     result = source if in_place and source is image else source.copy()
@@ -148,6 +153,21 @@ def _overlap(region: masking.HoleRegion, square: masking.Box) -> int:
     width = min(region.x1, square.x + square.size) - max(region.x0, square.x)
     height = min(region.y1, square.y + square.size) - max(region.y0, square.y)
     return max(width, 0) * max(height, 0)
+
+
+def sixteen_bit_fill(pixels: np.ndarray, filled: Image.Image, hole: np.ndarray) -> np.ndarray:
+    """A 16-bit image's fill: uint16 pixels with the colour of filled (their 8-bit fill) x 257 inside the holes.
+
+    Every value outside the holes, and alpha everywhere, stays exactly as it was.
+    """
+    result = pixels.copy()
+    colour = np.asarray(filled).astype(np.uint16) * 257
+    if result.ndim == 2:
+        result[hole] = colour[hole]
+    else:
+        colours = 1 if result.shape[2] == 2 else 3
+        result[..., :colours][hole] = colour[..., :colours][hole]
+    return result
 
 
 def _layers(hole: np.ndarray) -> Iterator[np.ndarray]:

@@ -1,6 +1,7 @@
 """Issue 14: faithful to every file and every folder. One test (or a few) per numbered item.
 
-They fill with the bundled model (LiteRT, no TensorFlow), so they stay quick.
+They fill with the bundled model (LiteRT, no TensorFlow), so they stay quick. Item 5 (16-bit) is in
+test_sixteen_bit.py.
 """
 
 from __future__ import annotations
@@ -436,7 +437,7 @@ def test_an_exif_rotated_jpeg_changes_outside_the_hole_no_more_than_an_upright_o
     assert rotated_share <= upright_share + 0.01, (rotated_share, upright_share)
 
 
-# --- 1 (in part), 5 (in part) ---------------------------------------------------------------------
+# --- 1: a hole with nothing to fill it from; warnings name the holes the user gave ---------------
 
 
 def test_a_mask_covering_the_whole_photo_is_an_error_not_a_black_image(tmp_path: Path) -> None:
@@ -450,32 +451,6 @@ def test_a_mask_covering_the_whole_photo_is_an_error_not_a_black_image(tmp_path:
         from inpaint_cli import filling
 
         filling.fill_image(Image.open(photo), np.ones((40, 48), bool))
-
-
-def test_sixteen_bit_colour_is_refused_rather_than_silently_reduced(tmp_path: Path) -> None:
-    import struct
-    import zlib
-
-    pixels = np.random.default_rng(0).integers(0, 65536, (20, 30, 3)).astype(">u2")
-    rows = b"".join(b"\0" + row.tobytes() for row in pixels)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    photo = tmp_path / "deep.png"
-    header = struct.pack(">IIBBBBB", 30, 20, 16, 2, 0, 0, 0)  # 16 bits per channel, RGB
-    photo.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
-    )
-    with Image.open(photo) as opened:
-        assert opened.mode == "RGB"  # what Pillow makes of it: 8 bits per channel
-    result = fill(photo, "--box", "2,2,8")
-    assert result.exit_code == 1
-    assert lines(result)[0].startswith(f"Error: {photo} has 16-bit colour, which would be written back at 8 bits")
-    assert not (tmp_path / "deep.filled.png").exists()
-
-
-# --- 1: warnings name the holes the user gave -----------------------------------------------------
 
 
 def warnings_of(result: object) -> list[str]:
