@@ -6,6 +6,7 @@ The files are made with OpenCV (16-bit colour, which Pillow cannot write) or Pil
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import cv2
@@ -265,3 +266,11 @@ def test_evaluate_scales_sixteen_bit_and_unit_float_photos_and_skips_the_others(
     assert len(result.sheet_rows) == 2
     for row in result.sheet_rows:
         assert_a_mid_gray_ramp(row[-1])  # the original, as the protocol saw it
+
+
+def test_the_readme_says_what_a_sixteen_bit_file_keeps() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    kept = " ".join(readme.split("What the output keeps:")[1].split("How a photo of any size")[0].split())
+    assert not re.search(r"16-bit[^.]*refused", kept)  # what it said while 16-bit files were refused
+    assert "16-bit PNG and TIFF stay 16-bit, exact outside the holes" in kept
+    assert "a 16-bit TIFF drops EXIF, and a JPEG, WebP or BMP holds 8 bits: a warning says so" in kept
