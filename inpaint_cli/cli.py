@@ -347,7 +347,7 @@ def train(
         return
     best = result.card["best"]
     console().print(
-        f"Best validation hole PSNR {best['val_hole_psnr']:.2f} dB (epoch {best['epoch'] + 1}); "
+        f"Best validation hole PSNR {best['val_hole_psnr']:.2f} dB (epoch {best['epoch']}); "
         f"model written to {out.rstrip('/')}/model.keras",
         highlight=False,
     )

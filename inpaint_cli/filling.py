@@ -167,13 +167,13 @@ def _fill_file(
 
     source = open_photo(job.photo)
     if source.image.mode in images.HIGH_BIT_MODES:
-        raise InpaintError(
-            f"{job.photo.name} has {source.image.mode} pixels (16-bit or float); inpaint fills 8-bit photos only"
-        )
+        raise InpaintError(f"{job.photo.name} has {images.mode_name(source.image)}; inpaint fills 8- and 16-bit photos")
     if request.quality is not None and images.format_of(job.target) not in {"JPEG", "WEBP"}:
         on_warning(f"--quality applies to JPEG and WebP only; {job.target.name} is written without loss")
     if images.working_mode(source.image) == "RGB" != source.image.mode:
         on_warning(f"its {images.mode_name(source.image)} are written as RGB")
+    for note in images.sixteen_bit_notes(source, job.target):
+        on_warning(note)
     mask = image_fill.hole_mask(
         request.boxes,
         job.mask_path,
@@ -186,7 +186,8 @@ def _fill_file(
     filled = image_fill.fill_pillow(
         source.image, mask, options, predictor, on_warning, in_place=request.compare is None
     )
-    images.save_photo(filled, job.target, source, quality=request.quality)
+    written = filled if source.deep is None else image_fill.sixteen_bit_fill(source.deep, filled, mask)
+    images.save_photo(written, job.target, source, quality=request.quality)
     if request.compare is not None:
         images.save_picture(
             image_fill.comparison_image(source.image, filled, mask), request.compare, "the comparison picture "

@@ -47,9 +47,9 @@ def fill_image(
 ) -> Image.Image | np.ndarray:
     """Fill the holes of an image in memory; every pixel outside them keeps its exact value.
 
-    image: a Pillow image (RGB, L, RGBA, LA; palette with transparency comes back as RGBA, 1-bit as L,
-    other 8-bit modes as RGB) or a uint8
-    array (HxW, or HxWxC with C = 2, 3 or 4); the result is of the same kind.
+    image: a Pillow image (RGB, L, RGBA, LA, 16-bit gray I;16; palette with transparency comes back as
+    RGBA, 1-bit as L, other 8-bit modes as RGB) or a uint8 or uint16 array (HxW, or HxWxC with C = 2, 3
+    or 4); the result is of the same kind. 16 bits are filled at 8 and scaled back inside the holes.
     mask: HxW, true or above 0 = hole; or a Pillow image, white (above 127) = hole.
     predictor: a loaded model (runtime.load_predictor); default: the bundled model.
     on_warning receives warnings about holes too large for a good fill.
@@ -63,8 +63,13 @@ def fill_image(
     if hole.all():
         raise UsageError("the mask covers the whole image: no pixel is left to fill it from")
     predictor, on_warning = predictor or bundled_predictor(), on_warning or _ignore
+    if isinstance(image, Image.Image) and image.mode in images.SIXTEEN_BIT_GRAY_MODES:
+        return Image.fromarray(fill_image(np.asarray(image), hole, options, predictor, on_warning))
     if isinstance(image, Image.Image):
         return fill_pillow(image, hole, options, predictor, on_warning)
+    if image.dtype == np.uint16:
+        eight_bits = Image.fromarray(images.to_eight_bits(image))
+        return sixteen_bit_fill(image, fill_pillow(eight_bits, hole, options, predictor, on_warning), hole)
     return np.array(fill_pillow(Image.fromarray(image), hole, options, predictor, on_warning))
 
 
@@ -95,11 +100,11 @@ def fill_pillow(
     in_place fills image itself (saving a full-size copy) when its mode needs no conversion.
     """
     if image.mode in images.HIGH_BIT_MODES:
-        raise InpaintError(f"the image has {image.mode} pixels (16-bit or float); inpaint fills 8-bit images only")
+        raise InpaintError(f"the image has {images.mode_name(image)}; inpaint fills 8- and 16-bit images")
     mode = images.working_mode(image)
     source = image if image.mode == mode else image.convert(mode)
     result = source if in_place and source is image else source.copy()
-    remaining = hole
+    remaining, on_poor_fill = hole, _PoorFillWarnings(hole, on_warning)
     for layer in _layers(hole):
         for square, rgb in network_fill.square_fills(
             lambda box: np.asarray(result.crop(box.corners)),
@@ -108,7 +113,7 @@ def fill_pillow(
             options.context_factors,
             options.flat_detail,
             options.mirror,
-            on_warning,
+            on_poor_fill,
             target=None if layer is hole else layer,
         ):
             _paste_colour(result, square.corners, rgb, layer[square.slices])
@@ -118,6 +123,50 @@ def fill_pillow(
             strength = texture_strength(region, hole.shape, predictor.input_size, min(options.context_factors))
             if strength > 0:
                 _add_texture(result, hole, region, strength)
+    return result
+
+
+class _PoorFillWarnings:
+    """The network's poor-fill warnings, one per hole the user gave, naming it rather than the squares it was cut into.
+
+    A hole is a connected hole of the whole mask (masking.hole_regions): a --box is named as it was
+    given, a mask's hole by its bounding rectangle.
+    """
+
+    def __init__(self, hole: np.ndarray, on_warning: Warn) -> None:
+        self._hole, self._on_warning = hole, on_warning
+        self._regions: list[masking.HoleRegion] | None = None  # found at the first warning: most fills have none
+        self._warned: set[masking.HoleRegion] = set()
+
+    def __call__(self, square: masking.Box, why: str) -> None:
+        """Warn about the hole that square covers, unless it was warned about already."""
+        if self._regions is None:
+            self._regions = masking.hole_regions(self._hole)
+        region = max(self._regions, key=lambda region: _overlap(region, square))
+        if region not in self._warned:
+            self._warned.add(region)
+            self._on_warning(f"the hole at {region} {why}")
+
+
+def _overlap(region: masking.HoleRegion, square: masking.Box) -> int:
+    """The area (px) that a hole's bounding rectangle and a square share."""
+    width = min(region.x1, square.x + square.size) - max(region.x0, square.x)
+    height = min(region.y1, square.y + square.size) - max(region.y0, square.y)
+    return max(width, 0) * max(height, 0)
+
+
+def sixteen_bit_fill(pixels: np.ndarray, filled: Image.Image, hole: np.ndarray) -> np.ndarray:
+    """A 16-bit image's fill: uint16 pixels with the colour of filled (their 8-bit fill) x 257 inside the holes.
+
+    Every value outside the holes, and alpha everywhere, stays exactly as it was.
+    """
+    result = pixels.copy()
+    colour = np.asarray(filled).astype(np.uint16) * 257
+    if result.ndim == 2:
+        result[hole] = colour[hole]
+    else:
+        colours = 1 if result.shape[2] == 2 else 3
+        result[..., :colours][hole] = colour[..., :colours][hole]
     return result
 
 

@@ -128,6 +128,11 @@ class HoleRegion(NamedTuple):
     y1: int
     thickness: int
 
+    def __str__(self) -> str:
+        """The hole in the user's terms: x,y,size as a --box is given when its rectangle is square, else x,y (WxH)."""
+        width, height = self.x1 - self.x0, self.y1 - self.y0
+        return f"{self.x0},{self.y0},{width}" if width == height else f"{self.x0},{self.y0} ({width}x{height})"
+
 
 def hole_regions(mask: np.ndarray) -> list[HoleRegion]:
     """Every connected hole of mask with its bounding rectangle and thickness (its area over its long side).

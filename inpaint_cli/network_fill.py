@@ -26,7 +26,8 @@ BATCH = 16  # windows predicted together
 BICUBIC_REACH = 1
 
 CropOf = Callable[[masking.Box], np.ndarray]  # the photo's uint8 pixels inside a box
-Warn = Callable[[str], None]
+# A square of a hole and why its fill will be poor ("covers 83% of ..."): the caller names the hole the user gave.
+OnPoorFill = Callable[[masking.Box, str], None]
 
 
 class SquareFill(NamedTuple):
@@ -140,7 +141,7 @@ def square_fills(
     context_factors: Sequence[float],
     flat_detail: tuple[float, float],
     mirror: bool,
-    on_warning: Warn,
+    on_poor_fill: OnPoorFill,
     target: np.ndarray | None = None,
 ) -> Iterator[SquareFill]:
     """The network's fill of every square that covers holes (or only target's pixels), one square at a time.
@@ -153,7 +154,7 @@ def square_fills(
     # A stroke is cut into squares of twice its width, at least half the input: long strokes in big photos scored
     # 24.84 dB (Telea 24.34) against 22.56 dB with squares as tall as the stroke's bounding rectangle.
     squares = masking.hole_squares(hole if target is None else target, min_side=size // 2)
-    windows = _windows(squares, hole, size, context_factors, on_warning)
+    windows = _windows(squares, hole, size, context_factors, on_poor_fill)
     needed = [sum(window.square_index == index for window in windows) for index in range(len(squares))]
     totals: dict[int, np.ndarray] = {}
     counts: dict[int, int] = {}
@@ -176,7 +177,7 @@ def square_fills(
 
 
 def _windows(
-    squares: list[masking.HoleSquare], hole: np.ndarray, size: int, factors: Sequence[float], on_warning: Warn
+    squares: list[masking.HoleSquare], hole: np.ndarray, size: int, factors: Sequence[float], on_poor_fill: OnPoorFill
 ) -> list[_Window]:
     """Every square's windows, one per context factor (duplicates once), each square's together."""
     height, width = hole.shape
@@ -184,7 +185,7 @@ def _windows(
     for index, (square, thickness) in enumerate(squares):
         boxes = dict.fromkeys(context_window(square, height, width, size, factor, thickness) for factor in factors)
         first = next(iter(boxes))
-        _warn_when_poor(square, first, hole[first.slices], size, on_warning)
+        _warn_when_poor(square, first, hole[first.slices], size, on_poor_fill)
         windows.extend(_Window(index, box) for box in boxes)
     return windows
 
@@ -198,12 +199,12 @@ def _scaled_to_square(rgb: np.ndarray, square: masking.Box, window: masking.Box,
 
 
 def _warn_when_poor(
-    square: masking.Box, window: masking.Box, window_hole: np.ndarray, input_size: int, on_warning: Warn
+    square: masking.Box, window: masking.Box, window_hole: np.ndarray, input_size: int, on_poor_fill: OnPoorFill
 ) -> None:
     """Say when a hole is too large next to its surroundings for a good fill."""
     share = float(window_hole.mean())
     scale = window.size / input_size
     if share > 0.5:
-        on_warning(f"the hole at {square} covers {share:.0%} of the context the network sees; expect a poor fill")
+        on_poor_fill(square, f"covers {share:.0%} of the context the network sees; expect a poor fill")
     elif scale > 8:
-        on_warning(f"the hole at {square} is filled at 1/{scale:.0f} of full resolution; expect a blurry fill")
+        on_poor_fill(square, f"is filled at 1/{scale:.0f} of full resolution; expect a blurry fill")

@@ -132,9 +132,11 @@ def fill_upload(
                     400, f"the mask is {mask.width}x{mask.height} but the photo is {width}x{height} (as displayed)"
                 )
             hole = _hole(mask)
-            filled = fill_image(source.image, hole, options, predictor, warnings.append)
+            pixels = source.image if source.deep is None else source.deep  # a 16-bit photo is filled as uint16
+            filled = fill_image(pixels, hole, options, predictor, warnings.append)
             out_suffix = SUFFIXES.get(source.format or "", ".png")
             target = work / f"result{out_suffix}"
+            warnings += images.sixteen_bit_notes(source, target)
             images.save_photo(filled, target, source)
             return Filled(
                 target.read_bytes(), f"{stem}.filled{out_suffix}", MEDIA_TYPES[out_suffix], warnings, width, height

@@ -258,13 +258,21 @@ def compile_for_training(unet: keras.Model, config: TrainConfig, total_steps: in
 
 
 def _history_csv(rows: list[dict[str, float]]) -> str:
-    """history.csv: one row per epoch, the epoch number (from 0) first."""
+    """history.csv: one row per epoch, the epoch number (from 1, as the console counts) first."""
     columns = ["epoch", *sorted({key for row in rows for key in row} - {"epoch"})]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(map(_counted_from_one, rows))
     return buffer.getvalue()
+
+
+def _counted_from_one(row: dict[str, float]) -> dict[str, float]:
+    """A history row as published (history.csv, the card): its epoch counted from 1, as the console counts.
+
+    The rows in .backup/state.json keep Keras's epoch index (from 0), which resuming compares with.
+    """
+    return {**row, "epoch": row["epoch"] + 1} if "epoch" in row else row
 
 
 def _best_row(rows: list[dict[str, float]]) -> dict[str, float]:
@@ -756,7 +764,7 @@ def _model_card(
             "prepare": inputs.manifest["parameters"],
         },
         **({"initialised_from": _parent(config.init_from)} if config.init_from else {}),
-        "best": _best_row(rows),
+        "best": _counted_from_one(_best_row(rows)),
         "epochs_run": len(rows),
         "resumed_at_epochs": state.get("resumed_at", []),  # where runs that were cut short went on
         "train_seconds": round(seconds, 1),

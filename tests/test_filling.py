@@ -6,7 +6,7 @@ from conftest import landscape
 from PIL import Image, ImageOps
 
 from inpaint_cli import boxes, filling, image_fill, masking, runtime
-from inpaint_cli.errors import InpaintError, UsageError
+from inpaint_cli.errors import UsageError
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +56,6 @@ def test_box_outside_the_photo_names_box_and_size() -> None:
     image = Image.fromarray(landscape(600, 800, seed=3))
     with pytest.raises(UsageError, match=r"box 790,590,50 lies outside photo.png \(800x600\)"):
         image_fill.hole_mask([boxes.parse_box("790,590,50")], None, *image.size, name="photo.png")
-
-
-def test_sixteen_bit_images_are_refused(tiny_model: runtime.Predictor) -> None:
-    image = Image.fromarray(np.zeros((32, 32), np.uint16) + 1000)
-    with pytest.raises(InpaintError, match="16-bit"):
-        filling.fill_image(image, masking.draw_boxes([masking.Box(0, 0, 8)], 32, 32) > 0, predictor=tiny_model)
 
 
 def test_jpeg_metadata_survives(tiny_model_dir: Path, tmp_path: Path) -> None:

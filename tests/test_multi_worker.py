@@ -113,7 +113,7 @@ def test_two_workers_train_and_learn_what_one_machine_learns(dataset_dir: Path, 
     card = json.loads((folder / "model.json").read_text())
     assert card["strategy"] == {"name": "multi-worker", "replicas": 2} and card["epochs_run"] == 2
     two = history(folder)
-    assert [row["epoch"] for row in two] == [0, 1]
+    assert [row["epoch"] for row in two] == [1, 2]
     # Progress and the model's path come from the chief only.
     lines = chief.output().splitlines()
     assert [line.split()[1] for line in lines if line.startswith("epoch ")] == ["1/2", "2/2"]
@@ -156,11 +156,11 @@ def test_a_killed_worker_and_its_partner_resume_from_the_same_epoch(dataset_dir:
     assert workers[1].errors()[0].startswith("Error: lost contact with the other workers after epoch ")
     assert workers[1].errors()[0].endswith("run the same command again on every worker to resume")
     assert not (folder / "model.json").exists(), "the kill came after the run had finished"
-    assert [row["epoch"] for row in history(folder)] == [0]
+    assert [row["epoch"] for row in history(folder)] == [1]
 
     chief, _ = run_cluster(ports, arguments, tmp_path / "again")  # the same two commands again
     assert "Resuming the interrupted run in" in chief.output()
-    assert [row["epoch"] for row in history(folder)] == [0, 1]
+    assert [row["epoch"] for row in history(folder)] == [1, 2]
     assert sorted(path.name for path in folder.iterdir()) == FINISHED_FILES
     card = json.loads((folder / "model.json").read_text())
     assert card["epochs_run"] == 2 and card["resumed_at_epochs"] == [1]

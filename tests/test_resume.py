@@ -91,7 +91,7 @@ def test_a_killed_run_resumes_and_counts_each_epoch_once(dataset_dir: Path, tmp_
     result = runner.invoke(app, arguments)  # the same command again
     assert result.exit_code == 0, result.output
     assert "Resuming the interrupted run in" in result.output
-    assert history_epochs(folder) == list(range(epochs))
+    assert history_epochs(folder) == list(range(1, epochs + 1))
     assert sorted(path.name for path in folder.iterdir()) == FINISHED_FILES
     card = json.loads((folder / "model.json").read_text())
     assert card["epochs_run"] == epochs and len(card["resumed_at_epochs"]) == 1
@@ -105,7 +105,7 @@ def test_an_interrupted_run_resumes_to_the_result_of_an_uninterrupted_one(datase
         training.train(dataset_dir, folder, TINY, interrupt_after(1))
     assert str(stopped.value) == "interrupted after epoch 1 of 3; run the same command again to resume"
     assert stopped.value.exit_code == 130
-    assert history_epochs(folder) == [0] and not (folder / "model.json").exists()
+    assert history_epochs(folder) == [1] and not (folder / "model.json").exists()
     options = json.loads((folder / ".backup" / "options.json").read_text())
     assert options["training"]["epochs"] == 3 and options["dataset_sha256"] == dataset.manifest_digest(dataset_dir)
 
@@ -117,14 +117,14 @@ def test_an_interrupted_run_resumes_to_the_result_of_an_uninterrupted_one(datase
         "(--epochs was 3, now 4; --learning-rate was 0.003, now 0.001); "
         "run it again with the options it had to resume it, or use --restart to start over"
     )
-    assert history_epochs(folder) == [0]  # the refused call changed nothing
+    assert history_epochs(folder) == [1]  # the refused call changed nothing
 
     # What a kill in the middle of atomic writes leaves behind is swept away on resuming.
     (folder / ".tmp-a1b2c3-model.keras").write_bytes(b"half a model")
     (folder / ".backup" / ".tmp-d4e5f6-epoch-0002.weights.h5").write_bytes(b"half the weights")
     resumed = training.train(dataset_dir, folder, TINY, no_report, start="resume")
     assert resumed.resumed_from == 1 and resumed.card["resumed_at_epochs"] == [1]
-    assert history_epochs(folder) == [0, 1, 2]
+    assert history_epochs(folder) == [1, 2, 3]
     assert sorted(path.name for path in folder.iterdir()) == FINISHED_FILES
     # The data stream and the optimizer's state carry on where they stopped, so on a CPU the two runs
     # agree to float rounding; GPU kernels may add in another order from one run to the next, which

@@ -99,7 +99,7 @@ def test_smooth_is_the_networks_fill_alone(tiny_model: runtime.Predictor) -> Non
         options.context_factors,
         options.flat_detail,
         options.mirror,
-        lambda message: None,
+        lambda square, why: None,
     ):
         expected[square.slices][hole[square.slices]] = rgb[hole[square.slices]]
     assert np.array_equal(filling.fill_image(photo, hole, SMOOTH, tiny_model), expected)

@@ -30,7 +30,7 @@ def test_tiny_training_run_lowers_the_loss_and_writes_every_file(photo_folder: P
     assert sorted(path.name for path in folder.iterdir()) == ["history.csv", "model.json", "model.keras", "preview.png"]
     with (folder / "history.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    assert [row["epoch"] for row in rows] == ["0", "1", "2", "3"]
+    assert [row["epoch"] for row in rows] == ["1", "2", "3", "4"]
     saved_card = json.loads((folder / "model.json").read_text())
     assert saved_card == card
     assert card["input_size"] == 32 and card["width"] == 4 and card["parameters"] > 0
