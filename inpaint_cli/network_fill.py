@@ -85,14 +85,19 @@ def as_rgb(pixels: np.ndarray) -> np.ndarray:
 
 def network_input(crop: np.ndarray, window_hole: np.ndarray, size: int) -> np.ndarray:
     """One window as the network takes it: float32 SxSx4, RGB scaled to size with holes zeroed, then the mask."""
-    # Scaled as 8-bit RGB, as training's square_resize does: a third of the time of three float channels.
-    scaled = Image.fromarray(np.ascontiguousarray(as_rgb(crop))).resize((size, size), Image.Resampling.BICUBIC)
+    # Scaled as 8-bit RGB, as training's square_resize does: a third of the time of three float channels. The
+    # hole is blanked first, as the network sees it, so that what was in it cannot reach the fill at all.
+    rgb_crop = np.array(as_rgb(crop))
+    rgb_crop[window_hole] = 0
+    scaled = Image.fromarray(rgb_crop).resize((size, size), Image.Resampling.BICUBIC)
     rgb = np.asarray(scaled, dtype=np.float32) / 255.0
-    # A pixel that is even partly hole after scaling counts as hole, and so does the ring of BICUBIC_REACH
-    # pixels around it when scaling down, or what was in the hole leaks into the pixels the network continues.
+    # A pixel that is even partly hole after scaling counts as hole, and so does the ring around it that bicubic
+    # scaling mixes hole pixels into (BICUBIC_REACH scaled pixels when scaling down, 2 source pixels when scaling
+    # up), or what was in the hole leaks into the pixels the network continues.
     scaled_hole = (resize(window_hole.astype(np.float32), size, Image.Resampling.BOX) > 0).astype(np.uint8)
-    if crop.shape[0] > size:
-        scaled_hole = np.asarray(Image.fromarray(scaled_hole).filter(ImageFilter.MaxFilter(2 * BICUBIC_REACH + 1)))
+    reach = BICUBIC_REACH if crop.shape[0] > size else math.ceil(2 * size / crop.shape[0] - 1e-9)
+    if crop.shape[0] != size:
+        scaled_hole = np.asarray(Image.fromarray(scaled_hole).filter(ImageFilter.MaxFilter(2 * reach + 1)))
     hole = scaled_hole.astype(np.float32)
     return np.concatenate([rgb * (1 - hole[..., None]), hole[..., None]], -1)
 

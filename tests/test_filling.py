@@ -120,3 +120,15 @@ def test_the_hole_is_filled_in_one_layer_unless_it_reaches_far_from_known_pixels
     layers = list(image_fill._layers(strip))
     assert len(layers) == 3  # 25 px at a time from each side: 75 px to the middle
     assert np.array_equal(np.logical_or.reduce(layers), strip) and not (layers[0] & layers[1]).any()
+
+
+@pytest.mark.parametrize(("height", "width"), [(60, 80), (160, 200)])
+def test_what_was_in_the_hole_does_not_change_the_fill(tiny_model: runtime.Predictor, height: int, width: int) -> None:
+    """Photos smaller than the network's input are scaled up: the hole's old pixels must not reach the fill."""
+    photo = landscape(height, width, seed=3)
+    hole = masking.draw_boxes([masking.Box(20, 15, 24)], height, width) > 0
+    white, black = photo.copy(), photo.copy()
+    white[hole], black[hole] = 255, 0
+    from_white = filling.fill_image(white, hole, filling.FillOptions(), tiny_model)
+    from_black = filling.fill_image(black, hole, filling.FillOptions(), tiny_model)
+    assert np.array_equal(np.asarray(from_white), np.asarray(from_black))
