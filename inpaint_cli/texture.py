@@ -27,11 +27,6 @@ own faint grain is added: no copied gradients, no seams.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
-
 import cv2
 import numpy as np
 
@@ -55,7 +50,6 @@ MID_SHARE = 1.0  # share of the sources' mid band where the surroundings are tex
 COARSE_SHARE = 0.5  # share of the sources' coarse band where the surroundings are textured
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 INVALID = np.float32(1e12)
-Item, Result = TypeVar("Item"), TypeVar("Result")
 
 
 def add_texture(guide: np.ndarray, hole: np.ndarray, strength: float = 1.0) -> np.ndarray:
@@ -247,53 +241,35 @@ def _candidates(features: np.ndarray, hole: np.ndarray, source_ok: np.ndarray, s
     height, width = coarse_hole.shape
     ys, xs = np.nonzero(coarse_hole)
     block = max(BLOCK, int(np.ceil(np.sqrt(len(ys) / MAX_BLOCKS))))
-
-    def offset(corner: tuple[int, int]) -> tuple[int, int] | None:
-        """The block at corner (top, left), in coarse pixels: its source offset in pixels, or None."""
-        top, left = corner
-        t0, l0 = max(top - MARGIN, 0), max(left - MARGIN, 0)
-        t1, l1 = min(top + block + MARGIN, height), min(left + block + MARGIN, width)
-        s0, r0 = max(t0 - reach, 0), max(l0 - reach, 0)
-        s1, r1 = min(t1 + reach, height), min(l1 + reach, width)
-        found = _match(
-            coarse_features[s0:s1, r0:r1],
-            coarse_features[t0:t1, l0:l1],
-            coarse_hole[t0:t1, l0:l1],
-            ~coarse_ok[s0:s1, r0:r1],
-        )
-        if found is None:
-            return None
-        dy, dx = (found[0] + s0 - t0) * scale, (found[1] + r0 - l0) * scale
-        if scale > 1:  # refine within +-scale px at full size
-            t0, t1, l0, l1 = t0 * scale, t1 * scale, l0 * scale, l1 * scale
-            s0, r0 = max(t0 + dy - scale, 0), max(l0 + dx - scale, 0)
-            s1, r1 = min(t1 + dy + scale, hole.shape[0]), min(l1 + dx + scale, hole.shape[1])
-            found = _match(features[s0:s1, r0:r1], features[t0:t1, l0:l1], hole[t0:t1, l0:l1], ~source_ok[s0:s1, r0:r1])
-            if found is not None:
-                dy, dx = found[0] + s0 - t0, found[1] + r0 - l0
-        return dy, dx
-
-    corners = [
-        (top, left)
-        for top in range(ys.min(), ys.max() + 1, block)
-        for left in range(xs.min(), xs.max() + 1, block)
-        if coarse_hole[top : top + block, left : left + block].any()
-    ]
-    offsets = {found for found in _on_every_core(offset, corners) if found is not None}
-    return np.array(sorted(offsets), dtype=np.int64).reshape(-1, 2)  # np.unique(axis=0) imports numpy.ma: 6 ms
-
-
-def _on_every_core(function: Callable[[Item], Result], items: list[Item]) -> list[Result]:
-    """[function(item) for item in items], on as many threads as there are cores.
-
-    The blocks' searches and the offsets' costs are independent, and OpenCV and NumPy let go of the GIL while
-    they work; matchTemplate alone keeps to one core on these sizes (7.9 ms for a 128 px hole's 18 calls, 4.3 on two).
-    """
-    workers = min(len(items), os.cpu_count() or 1)
-    if workers <= 1:
-        return [function(item) for item in items]
-    with ThreadPoolExecutor(workers, thread_name_prefix="inpaint-texture") as pool:
-        return list(pool.map(function, items))
+    offsets = []
+    for top in range(ys.min(), ys.max() + 1, block):
+        for left in range(xs.min(), xs.max() + 1, block):
+            if not coarse_hole[top : top + block, left : left + block].any():
+                continue
+            t0, l0 = max(top - MARGIN, 0), max(left - MARGIN, 0)
+            t1, l1 = min(top + block + MARGIN, height), min(left + block + MARGIN, width)
+            s0, r0 = max(t0 - reach, 0), max(l0 - reach, 0)
+            s1, r1 = min(t1 + reach, height), min(l1 + reach, width)
+            found = _match(
+                coarse_features[s0:s1, r0:r1],
+                coarse_features[t0:t1, l0:l1],
+                coarse_hole[t0:t1, l0:l1],
+                ~coarse_ok[s0:s1, r0:r1],
+            )
+            if found is None:
+                continue
+            dy, dx = (found[0] + s0 - t0) * scale, (found[1] + r0 - l0) * scale
+            if scale > 1:  # refine within +-scale px at full size
+                t0, t1, l0, l1 = t0 * scale, t1 * scale, l0 * scale, l1 * scale
+                s0, r0 = max(t0 + dy - scale, 0), max(l0 + dx - scale, 0)
+                s1, r1 = min(t1 + dy + scale, hole.shape[0]), min(l1 + dx + scale, hole.shape[1])
+                found = _match(
+                    features[s0:s1, r0:r1], features[t0:t1, l0:l1], hole[t0:t1, l0:l1], ~source_ok[s0:s1, r0:r1]
+                )
+                if found is not None:
+                    dy, dx = found[0] + s0 - t0, found[1] + r0 - l0
+            offsets.append((dy, dx))
+    return np.array(sorted(set(offsets)), dtype=np.int64).reshape(-1, 2)  # np.unique(axis=0) imports numpy.ma: 6 ms
 
 
 def _shifted(array: np.ndarray, dy: int, dx: int, box: tuple[int, int, int, int], fill: float) -> np.ndarray:
@@ -327,16 +303,11 @@ def _labels(
     weight = np.where(known, 1.0, LOW_WEIGHT).astype(np.float32)
     costs = np.empty((len(offsets),) + known.shape, np.float32)
     valid = np.empty((len(offsets),) + known.shape, bool)
-
-    def cost_of(k: int) -> None:
-        """Fill costs[k] and valid[k] for the offset offsets[k]."""
-        dy, dx = offsets[k]
+    for k, (dy, dx) in enumerate(offsets):
         source = np.where(known[..., None], _shifted(image, dy, dx, box, 0), _shifted(low, dy, dx, box, 0))
         diff = source - target
         cost = weight * np.einsum("ijc,ijc->ij", diff, diff)
         valid[k] = _shifted(source_ok, dy, dx, box, False)
         cost[~valid[k]] = INVALID
         costs[k] = cv2.boxFilter(cost, -1, (SMOOTH, SMOOTH), borderType=cv2.BORDER_REPLICATE)
-
-    _on_every_core(cost_of, list(range(len(offsets))))
     return np.argmin(costs, axis=0), valid
