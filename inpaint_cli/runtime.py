@@ -20,6 +20,8 @@ from inpaint_cli.errors import InpaintError, UsageError
 KERAS_FILE = "model.keras"
 LITERT_FILE = "model.tflite"
 CARD_FILE = "model.json"
+# The card's format; /2 counts best.epoch from 1, as the console does (/1, before 2026-11-30, from 0).
+CARD_FORMAT = "inpaint-model-card/2"
 BUNDLED = "bundled"  # the name users type for the model that ships with inpaint
 DEFAULT_INPUT_SIZE = 128  # for a model with no card and an open input size
 

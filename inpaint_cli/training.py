@@ -39,7 +39,7 @@ import numpy as np
 from inpaint_cli import __version__, dataset, network, storage
 from inpaint_cli.backend import keras, tf
 from inpaint_cli.errors import InpaintError, UsageError
-from inpaint_cli.runtime import CARD_FILE, KERAS_FILE, LITERT_FILE
+from inpaint_cli.runtime import CARD_FILE, CARD_FORMAT, KERAS_FILE, LITERT_FILE
 from inpaint_cli.settings import STRATEGIES, TrainConfig
 from inpaint_cli.storage import StoragePath
 
@@ -748,7 +748,7 @@ def _model_card(
     seconds = float(state["train_seconds"])
     images = inputs.steps_per_epoch * config.batch_size * len(rows)
     return {
-        "format": "inpaint-model-card/1",
+        "format": CARD_FORMAT,
         "inpaint_version": __version__,
         **({"command": command} if command else {}),
         "model": network.config_as_dict(model_config),
@@ -805,7 +805,10 @@ def _parent(model: str) -> dict[str, object]:
     """What the model card records of the model training started from: where it was and how it was trained."""
     _, card_file = _model_files(model)
     parent = json.loads(storage.read_text(card_file)) if storage.exists(card_file) else {}
-    return {"path": model, "command": parent.get("command"), "best": parent.get("best")}
+    best = parent.get("best")
+    if parent.get("format") == "inpaint-model-card/1" and isinstance(best, dict) and "epoch" in best:
+        best = {**best, "epoch": best["epoch"] + 1}  # its epochs counted from 0; this card's count from 1
+    return {"path": model, "command": parent.get("command"), "best": best}
 
 
 def _finish(folder: _Folder, card: dict[str, object], validation_pairs) -> list[str]:

@@ -72,3 +72,14 @@ def test_training_can_start_from_the_weights_of_another_model(photo_folder: Path
         training.train(
             tmp_path / "ds", tmp_path / "fourth", replace(base, init_from=str(tmp_path / "none")), lambda *report: None
         )
+
+
+@pytest.mark.parametrize(("card_format", "epoch"), [("inpaint-model-card/1", 4), ("inpaint-model-card/2", 3)])
+def test_a_parent_card_of_the_first_format_has_its_best_epoch_counted_from_one(
+    tmp_path: Path, card_format: str, epoch: int
+) -> None:
+    """Cards before format /2 counted epochs from 0; the card that quotes one counts from 1 like the console."""
+    best = {"epoch": 3, "val_hole_psnr": 24.5}
+    (tmp_path / "model.json").write_text(json.dumps({"format": card_format, "command": "inpaint train", "best": best}))
+    quoted = training._parent(str(tmp_path))
+    assert quoted == {"path": str(tmp_path), "command": "inpaint train", "best": {**best, "epoch": epoch}}
