@@ -208,11 +208,12 @@ def _box_sum(array: np.ndarray, height: int, width: int) -> np.ndarray:
     )
 
 
-def _weights(hole: np.ndarray) -> np.ndarray:
-    """matchTemplate weights for the features (luminance, low-pass RGB) of a template window."""
-    weights = np.empty(hole.shape + (4,), np.float32)
+def _weights(hole: np.ndarray, channels: int) -> np.ndarray:
+    """matchTemplate weights for the features of a template window: luminance, then channels - 1 low-pass ones
+    (RGB, or the luminance of _lumas)."""
+    weights = np.empty(hole.shape + (channels,), np.float32)
     weights[..., 0] = ~hole  # full luminance where known
-    weights[..., 1:] = np.where(hole, np.sqrt(LOW_WEIGHT), 1)[..., None]  # low-pass colour everywhere
+    weights[..., 1:] = np.where(hole, np.sqrt(LOW_WEIGHT), 1)[..., None]  # low-pass everywhere
     return weights
 
 
@@ -221,8 +222,7 @@ def _match(image: np.ndarray, template: np.ndarray, hole: np.ndarray, bad: np.nd
     th, tw = template.shape[:2]
     if th >= image.shape[0] or tw >= image.shape[1]:
         return None
-    weights = _weights(hole) if template.shape[-1] == 4 else np.ascontiguousarray(_weights(hole)[..., :2])
-    cost = cv2.matchTemplate(image, template, cv2.TM_SQDIFF, mask=weights)
+    cost = cv2.matchTemplate(image, template, cv2.TM_SQDIFF, mask=_weights(hole, template.shape[-1]))
     cost[_box_sum(bad, th, tw) > 0] = np.inf
     if not np.isfinite(cost).any():
         return None
