@@ -49,7 +49,21 @@ def test_constant_offset_in_the_hole_gives_the_textbook_psnr_and_l1(offset: int)
     filled[mask > 0] = image[mask > 0] + offset
     assert evaluation.hole_psnr(image, filled, mask) == pytest.approx(-10 * math.log10((offset / 255) ** 2))
     assert evaluation.hole_l1(image, filled, mask) == pytest.approx(100 * offset / 255)
-    assert evaluation.box_ssim(image, filled, box) < 1.0
+    ssim = evaluation.box_ssim(image, filled, box)
+    assert ssim < 1.0
+    assert ssim == pytest.approx(_ssim_of_a_constant_offset(image[box.slices], offset), rel=1e-9)
+
+
+def _ssim_of_a_constant_offset(pixels: np.ndarray, offset: int) -> float:
+    """The textbook SSIM of pixels against pixels + offset: contrast and structure terms are 1, so it is the mean
+    luminance term (2 mu (mu + d) + C1) / (mu^2 + (mu + d)^2 + C1) over the valid 11 px Gaussian windows (sigma 1.5)
+    and the channels, with C1 = (0.01 * max_val)^2."""
+    taps = np.exp(-((np.arange(11) - 5.0) ** 2) / (2 * 1.5**2))
+    kernel = np.outer(taps, taps) / np.outer(taps, taps).sum()
+    values, step, c1 = pixels.astype(np.float64) / 255.0, offset / 255.0, 0.01**2
+    windows = np.lib.stride_tricks.sliding_window_view(values, (11, 11), axis=(0, 1))  # rows, cols, C, 11, 11
+    mean = np.einsum("rcdij,ij->rcd", windows, kernel)
+    return float(np.mean((2 * mean * (mean + step) + c1) / (mean**2 + (mean + step) ** 2 + c1)))
 
 
 def test_a_one_pixel_hole() -> None:
