@@ -5,9 +5,39 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from inpaint_cli.errors import UsageError
+
+
+@dataclass(frozen=True)
+class TextureOptions:
+    """The texture stage's settings (texture.py describes its steps); the defaults are what `inpaint fill` does.
+
+    Benchmarks vary them with dataclasses.replace, e.g.
+    `replace(options, texture_options=replace(options.texture_options, smooth=21))`.
+    """
+
+    reach: float = 1.0  # the crop the stage sees reaches this many hole thicknesses beyond the hole (3x a square)
+    min_reach: int = 64  # px: at least this much context for thin strokes
+    tile: int = 192  # px: a long hole is textured in pieces of twice its thickness, at least this (a square: one)
+    sigma: float = 2.5  # Gaussian sigma (px) splitting low-pass from high-pass
+    flat: tuple[float, float] = (2.0, 4.0)  # mean |high-pass luminance| (0..255) in the ring: flat to textured
+    ring: int = 16  # width (px) of the ring of known pixels for the flat test
+    coarse: int = 32  # the candidate search runs at a scale where the hole is about this thick (px)
+    block: int = 12  # block side in coarse pixels
+    max_blocks: int = 12  # blocks grow beyond `block` where a hole would need more
+    piece_blocks: int = 3  # likewise for a piece of a long hole (a stroke, textured in pieces of `tile`)
+    margin: int = 6  # context around each block in coarse pixels
+    search: float = 3.0  # search reach around a block, in hole thicknesses
+    low_weight: float = 1.0  # weight of low-pass agreement with the guide in the hole (known full colour: 1)
+    smooth: int = 15  # box (px) over which per-pixel label costs are summed
+    border_sigma: float = 4.0  # sigma (px) of the local means compared across the hole's border
+    border_band: int = 3  # hole pixels within this distance (px) of the border carry the mismatch
+    mid_sigma: float = 12.0  # Gaussian sigma (px) splitting the sources' low-pass into a mid and a coarse band
+    feather: float = 4.0  # sigma (px) over which the sources' mid and coarse bands are blended across label seams
+    mid_share: float = 1.0  # share of the sources' mid band where the surroundings are textured
+    coarse_share: float = 0.5  # share of the sources' coarse band where the surroundings are textured
 
 
 @dataclass(frozen=True)
@@ -28,6 +58,7 @@ class FillOptions:
     flat_detail: tuple[float, float] = (0.003, 0.006)
     mirror: bool = True
     texture: bool = True  # the texture stage (texture.py): detail from the photo's own pixels; off: --smooth
+    texture_options: TextureOptions = field(default_factory=TextureOptions)
 
     def __post_init__(self) -> None:
         if not self.context_factors or min(self.context_factors) < 1:

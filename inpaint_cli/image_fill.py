@@ -6,6 +6,7 @@ Everything outside the holes is left exactly as it was; alpha is never changed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import overload
@@ -16,10 +17,11 @@ from PIL import Image
 
 from inpaint_cli import images, masking, network_fill, runtime, texture
 from inpaint_cli.errors import InpaintError, UsageError
-from inpaint_cli.fill_options import FillOptions
+from inpaint_cli.fill_options import FillOptions, TextureOptions
 from inpaint_cli.runtime import Predictor
 
 Warn = Callable[[str], None]
+MIN_KNOWN_SHARE = 0.1  # below this share of known pixels the holes are interpolated, not filled by the network
 
 
 @cache
@@ -104,6 +106,11 @@ def fill_pillow(
     mode = images.working_mode(image)
     source = image if image.mode == mode else image.convert(mode)
     result = source if in_place and source is image else source.copy()
+    if _too_little_for_the_network(hole, predictor.input_size, on_warning):
+        _paste_colour(
+            result, (0, 0, *result.size), texture.interpolate(network_fill.as_rgb(np.asarray(result)), hole), hole
+        )
+        return result
     remaining, on_poor_fill = hole, _PoorFillWarnings(hole, on_warning)
     for layer in _layers(hole):
         for square, rgb in network_fill.square_fills(
@@ -119,11 +126,28 @@ def fill_pillow(
             _paste_colour(result, square.corners, rgb, layer[square.slices])
         remaining = remaining & ~layer
     if options.texture:
-        for region in masking.hole_regions(hole):
-            strength = texture_strength(region, hole.shape, predictor.input_size, min(options.context_factors))
-            if strength > 0:
-                _add_texture(result, hole, region, strength)
+        _add_texture(result, hole, predictor.input_size, min(options.context_factors), options.texture_options)
     return result
+
+
+def _too_little_for_the_network(hole: np.ndarray, input_size: int, on_warning: Warn) -> bool:
+    """Whether the holes are filled by interpolating the known pixels instead of the network, and why (a warning).
+
+    The network needs windows with known pixels in them: a photo thinner than half its input (a 600x30 banner, a
+    1xN strip) leaves squares that are all hole, and where almost nothing is known there is nothing to continue.
+    Its fill was black there; a smooth blend of the nearest known colours is what such a photo can give.
+    """
+    height, width = hole.shape
+    known_share = 1 - float(np.count_nonzero(hole)) / hole.size
+    if min(height, width) < input_size // 2:
+        on_warning(
+            f"the photo is {width}x{height}, too small for the network: its holes get a smooth blend of the pixels"
+        )
+        return True
+    if known_share < MIN_KNOWN_SHARE:
+        on_warning(f"only {known_share:.1%} of the photo is known: its holes get a smooth blend of the known pixels")
+        return True
+    return False
 
 
 class _PoorFillWarnings:
@@ -195,7 +219,9 @@ def _distance_to_known(hole: np.ndarray) -> np.ndarray:
     return cv2.distanceTransform(padded, cv2.DIST_L2, 3)[1:-1, 1:-1]
 
 
-def texture_strength(region: masking.HoleRegion, shape: tuple[int, ...], input_size: int, factor: float) -> float:
+def texture_strength(
+    region: masking.HoleRegion | masking.HoleSquare, shape: tuple[int, ...], input_size: int, factor: float
+) -> float:
     """How much of the texture stage a hole gets, in [0, 1]: the product of two reasons the network's fill is smooth.
 
     Zoom: the network was trained on whole scenes at its input size and on crops enlarged to it, which are
@@ -213,22 +239,57 @@ def texture_strength(region: masking.HoleRegion, shape: tuple[int, ...], input_s
     return min(max(zoom - 1.0, 0.0), 1.0) * min(max(scale - 0.5, 0.0), 1.0)
 
 
-def _add_texture(result: Image.Image, hole: np.ndarray, region: masking.HoleRegion, strength: float) -> None:
-    """Give the hole pixels of one connected hole the detail of the photo around them (texture.py), in place.
+def _add_texture(
+    result: Image.Image, hole: np.ndarray, input_size: int, factor: float, options: TextureOptions
+) -> None:
+    """Give the holes the detail of the photo around them (texture.py), in place, piece by piece.
 
-    The texture stage sees a crop reaching texture.REACH times the hole's thickness beyond it, in
+    A long hole (a stroke) is textured in pieces of about twice its thickness, at least options.tile px: the stage's
+    time and memory then follow the hole's pixels, not its bounding rectangle (a stroke across a 12 MP photo
+    took 86 s and 6.3 GB in one piece). A piece sees the pieces textured before it as known at its border
+    (no seam between them), but never as a source. A square hole is one piece.
+    """
+    done = np.zeros_like(hole)
+    for region in masking.hole_regions(hole):
+        strength = texture_strength(region, hole.shape, input_size, factor)
+        pieces = masking.region_squares(hole, region, options.tile) if strength > 0 else []
+        # A piece of a long hole searches few blocks: one matchTemplate costs the whole search area.
+        piece_options = options if len(pieces) == 1 else replace(options, max_blocks=options.piece_blocks)
+        for piece in pieces:
+            target = np.zeros_like(hole)
+            target[piece.box.slices] = hole[piece.box.slices] & ~done[piece.box.slices]
+            if target.any():
+                _add_piece_texture(result, hole, target, piece, strength, piece_options)
+                done |= target
+
+
+def _add_piece_texture(
+    result: Image.Image,
+    hole: np.ndarray,
+    target: np.ndarray,
+    piece: masking.HoleSquare,
+    strength: float,
+    options: TextureOptions,
+) -> None:
+    """Texture target's pixels (part of hole, inside piece's square), in place.
+
+    The texture stage sees a crop reaching options.reach times the hole's thickness beyond the square, in
     which every hole pixel already holds the network's fill: its guide. strength in (0, 1].
     """
     height, width = hole.shape
-    reach = max(texture.MIN_REACH, round(texture.REACH * region.thickness))
-    corners = (max(0, region.x0 - reach), max(0, region.y0 - reach))
-    corners += (min(width, region.x1 + reach), min(height, region.y1 + reach))
+    reach = max(options.min_reach, round(options.reach * piece.thickness))
+    square = piece.box
+    corners = (max(0, square.x - reach), max(0, square.y - reach))
+    corners += (min(width, square.x + square.size + reach), min(height, square.y + square.size + reach))
     left, top, right, bottom = corners
+    crop = (slice(top, bottom), slice(left, right))
     guide = network_fill.as_rgb(np.asarray(result.crop(corners)))
-    textured = texture.add_texture(guide, hole[top:bottom, left:right], strength)
-    inside = (slice(region.y0 - top, region.y1 - top), slice(region.x0 - left, region.x1 - left))
-    box = (region.x0, region.y0, region.x1, region.y1)
-    _paste_colour(result, box, textured[inside], hole[region.y0 : region.y1, region.x0 : region.x1])
+    textured = texture.add_texture(guide, target[crop], strength, options, unknown=hole[crop])
+    inside = (
+        slice(square.y - top, square.y + square.size - top),
+        slice(square.x - left, square.x + square.size - left),
+    )
+    _paste_colour(result, square.corners, textured[inside], target[square.slices])
 
 
 def _paste_colour(result: Image.Image, corners: tuple[int, int, int, int], rgb: np.ndarray, target: np.ndarray) -> None:

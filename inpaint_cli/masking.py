@@ -176,11 +176,13 @@ def hole_squares(mask: np.ndarray, min_side: int) -> list[HoleSquare]:
     pixels around it; holes closer than hole_regions' cell may share a square, which only adds context.
     """
     hole = as_hole(mask)
-    return [
-        HoleSquare(square, region.thickness)
-        for region in hole_regions(hole)
-        for square in _cover(hole, region.x0, region.y0, region.x1, region.y1, region.thickness, min_side)
-    ]
+    return [square for region in hole_regions(hole) for square in region_squares(hole, region, min_side)]
+
+
+def region_squares(hole: np.ndarray, region: HoleRegion, min_side: int) -> list[HoleSquare]:
+    """The squares of hole_squares that cover one connected hole of the bool mask hole."""
+    squares = _cover(hole, region.x0, region.y0, region.x1, region.y1, region.thickness, min_side)
+    return [HoleSquare(square, region.thickness) for square in squares]
 
 
 def _blocks_holding_any(pixels: np.ndarray, block: int) -> np.ndarray:

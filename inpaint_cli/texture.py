@@ -30,57 +30,51 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-REACH = 1.0  # the crop the stage sees reaches this many hole thicknesses beyond the hole on every side (3x a square)
-MIN_REACH = 64  # px: at least this much context for thin strokes
-SIGMA = 2.5  # Gaussian sigma (px) splitting low-pass from high-pass
-FLAT = (2.0, 4.0)  # mean |high-pass luminance| (0..255) in the ring: from flat to textured between these
-RING = 16  # width (px) of the ring of known pixels for the flat test
-COARSE = 32  # the candidate search runs at a scale where the hole is about this thick (px)
-BLOCK = 12  # block side in coarse pixels
-MAX_BLOCKS = 12  # blocks grow beyond BLOCK where a long stroke would need more
-MARGIN = 6  # context around each block in coarse pixels
-SEARCH = 3.0  # search reach around a block, in hole thicknesses
-LOW_WEIGHT = 1.0  # weight of low-pass agreement with the guide in the hole (full colour where known weighs 1)
-SMOOTH = 15  # box (px) over which per-pixel label costs are summed
-BORDER_SIGMA = 4.0  # sigma (px) of the local means compared across the hole's border
-BORDER_BAND = 3  # hole pixels within this distance (px) of the border carry the mismatch
-MID_SIGMA = 12.0  # Gaussian sigma (px) splitting the sources' low-pass into a mid band and a coarse band
-FEATHER = 4.0  # sigma (px) over which the sources' mid and coarse bands are blended across label seams
-MID_SHARE = 1.0  # share of the sources' mid band where the surroundings are textured
-COARSE_SHARE = 0.5  # share of the sources' coarse band where the surroundings are textured
+from inpaint_cli.fill_options import TextureOptions
+
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 INVALID = np.float32(1e12)
 
 
-def add_texture(guide: np.ndarray, hole: np.ndarray, strength: float = 1.0) -> np.ndarray:
+def add_texture(
+    guide: np.ndarray,
+    hole: np.ndarray,
+    strength: float = 1.0,
+    options: TextureOptions = TextureOptions(),  # noqa: B008 - frozen, so one shared default is safe
+    unknown: np.ndarray | None = None,
+) -> np.ndarray:
     """Add the photo's own texture to a smooth fill.
 
-    guide: uint8 HxWx3 crop around the hole, about 3x its side (REACH), the hole filled by the network;
-    hole: bool HxW, True = hole; strength in [0, 1]: how far the hole moves from the guide to the
-    textured fill. Returns uint8 HxWx3: the guide outside the hole untouched, the hole with texture.
+    guide: uint8 HxWx3 crop around the hole, about 3x its side (options.reach), the hole filled by the network;
+    hole: bool HxW, True = the pixels to texture; unknown: bool HxW, the pixels that are no source (default:
+    hole), a superset of hole: the rest of a long hole, textured piece by piece. Beyond the crop counts as
+    unknown: a crop ends there only at the photo's edge. strength in [0, 1]: how far the hole moves from the
+    guide to the textured fill. Returns uint8 HxWx3: the guide outside the hole untouched, the hole with texture.
     Deterministic: the stage draws no random numbers.
     """
     hole = hole.astype(bool)
+    unknown = hole if unknown is None else unknown.astype(bool) | hole
     result = guide.copy()
-    if not hole.any() or hole.all() or strength <= 0:
+    if not hole.any() or unknown.all() or strength <= 0:
         return result
     image = guide.astype(np.float32)
     ys, xs = np.nonzero(hole)
-    thickness = 2 * float(_distance_inside(hole[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]).max())
-    scale = max(1, round(thickness / COARSE))
-    pad = max(SMOOTH, int(3 * BORDER_SIGMA))
+    thickness = 2 * float(_distance_inside(hole)[hole].max())
+    scale = max(1, round(thickness / options.coarse))
+    pad = max(options.smooth, int(3 * options.border_sigma))
     box = (max(ys.min() - pad, 0), min(ys.max() + 1 + pad, hole.shape[0]))
     box += (max(xs.min() - pad, 0), min(xs.max() + 1 + pad, hole.shape[1]))
     here = (slice(box[0], box[1]), slice(box[2], box[3]))
     image_here, hole_here = image[here], hole[here]
-    ring = _grow(hole_here, RING) & ~hole_here
-    low_here = cv2.GaussianBlur(image_here, (0, 0), SIGMA)
+    ring = _grow(hole_here, options.ring) & ~unknown[here]
+    low_here = cv2.GaussianBlur(image_here, (0, 0), options.sigma)
     energy = float(np.abs((image_here - low_here)[ring] @ LUMA).mean()) if ring.any() else 0.0
-    textured = float(np.clip((energy - FLAT[0]) / (FLAT[1] - FLAT[0]), 0, 1))
-    base = low_here + _border_correction(image_here, hole_here, scale)
-    source_high, source_mid, source_coarse, chosen = _sources(image, hole, scale, thickness, box)
-    a_mid, a_coarse = MID_SHARE * textured, COARSE_SHARE * textured
-    base_coarse = _wide_blur(base, MID_SIGMA)
+    flat_at, textured_at = options.flat
+    textured = float(np.clip((energy - flat_at) / (textured_at - flat_at), 0, 1))
+    base = low_here + _border_correction(image_here, hole_here, options)
+    source_high, source_mid, source_coarse, chosen = _sources(image, hole, unknown, scale, thickness, box, options)
+    a_mid, a_coarse = options.mid_share * textured, options.coarse_share * textured
+    base_coarse = _wide_blur(base, options.mid_sigma)
     base_mid = base - base_coarse
     base[chosen] += (
         source_high[chosen]
@@ -89,7 +83,7 @@ def add_texture(guide: np.ndarray, hole: np.ndarray, strength: float = 1.0) -> n
     )
     # Again on the result: a source whose colour steps against the known pixels would leave a square outline.
     base = np.where(hole_here[..., None], base, image_here)
-    base += _border_correction(base, hole_here, scale)
+    base += _border_correction(base, hole_here, options)
     return _write(result, base, hole, here, strength)
 
 
@@ -109,30 +103,39 @@ def _grow(mask: np.ndarray, radius: int) -> np.ndarray:
 
 
 def _sources(
-    image: np.ndarray, hole: np.ndarray, scale: int, thickness: float, box: tuple[int, int, int, int]
+    image: np.ndarray,
+    hole: np.ndarray,
+    unknown: np.ndarray,
+    scale: int,
+    thickness: float,
+    box: tuple[int, int, int, int],
+    options: TextureOptions,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Over box: the chosen sources' high-pass, mid band and coarse band (float32 HxWx3), and where chosen."""
-    low = cv2.GaussianBlur(image, (0, 0), SIGMA)
-    coarse = _wide_blur(image, MID_SIGMA)
+    low = cv2.GaussianBlur(image, (0, 0), options.sigma)
+    coarse = _wide_blur(image, options.mid_sigma)
     high, mid = image - low, low - coarse
-    source_ok = ~_grow(hole, int(np.ceil(2 * SIGMA)))  # known pixels whose high-pass does not mix in the hole
+    # Known pixels whose high-pass does not mix in the hole.
+    source_ok = ~_grow(unknown, int(np.ceil(2 * options.sigma)))
     features = np.concatenate([(image @ LUMA)[..., None], low], axis=-1)
-    offsets = _candidates(features, hole, source_ok, scale, int(SEARCH * max(thickness, 32)))
+    reach = int(options.search * max(thickness, 32))
+    offsets = _candidates(features, hole, unknown, source_ok, scale, reach, options)
     shape = (box[1] - box[0], box[3] - box[2])
     source_high = np.zeros(shape + (3,), np.float32)
     source_mid, source_coarse = np.zeros_like(source_high), np.zeros_like(source_high)
     chosen = np.zeros(shape, bool)
     if len(offsets) == 0:
         return source_high, source_mid, source_coarse, chosen
-    label, valid = _labels(image, low, hole, source_ok, offsets, box)
+    label = _labels(image, low, unknown, source_ok, offsets, box, options)
     inside = hole[box[0] : box[1], box[2] : box[3]]
     total = np.zeros(shape, np.float32)
     for k, (dy, dx) in enumerate(offsets):
-        mine = (label == k) & valid[k] & inside
+        valid = _shifted(source_ok, dy, dx, box, False)
+        mine = (label == k) & valid & inside
         if mine.any():
             source_high[mine] = _shifted(high, dy, dx, box, 0)[mine]
             chosen |= mine
-            weight = cv2.GaussianBlur(mine.astype(np.float32), (0, 0), FEATHER) * valid[k]
+            weight = cv2.GaussianBlur(mine.astype(np.float32), (0, 0), options.feather) * valid
             source_mid += weight[..., None] * _shifted(mid, dy, dx, box, 0)
             source_coarse += weight[..., None] * _shifted(coarse, dy, dx, box, 0)
             total += weight
@@ -150,8 +153,12 @@ def _wide_blur(image: np.ndarray, sigma: float, step: int = 4) -> np.ndarray:
 
 
 def _distance_inside(hole: np.ndarray) -> np.ndarray:
-    """Distance (px) of every hole pixel to the nearest known pixel, outside the array counting as known."""
-    padded = np.pad(hole, 1).astype(np.uint8)
+    """Distance (px) of every hole pixel to the nearest known pixel; beyond the array counts as hole.
+
+    The crop ends only at the photo's edge, and nothing is known beyond it: counted as known, a hole at the edge
+    took the zeros there as its border's colour and came out dark.
+    """
+    padded = np.pad(hole, 1, constant_values=True).astype(np.uint8)
     return cv2.distanceTransform(padded, cv2.DIST_L2, 3)[1:-1, 1:-1]
 
 
@@ -162,18 +169,30 @@ def _local_mean(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray
     return cv2.GaussianBlur(image * weight[..., None], (0, 0), sigma) / np.maximum(total, 1e-6)[..., None]
 
 
-def _border_correction(image: np.ndarray, hole: np.ndarray, scale: int) -> np.ndarray:
+def _border_correction(image: np.ndarray, hole: np.ndarray, options: TextureOptions) -> np.ndarray:
     """A smooth field that removes the step between the known pixels and the guide at the hole's border.
 
-    image: float32 crop with the guide in the hole. At hole pixels within BORDER_BAND of the border, the mismatch
+    image: float32 crop with the guide in the hole. At hole pixels within border_band of the border, the mismatch
     is the local mean of the known pixels minus that of the guide inside; it is spread smoothly over the rest of
-    the hole by push-pull interpolation. Zero outside the hole.
+    the hole by push-pull interpolation. Zero outside the hole. The photo's edge is no border: nothing is known there.
     """
-    known_mean = _local_mean(image, ~hole, BORDER_SIGMA)
-    guide_mean = _local_mean(image, hole, BORDER_SIGMA)
-    band = (hole & (_distance_inside(hole) <= BORDER_BAND)).astype(np.float32)
+    known_mean = _local_mean(image, ~hole, options.border_sigma)
+    guide_mean = _local_mean(image, hole, options.border_sigma)
+    band = (hole & (_distance_inside(hole) <= options.border_band)).astype(np.float32)
     mismatch = (known_mean - guide_mean) * band[..., None]
     return _push_pull(mismatch, band) * hole[..., None]
+
+
+def interpolate(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """uint8 HxWx3 rgb with every hole pixel a smooth blend of the known colours nearest it (push-pull).
+
+    For photos the network cannot fill (a few pixels thin, or almost all hole).
+    """
+    known = (~hole).astype(np.float32)
+    smooth = _push_pull(rgb.astype(np.float32) * known[..., None], known)
+    result = rgb.copy()
+    result[hole] = np.clip(np.rint(smooth[hole]), 0, 255).astype(np.uint8)
+    return result
 
 
 def _push_pull(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -183,7 +202,7 @@ def _push_pull(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
     its weight is high and takes the coarser level's estimate, smoothly upsampled, where it is low.
     """
     levels = [(values, weight)]
-    while min(levels[-1][1].shape) > 4:
+    while max(levels[-1][1].shape) > 4:
         levels.append((cv2.pyrDown(levels[-1][0]), cv2.pyrDown(levels[-1][1])))
     estimate = None
     for level_values, level_weight in reversed(levels):
@@ -208,21 +227,24 @@ def _box_sum(array: np.ndarray, height: int, width: int) -> np.ndarray:
     )
 
 
-def _weights(hole: np.ndarray, channels: int) -> np.ndarray:
+def _weights(unknown: np.ndarray, channels: int, low_weight: float) -> np.ndarray:
     """matchTemplate weights for the features of a template window: luminance, then channels - 1 low-pass ones
     (RGB, or the luminance of _lumas)."""
-    weights = np.empty(hole.shape + (channels,), np.float32)
-    weights[..., 0] = ~hole  # full luminance where known
-    weights[..., 1:] = np.where(hole, np.sqrt(LOW_WEIGHT), 1)[..., None]  # low-pass everywhere
+    weights = np.empty(unknown.shape + (channels,), np.float32)
+    weights[..., 0] = ~unknown  # full luminance where known
+    weights[..., 1:] = np.where(unknown, np.sqrt(low_weight), 1)[..., None]  # low-pass everywhere
     return weights
 
 
-def _match(image: np.ndarray, template: np.ndarray, hole: np.ndarray, bad: np.ndarray) -> tuple[int, int] | None:
+def _match(
+    image: np.ndarray, template: np.ndarray, unknown: np.ndarray, bad: np.ndarray, low_weight: float
+) -> tuple[int, int] | None:
     """Top-left (y, x) in image of the weighted-SSD best match of template, skipping windows with any bad pixel."""
     th, tw = template.shape[:2]
     if th >= image.shape[0] or tw >= image.shape[1]:
         return None
-    cost = cv2.matchTemplate(image, template, cv2.TM_SQDIFF, mask=_weights(hole, template.shape[-1]))
+    weights = _weights(unknown, template.shape[-1], low_weight)
+    cost = cv2.matchTemplate(image, template, cv2.TM_SQDIFF, mask=weights)
     cost[_box_sum(bad, th, tw) > 0] = np.inf
     if not np.isfinite(cost).any():
         return None
@@ -230,32 +252,44 @@ def _match(image: np.ndarray, template: np.ndarray, hole: np.ndarray, bad: np.nd
     return int(y), int(x)
 
 
-def _candidates(features: np.ndarray, hole: np.ndarray, source_ok: np.ndarray, scale: int, reach: int) -> np.ndarray:
+def _candidates(
+    features: np.ndarray,
+    hole: np.ndarray,
+    unknown: np.ndarray,
+    source_ok: np.ndarray,
+    scale: int,
+    reach: int,
+    options: TextureOptions,
+) -> np.ndarray:
     """Source offsets (dy, dx) in pixels: per block over the hole, the best match at 1/scale, refined at full size."""
-    coarse_features, coarse_hole, coarse_ok = features, hole, source_ok
+    coarse_features, coarse_hole, coarse_unknown, coarse_ok = features, hole, unknown, source_ok
     if scale > 1:
         size = (features.shape[1] // scale, features.shape[0] // scale)
         coarse_features = cv2.resize(features, size, interpolation=cv2.INTER_AREA)
         coarse_hole = cv2.resize(hole.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+        coarse_unknown = cv2.resize(unknown.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
         coarse_ok = cv2.resize(source_ok.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.999
     reach //= scale
     height, width = coarse_hole.shape
     ys, xs = np.nonzero(coarse_hole)
-    block = max(BLOCK, int(np.ceil(np.sqrt(len(ys) / MAX_BLOCKS))))
+    if len(ys) == 0:
+        return np.zeros((0, 2), np.int64)
+    block, margin = max(options.block, int(np.ceil(np.sqrt(len(ys) / options.max_blocks)))), options.margin
     offsets = []
     for top in range(ys.min(), ys.max() + 1, block):
         for left in range(xs.min(), xs.max() + 1, block):
             if not coarse_hole[top : top + block, left : left + block].any():
                 continue
-            t0, l0 = max(top - MARGIN, 0), max(left - MARGIN, 0)
-            t1, l1 = min(top + block + MARGIN, height), min(left + block + MARGIN, width)
+            t0, l0 = max(top - margin, 0), max(left - margin, 0)
+            t1, l1 = min(top + block + margin, height), min(left + block + margin, width)
             s0, r0 = max(t0 - reach, 0), max(l0 - reach, 0)
             s1, r1 = min(t1 + reach, height), min(l1 + reach, width)
             found = _match(
                 coarse_features[s0:s1, r0:r1],
                 coarse_features[t0:t1, l0:l1],
-                coarse_hole[t0:t1, l0:l1],
+                coarse_unknown[t0:t1, l0:l1],
                 ~coarse_ok[s0:s1, r0:r1],
+                options.low_weight,
             )
             if found is None:
                 continue
@@ -267,8 +301,9 @@ def _candidates(features: np.ndarray, hole: np.ndarray, source_ok: np.ndarray, s
                 found = _match(
                     _lumas(features[s0:s1, r0:r1]),
                     _lumas(features[t0:t1, l0:l1]),
-                    hole[t0:t1, l0:l1],
+                    unknown[t0:t1, l0:l1],
                     ~source_ok[s0:s1, r0:r1],
+                    options.low_weight,
                 )
                 if found is not None:
                     dy, dx = found[0] + s0 - t0, found[1] + r0 - l0
@@ -299,27 +334,30 @@ def _shifted(array: np.ndarray, dy: int, dx: int, box: tuple[int, int, int, int]
 def _labels(
     image: np.ndarray,
     low: np.ndarray,
-    hole: np.ndarray,
+    unknown: np.ndarray,
     source_ok: np.ndarray,
     offsets: np.ndarray,
     box: tuple[int, int, int, int],
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per pixel of box, the index of the offset with the least box-summed cost, and each offset's validity.
+    options: TextureOptions,
+) -> np.ndarray:
+    """Per pixel of box, the index of the offset with the least box-summed cost (the first of equals).
 
-    Cost of an offset at a pixel: full-colour SSD to the source where the pixel is known, LOW_WEIGHT x low-pass SSD
-    to the source where it is in the hole (the guide's low-pass); invalid where the source is not a known pixel.
+    Cost of an offset at a pixel: full-colour SSD to the source where the pixel is known, low_weight x low-pass SSD
+    to the source where it is unknown (the guide's low-pass); invalid where the source is not a known pixel.
+    A running minimum over the offsets: memory for two planes of box, not one per offset.
     """
     here = (slice(box[0], box[1]), slice(box[2], box[3]))
-    known = ~hole[here]
+    known = ~unknown[here]
     target = np.where(known[..., None], image[here], low[here])
-    weight = np.where(known, 1.0, LOW_WEIGHT).astype(np.float32)
-    costs = np.empty((len(offsets),) + known.shape, np.float32)
-    valid = np.empty((len(offsets),) + known.shape, bool)
+    weight = np.where(known, 1.0, options.low_weight).astype(np.float32)
+    best = np.full(known.shape, np.inf, np.float32)
+    label = np.zeros(known.shape, np.int64)
     for k, (dy, dx) in enumerate(offsets):
         source = np.where(known[..., None], _shifted(image, dy, dx, box, 0), _shifted(low, dy, dx, box, 0))
         diff = source - target
         cost = weight * np.einsum("ijc,ijc->ij", diff, diff)
-        valid[k] = _shifted(source_ok, dy, dx, box, False)
-        cost[~valid[k]] = INVALID
-        costs[k] = cv2.boxFilter(cost, -1, (SMOOTH, SMOOTH), borderType=cv2.BORDER_REPLICATE)
-    return np.argmin(costs, axis=0), valid
+        cost[~_shifted(source_ok, dy, dx, box, False)] = INVALID
+        cost = cv2.boxFilter(cost, -1, (options.smooth, options.smooth), borderType=cv2.BORDER_REPLICATE)
+        better = cost < best
+        best[better], label[better] = cost[better], k
+    return label
