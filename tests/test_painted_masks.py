@@ -1,0 +1,144 @@
+"""Masks people paint: holes at the photo's edge, tiny and thin photos, specks and long strokes."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import cv2
+import numpy as np
+import pytest
+from conftest import landscape
+
+from inpaint_cli import filling, image_fill, masking, network_fill, runtime
+
+COLOUR = (30, 120, 200)
+
+
+@pytest.fixture(scope="module")
+def bundled() -> runtime.Predictor:
+    return runtime.load_predictor()
+
+
+def one_colour(height: int, width: int) -> np.ndarray:
+    """A photo of one colour, uint8 HxWx3."""
+    return np.broadcast_to(np.array(COLOUR, np.uint8), (height, width, 3)).copy()
+
+
+def hole_at(height: int, width: int, rows: slice, columns: slice) -> np.ndarray:
+    """A bool height x width mask, true in rows x columns."""
+    hole = np.zeros((height, width), bool)
+    hole[rows, columns] = True
+    return hole
+
+
+EDGE_CASES = {
+    "corner box": (600, 800, slice(0, 100), slice(0, 100)),
+    "box on the top edge": (600, 800, slice(0, 100), slice(300, 400)),
+    "blob across the right edge": (600, 800, slice(250, 420), slice(690, 800)),
+    "3x3 photo": (3, 3, slice(1, 2), slice(1, 2)),
+    "1x200 strip": (1, 200, slice(0, 1), slice(50, 60)),
+    "600x8 banner": (8, 600, slice(0, 8), slice(100, 140)),
+    "600x30 banner": (30, 600, slice(0, 30), slice(100, 140)),
+}
+
+
+@pytest.mark.parametrize("smooth", [False, True], ids=["textured", "smooth"])
+@pytest.mark.parametrize("case", list(EDGE_CASES))
+def test_a_hole_at_the_edge_or_in_a_tiny_photo_comes_back_in_the_photos_colour(
+    bundled: runtime.Predictor, case: str, smooth: bool
+) -> None:
+    height, width, rows, columns = EDGE_CASES[case]
+    photo, hole = one_colour(height, width), hole_at(height, width, rows, columns)
+    filled = filling.fill_image(photo, hole, filling.FillOptions(texture=not smooth), bundled)
+    error = np.abs(filled[hole].astype(int) - COLOUR)
+    assert error.max() <= 3, f"{case}: hole pixels up to {error.max()} levels off the photo's colour"
+    assert np.array_equal(filled[~hole], photo[~hole])
+
+
+def test_a_photo_with_almost_nothing_known_is_interpolated_with_a_warning(bundled: runtime.Predictor) -> None:
+    photo = one_colour(200, 200)
+    hole = np.ones((200, 200), bool)
+    hole[95:105, 95:105] = False  # all but 10x10 pixels
+    warnings: list[str] = []
+    filled = image_fill.fill_image(photo, hole, filling.FillOptions(), bundled, warnings.append)
+    assert np.abs(filled.astype(int) - COLOUR).max() <= 1
+    assert any("0.2% of the photo is known" in warning for warning in warnings), warnings
+
+
+def test_a_tiny_photo_says_it_is_too_small_for_the_network(bundled: runtime.Predictor) -> None:
+    warnings: list[str] = []
+    image_fill.fill_image(one_colour(8, 600), hole_at(8, 600, slice(0, 8), slice(100, 140)), on_warning=warnings.append)
+    assert warnings == ["the photo is 600x8, too small for the network: its holes get a smooth blend of the pixels"]
+
+
+def test_specks_share_network_windows() -> None:
+    """400 specks on a 1 MP photo took one window each plus its mirror (744 network calls); now a few per window."""
+    rng = np.random.default_rng(3)
+    speckled = np.zeros((1000, 1000), np.uint8)
+    for _ in range(400):
+        cv2.circle(speckled, (int(rng.integers(0, 1000)), int(rng.integers(0, 1000))), int(rng.integers(1, 4)), 1, -1)
+    hole = speckled > 0
+    squares = masking.hole_squares(hole, min_side=64)
+    windows = network_fill._windows(squares, hole, 128, (3.0, 6.0), lambda square, why: None)
+    assert sorted(index for window in windows for index in window.square_indices) == list(range(len(squares)))
+    assert len(windows) < len(squares) / 2.5
+    assert not any(network_fill._mirrored(window, squares, 128) for window in windows)
+
+
+def test_specks_are_filled_as_well_in_shared_windows_as_alone(bundled: runtime.Predictor) -> None:
+    """Each speck of a shared window keeps its context: its fill is close to that of the speck filled on its own."""
+    photo = landscape(300, 300, seed=4)
+    jitter = np.random.default_rng(5).integers(-6, 7, (36, 2))
+    centres = [(30 + 45 * (k % 6) + dx, 30 + 45 * (k // 6) + dy) for k, (dx, dy) in enumerate(jitter)]
+    together = np.zeros((300, 300), bool)
+    for x, y in centres:
+        together[y - 2 : y + 2, x - 2 : x + 2] = True
+    smooth = filling.FillOptions(texture=False)
+    filled_together = filling.fill_image(photo, together, smooth, bundled)
+    for x, y in centres[::7]:
+        alone = hole_at(300, 300, slice(y - 2, y + 2), slice(x - 2, x + 2))
+        filled_alone = filling.fill_image(photo, alone, smooth, bundled)
+        difference = np.abs(filled_alone[alone].astype(int) - filled_together[alone]).mean()
+        assert difference < 6, f"speck at {x},{y}: {difference:.1f} levels apart"
+
+
+def _texture_stage_peak_bytes(photo: np.ndarray, hole: np.ndarray, guide: np.ndarray) -> int:
+    """Peak bytes that the texture stage allocates (tracemalloc: NumPy and OpenCV's arrays) on a filled guide."""
+    from PIL import Image
+
+    result = Image.fromarray(guide)
+    tracemalloc.start()
+    try:
+        image_fill._add_texture(result, hole, 128, 3.0, filling.FillOptions().texture_options)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_texture_stage_of_a_long_stroke_allocates_about_what_a_box_of_its_area_does() -> None:
+    """The texture stage's memory follows the hole's pixels, not its bounding rectangle (no timing here: the
+    benchmark measures seconds, benchmarks/painted_masks.py --cost)."""
+    photo = landscape(2000, 3000, seed=6)
+    stroke = np.zeros((2000, 3000), np.uint8)
+    cv2.polylines(stroke, [np.array([[100, 150], [1400, 1800], [2900, 300]])], False, 1, 40)
+    stroke = stroke > 0
+    side = int(np.sqrt(stroke.sum()))
+    box = hole_at(2000, 3000, slice(800, 800 + side), slice(1200, 1200 + side))
+    guide = cv2.GaussianBlur(photo, (0, 0), 3)  # a smooth stand-in for the network's fill
+    stroke_bytes = _texture_stage_peak_bytes(photo, stroke, np.where(stroke[..., None], guide, photo))
+    box_bytes = _texture_stage_peak_bytes(photo, box, np.where(box[..., None], guide, photo))
+    assert stroke_bytes < 3 * box_bytes, f"stroke {stroke_bytes / 2**20:.0f} MB, box {box_bytes / 2**20:.0f} MB"
+
+
+def test_a_painted_mask_changes_no_pixel_outside_it_and_fills_the_same_twice(bundled: runtime.Predictor) -> None:
+    photo = landscape(400, 600, seed=8)
+    mask = np.zeros((400, 600), np.uint8)
+    cv2.ellipse(mask, (560, 120), (90, 60), 20, 0, 360, 1, -1)  # an object cut by the right edge
+    cv2.polylines(mask, [np.array([[40, 380], [200, 250], [330, 300], [420, 60]])], False, 1, 25)  # a stroke
+    for x, y in np.random.default_rng(9).integers(0, 400, (60, 2)):
+        cv2.circle(mask, (int(x), int(y)), 2, 1, -1)  # specks
+    hole = mask > 0
+    first = filling.fill_image(photo, hole, filling.FillOptions(), bundled)
+    second = filling.fill_image(photo, hole, filling.FillOptions(), bundled)
+    assert np.array_equal(first[~hole], photo[~hole])
+    assert np.array_equal(first, second)
