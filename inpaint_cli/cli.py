@@ -389,12 +389,16 @@ def fill(
     mask: Annotated[
         Path | None,
         typer.Option(
-            help="Mask image, white = hole: the photo's size (as displayed or as stored), or its shape scaled."
+            help="Mask image of the photo's size (as displayed or as stored) or shape (scaled): a pixel is a hole "
+            "where any colour channel is above 127 (white, a red stroke) and it is not transparent (alpha above 127)."
         ),
     ] = None,
     mask_dir: Annotated[
         Path | None,
-        typer.Option(help="Folder of masks matched to photos by relative path: masks/sub/x.png for photos/sub/x.jpg."),
+        typer.Option(
+            help="Folder of masks matched to photos by relative path: masks/sub/x.png for photos/sub/x.jpg "
+            "(holes as for --mask)."
+        ),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Output file (one photo only); its suffix sets the format.")] = None,
     out_dir: Annotated[Path | None, typer.Option(help="Output folder, created when missing.")] = None,

@@ -52,7 +52,8 @@ def fill_image(
     image: a Pillow image (RGB, L, RGBA, LA, 16-bit gray I;16; palette with transparency comes back as
     RGBA, 1-bit as L, other 8-bit modes as RGB) or a uint8 or uint16 array (HxW, or HxWxC with C = 2, 3
     or 4); the result is of the same kind. 16 bits are filled at 8 and scaled back inside the holes.
-    mask: HxW, true or above 0 = hole; or a Pillow image, white (above 127) = hole.
+    mask: a Pillow image: a hole where any colour channel is above 127 and alpha (if any) is too; or an
+    HxW array: a hole where true or above 0 (masking.as_hole holds the rule).
     predictor: a loaded model (runtime.load_predictor); default: the bundled model.
     on_warning receives warnings about holes too large for a good fill.
     """
@@ -80,10 +81,8 @@ def _ignore(message: str) -> None:
 
 
 def _as_hole(mask: np.ndarray | Image.Image) -> np.ndarray:
-    """A mask as bool HxW, true = hole."""
-    if isinstance(mask, Image.Image):
-        return np.asarray(mask.convert("L")) > 127
-    return masking.as_hole(np.asarray(mask))
+    """A mask as bool HxW, true = hole, by masking.as_hole's rule."""
+    return masking.as_hole(mask)
 
 
 def fill_pillow(
@@ -320,7 +319,7 @@ def hole_mask(
     orientation: int = 1,
     on_note: Warn | None = None,
 ) -> np.ndarray:
-    """The photo's holes as a bool height x width mask: the boxes plus a mask file's white pixels.
+    """The photo's holes as a bool height x width mask: the boxes plus a mask file's holes (masking.as_hole).
 
     orientation is the photo's EXIF orientation: a mask of its stored size is turned to match.
     """
@@ -331,7 +330,7 @@ def hole_mask(
             raise UsageError(f"box {box} lies outside {name} ({width}x{height})")
     mask = masking.draw_boxes(boxes, height, width, dtype=bool)
     if mask_path is not None:
-        mask |= masking.read_mask(mask_path, width, height, orientation, on_note) > 0
+        mask |= masking.read_mask(mask_path, width, height, orientation, on_note)
     if not mask.any():
         raise UsageError(f"the mask for {name} has no white pixels: nothing to fill")
     if mask.all():

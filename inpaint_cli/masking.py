@@ -1,6 +1,7 @@
 """Hole masks: drawing boxes, reading mask files, hole regions, and random holes for training.
 
-Every hole in the project is drawn here. Masks are float32 HxW arrays, 1 = hole.
+Every hole in the project is drawn here, and as_hole holds the one rule of which mask pixel is a hole.
+Masks are float32 or bool HxW arrays, 1 = hole.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def random_training_mask(
 def read_mask(
     path: Path, width: int, height: int, orientation: int = 1, on_note: Callable[[str], None] | None = None
 ) -> np.ndarray:
-    """A mask image as float32 height x width, 1 where it is white (any channel above 127).
+    """A mask image as bool height x width, true where as_hole's rule for images makes a pixel a hole.
 
     width x height is the photo as displayed; orientation is its EXIF orientation. The mask
     may be of the displayed size, or of the stored size (width and height swapped, for
@@ -90,7 +91,7 @@ def read_mask(
     """
     from inpaint_cli import images
 
-    mask = images.open_photo(path).image.convert("L")
+    mask = images.open_photo(path).image
     if mask.size == (height, width) and orientation in {5, 6, 7, 8} and width != height:
         mask = mask.transpose(images.UPRIGHT[orientation])  # drawn on the stored pixels: turn it as the photo
     if mask.size != (width, height):
@@ -104,12 +105,46 @@ def read_mask(
         if on_note is not None:
             on_note(f"mask {path.name} ({mask_width}x{mask_height}) was scaled to the photo's {width}x{height}")
         mask = mask.resize((width, height), Image.Resampling.NEAREST)
-    return (np.asarray(mask) > 127).astype(np.float32)
+    return as_hole(mask)
 
 
-def as_hole(mask: np.ndarray) -> np.ndarray:
-    """mask as bool, true where above 0 (a hole); a bool mask is used as it is (a 12 MP copy costs 5 ms)."""
+HOLE_LEVEL = 127  # of 255: a mask image's pixel is a hole above it in any colour channel, and not at or below in alpha
+
+
+def as_hole(mask: np.ndarray | Image.Image) -> np.ndarray:
+    """Which pixels of a mask are holes, as bool HxW: the one rule of `--mask`, `--mask-dir`, serve and fill_image.
+
+    A mask image (Pillow, any mode): a pixel is a hole when any of its colour channels is above 127
+    (of 255; 16-bit gray is taken at 8 bits), so white and a pure red stroke are holes, black and dark
+    colours are not; where the image has alpha (or a transparent palette entry), a pixel whose alpha is
+    127 or less is never a hole. An anti-aliased edge or a JPEG's ringing is so cut at half way, the same
+    everywhere.
+    An array: true, or above 0, is a hole (bool, 0/1 floats, 0/255); a bool array is used as it is
+    (a 12 MP copy costs 5 ms). For the image rule on an array of 0-255 values, pass Image.fromarray(it).
+    """
+    if isinstance(mask, Image.Image):
+        return _image_holes(mask)
+    mask = np.asarray(mask)
     return mask if mask.dtype == bool else mask > 0
+
+
+def _image_holes(mask: Image.Image) -> np.ndarray:
+    """as_hole's rule for a Pillow image: any colour channel above HOLE_LEVEL, and alpha (where there is one) too."""
+    from inpaint_cli import images
+
+    if mask.mode in images.HIGH_BIT_MODES:  # 16-bit gray as a 16-bit mask file is read: at 8 bits
+        values = np.asarray(mask)
+        return (images.to_eight_bits(values) if values.dtype.kind == "u" else values) > HOLE_LEVEL
+    if mask.mode not in {"L", "LA", "RGB", "RGBA"}:
+        mask = mask.convert(images.working_mode(mask))  # palette, 1-bit, CMYK...: transparency becomes alpha
+    pixels = np.asarray(mask)
+    if pixels.ndim == 2:
+        return pixels > HOLE_LEVEL
+    with_alpha = mask.mode in {"LA", "RGBA"}
+    hole = (pixels[..., :-1] if with_alpha else pixels).max(axis=-1) > HOLE_LEVEL
+    if with_alpha:
+        hole &= pixels[..., -1] > HOLE_LEVEL
+    return hole
 
 
 class HoleSquare(NamedTuple):

@@ -1,6 +1,6 @@
 """`inpaint serve`: a local web page to brush over what should go, and the small HTTP API behind it.
 
-Imported only by `serve` (Starlette, uvicorn and python-multipart are the `serve` extra), so `fill`
+Imported only by `serve` (Starlette, uvicorn and python-multipart come with the plain install), so `fill`
 never pays for them. Every fill goes through filling.fill_image on a photo opened with
 images.open_photo and written with images.save_photo, as `inpaint fill` does; uploads live in a
 private temporary folder that is removed after each request, and no request names a server path.
@@ -12,6 +12,7 @@ import errno
 import io
 import ipaddress
 import json
+import logging
 import re
 import shutil
 import socket
@@ -22,20 +23,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import anyio
-import python_multipart  # noqa: F401 - Starlette reads forms with it; missing, serve says so before it starts
+import python_multipart.exceptions  # Starlette reads forms with it; missing, serve says so before it starts
 from starlette.applications import Starlette
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import Message, Receive
+from starlette.types import Message, Receive, Scope, Send
 
 from inpaint_cli import __version__, images, runtime
 from inpaint_cli.errors import InpaintError, TooManyPixels, UsageError
@@ -132,6 +132,8 @@ def fill_upload(
                     400, f"the mask is {mask.width}x{mask.height} but the photo is {width}x{height} (as displayed)"
                 )
             hole = _hole(mask)
+            if images.working_mode(source.image) == "RGB" != source.image.mode:  # as `inpaint fill` warns
+                warnings.append(f"its {images.mode_name(source.image)} are written as RGB")
             pixels = source.image if source.deep is None else source.deep  # a 16-bit photo is filled as uint16
             filled = fill_image(pixels, hole, options, predictor, warnings.append)
             out_suffix = SUFFIXES.get(source.format or "", ".png")
@@ -179,12 +181,10 @@ def _open(path: Path, max_pixels: int | None, what: str) -> images.Photo:
 
 
 def _hole(mask):  # noqa: ANN001, ANN202 - a Pillow image in, a bool numpy array out
-    """White (above 127) = hole; a pixel the mask's alpha makes transparent is never a hole."""
-    import numpy as np
+    """The mask's holes by masking.as_hole's rule, as `inpaint fill --mask` reads them; none is a RequestError."""
+    from inpaint_cli import masking
 
-    hole = np.asarray(mask.convert("L")) > 127
-    if "A" in mask.getbands() or "transparency" in mask.info:
-        hole &= np.asarray(mask.convert("RGBA").getchannel("A")) > 127
+    hole = masking.as_hole(mask)
     if not hole.any():
         raise RequestError(400, "the mask has no white pixels: paint over what should go first")
     return hole
@@ -248,7 +248,8 @@ def create_app(
 
     predictor: a loaded model, shared by every request (default: the bundled model, loaded now).
     max_body_bytes: the largest request body; max_pixels: the largest photo (default images.max_pixels_allowed).
-    max_fills: fills run at once; more wait. allowed_hosts: Host headers accepted (None: any).
+    max_fills: fills run at once; more wait. allowed_hosts: the host names a Host header may give (None: any);
+    requests from another site's page are refused whatever they are (SameSiteOnly).
     on_fill receives one line per fill done.
     """
     model = shared_predictor(predictor or runtime.load_predictor())
@@ -323,8 +324,7 @@ def create_app(
         # Starlette re-raises it after this response, and uvicorn logs the traceback on stderr.
         return error_response(500, f"the server failed: {type(error).__name__}: {error}")
 
-    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)] if allowed_hosts else []
-    middleware.append(Middleware(SecurityHeaders))
+    middleware = [Middleware(SecurityHeaders), Middleware(SameSiteOnly, allowed_hosts=allowed_hosts)]
     return Starlette(
         routes=[
             Route("/", page),
@@ -356,6 +356,10 @@ async def _with_form(request: Request, max_body_bytes: int, work: Callable[[Form
         return error_response(error.status, str(error))
     except HTTPException as error:  # the multipart parser's own refusals (too many fields, bad boundary)
         return error_response(error.status_code, f"the form could not be read ({error.detail})")
+    except python_multipart.exceptions.ParseError as error:  # a malformed body, which Starlette lets through
+        return error_response(400, f"the form could not be read (a malformed multipart body: {error})")
+    except ClientDisconnect:  # the client went away mid-upload: nobody reads an answer, and nothing to log
+        return Response(status_code=400)
 
 
 def _file_field(form: FormData, field: str) -> UploadFile:
@@ -406,6 +410,69 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class SameSiteOnly:
+    """ASGI middleware: serves only requests that name this server as allowed and come from its own page.
+
+    A Host header whose name is not in allowed_hosts (None: any) is refused with 400: on loopback, a
+    page of another site that a DNS name points at 127.0.0.1 (DNS rebinding). A request whose Origin is
+    not this server, or that the browser marks as sent by another site (Sec-Fetch-Site) without being a
+    link followed to a page, is refused with 403: any web page open in the browser could otherwise make
+    the server fill. A request with neither header (curl, scripts) is served.
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]], allowed_hosts: list[str] | None = None) -> None:
+        self.app = app
+        self.allowed_hosts = None if allowed_hosts is None else {name.strip("[]").lower() for name in allowed_hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+            refusal = self.refusal(scope["method"], headers)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def refusal(self, method: str, headers: dict[str, str]) -> Response | None:
+        """The answer refusing a request with these (lower-case) headers, or None to serve it."""
+        host = headers.get("host", "")
+        if self.allowed_hosts is not None and host_name(host) not in self.allowed_hosts:
+            return error_response(
+                400, f"the Host header {host!r} does not name this server; open the address inpaint serve printed"
+            )
+        origin = headers.get("origin")
+        if origin is not None:
+            same = _netloc(origin) == host.lower()
+            return None if same else _cross_site(f"its Origin is {origin}")
+        site = headers.get("sec-fetch-site", "same-origin")
+        if site in {"same-origin", "none"} or (method == "GET" and headers.get("sec-fetch-mode") == "navigate"):
+            return None  # the page itself, an address typed or a bookmark, or a link followed to the page
+        return _cross_site(f"Sec-Fetch-Site is {site}")
+
+
+def host_name(host: str) -> str | None:
+    """The name a Host header gives, lower case, without its port or an IPv6 address's brackets; None if malformed."""
+    try:
+        return urlsplit(f"//{host}").hostname
+    except ValueError:
+        return None
+
+
+def _netloc(origin: str) -> str | None:
+    """An Origin header's host and port as a Host header gives them (lower case); None for "null" or a malformed one."""
+    try:
+        return urlsplit(origin).netloc.lower() or None
+    except ValueError:
+        return None
+
+
+def _cross_site(why: str) -> JSONResponse:
+    """The 403 for a request another site's page sent."""
+    return error_response(
+        403, f"refused a request from another site's page ({why}): only inpaint's own page may use this server"
+    )
 
 
 # --- the server -------------------------------------------------------------------------------------
@@ -486,7 +553,7 @@ def serve(config: ServeConfig, on_line: Callable[[str], None], on_warning: Calla
         raise UsageError(f"the pixel limit {pixel_limit} must be at least 1")
     predictor = runtime.load_predictor(config.model)
     sock = bind(config.host, config.port)
-    hosts = ["127.0.0.1", "localhost", "::1", "[::1]"] if is_loopback(config.host) else None
+    hosts = sorted(LOOPBACK_NAMES | {config.host.strip("[]")}) if is_loopback(config.host) else None
     app = create_app(
         predictor, max_body_bytes=config.max_body_bytes, max_pixels=pixel_limit, allowed_hosts=hosts, on_fill=on_line
     )
@@ -496,6 +563,8 @@ def serve(config: ServeConfig, on_line: Callable[[str], None], on_warning: Calla
         import webbrowser
 
         threading.Thread(target=webbrowser.open, args=(address,), daemon=True).start()
+    # The multipart parser logs each malformed body it meets; the client's 400 says it, the log need not.
+    logging.getLogger("python_multipart").setLevel(logging.ERROR)
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=3)
     )

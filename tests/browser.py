@@ -115,3 +115,20 @@ def brush_width(driver) -> float:  # noqa: ANN001
 
     size = float(driver.find_element(By.ID, "size").get_attribute("value"))
     return size / float(driver.find_element(By.ID, "view").get_attribute("data-zoom"))
+
+
+def shown_colour(driver, point: tuple[float, float]) -> tuple[int, int, int]:  # noqa: ANN001
+    """The RGB the page's canvas shows at a pixel of the photo (as the page holds it), mask overlay included."""
+    from selenium.webdriver.common.by import By
+
+    canvas = driver.find_element(By.ID, "view")
+    zoom = float(canvas.get_attribute("data-zoom"))
+    pan_x, pan_y = (float(value) for value in canvas.get_attribute("data-pan").split(","))
+    script = (
+        "const ratio = window.devicePixelRatio || 1;"
+        "const data = arguments[0].getContext('2d').getImageData("
+        "Math.floor(arguments[1] * ratio), Math.floor(arguments[2] * ratio), 1, 1).data;"
+        "return [data[0], data[1], data[2]];"
+    )
+    red, green, blue = driver.execute_script(script, canvas, pan_x + point[0] * zoom, pan_y + point[1] * zoom)
+    return red, green, blue

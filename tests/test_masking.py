@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -112,3 +114,95 @@ def test_hole_squares_of_a_hole_in_the_far_corner_and_of_no_hole() -> None:
     mask[990:, 1290:] = 1  # the cell grid is coarser than a pixel here: the last cells are partial
     assert masking.hole_squares(mask, min_side=64) == [masking.HoleSquare(masking.Box(1290, 990, 10), 10)]
     assert masking.hole_squares(np.zeros((50, 60), bool), min_side=16) == []
+
+
+# --- which mask pixel is a hole: one rule everywhere (issue 21, item 3) ------------------------------
+
+MASK_PIXELS = [  # (R, G, B, alpha) of a mask image, and whether the pixel is a hole
+    ((255, 255, 255, 255), True),  # white
+    ((255, 0, 0, 255), True),  # a pure red stroke: luminance 76, but a channel above 127
+    ((0, 0, 200, 255), True),  # blue: luminance 23
+    ((128, 128, 128, 255), True),  # an anti-aliased edge just past half way
+    ((127, 127, 127, 255), False),  # ... and just short of it
+    ((0, 0, 0, 255), False),
+    ((255, 255, 255, 0), False),  # transparent white is never a hole
+    ((255, 255, 255, 127), False),
+    ((255, 0, 0, 128), True),
+]
+
+
+def rule_mask(band: int = 6, width: int = 40) -> tuple[Image.Image, np.ndarray]:
+    """An RGBA mask with a band of rows for each of MASK_PIXELS, and the holes the rule gives it."""
+    pixels = np.repeat(np.array([rgba for rgba, _ in MASK_PIXELS], np.uint8), band, axis=0)
+    expected = np.repeat(np.array([hole for _, hole in MASK_PIXELS]), band)
+    return Image.fromarray(np.repeat(pixels[:, None], width, axis=1), "RGBA"), np.repeat(expected[:, None], width, 1)
+
+
+def test_one_mask_rule_any_channel_above_127_and_alpha_above_127_in_every_mode(tmp_path: Path) -> None:
+    mask, expected = rule_mask()
+    assert np.array_equal(masking.as_hole(mask), expected)
+    rgb = mask.convert("RGB")
+    assert np.array_equal(masking.as_hole(rgb), masking.as_hole(rgb.convert("RGBA")))
+    gray_128, gray_127 = Image.new("L", (4, 4), 128), Image.new("L", (4, 4), 127)
+    assert masking.as_hole(gray_128).all() and not masking.as_hole(gray_127).any()
+    assert masking.as_hole(Image.new("1", (4, 4), 1)).all()
+    assert masking.as_hole(Image.new("LA", (4, 4), (255, 0))).sum() == 0
+    sixteen = Image.fromarray(np.array([[128 * 257, 127 * 257]], np.uint16))
+    assert masking.as_hole(sixteen).tolist() == [[True, False]]
+    palette = rgb.convert("P", palette=Image.Palette.ADAPTIVE)
+    assert np.array_equal(masking.as_hole(palette), masking.as_hole(rgb))
+    # The files --mask and --mask-dir read (PNG with alpha, palette PNG with a transparent entry) give the same.
+    mask.save(tmp_path / "rgba.png")
+    assert np.array_equal(masking.read_mask(tmp_path / "rgba.png", 40, len(expected)), expected)
+    keyed = Image.new("P", (8, 4))
+    keyed.putpalette([255, 0, 0, 255, 255, 255, 0, 0, 0])
+    keyed.putdata([0] * 8 + [1] * 8 + [2] * 16)
+    keyed.save(tmp_path / "keyed.png", transparency=1)  # entry 1, white, is transparent
+    assert masking.read_mask(tmp_path / "keyed.png", 8, 4).tolist() == [[True] * 8] + [[False] * 8] * 3
+
+
+def test_an_array_mask_is_true_or_above_0_whatever_its_type() -> None:
+    assert masking.as_hole(np.array([[0.0, 0.2, 1.0]], np.float32)).tolist() == [[False, True, True]]
+    assert masking.as_hole(np.array([[0, 1, 255]], np.uint8)).tolist() == [[False, True, True]]
+    bool_mask = np.array([[False, True]])
+    assert masking.as_hole(bool_mask) is bool_mask
+
+
+def test_fill_image_and_mask_files_take_a_red_stroke_and_skip_transparent_white(tmp_path: Path) -> None:
+    """The Python API (a Pillow mask), a mask file (--mask, --mask-dir) and an anti-aliased JPEG mask agree."""
+    from conftest import landscape
+
+    from inpaint_cli import image_fill
+
+    mask, expected = rule_mask(band=6, width=80)
+    height = len(expected)
+    photo = Image.fromarray(landscape(height, 80, seed=3))
+    filled = np.asarray(image_fill.fill_image(photo, mask))
+    changed = np.abs(filled.astype(int) - np.asarray(photo).astype(int)).max(axis=-1) > 0
+    assert not changed[~expected].any()  # transparent white, dark and 127-gray rows untouched
+    assert changed[expected].mean() > 0.8  # red, blue, white and 128-gray rows filled
+    assert np.array_equal(image_fill.hole_mask([], _saved(mask, tmp_path / "m.png"), 80, height, "p"), expected)
+    drawn = Image.new("L", (80, 60))
+    ImageDraw.Draw(drawn).ellipse((20, 10, 60, 50), fill=255)
+    drawn.resize((160, 120), Image.Resampling.LANCZOS).resize((80, 60), Image.Resampling.LANCZOS).convert("RGB").save(
+        tmp_path / "soft.jpg", quality=60
+    )  # soft edges and JPEG ringing
+    with Image.open(tmp_path / "soft.jpg") as soft:
+        assert np.array_equal(masking.read_mask(tmp_path / "soft.jpg", 80, 60), masking.as_hole(soft))
+
+
+def _saved(image: Image.Image, path: Path) -> Path:
+    image.save(path)
+    return path
+
+
+def test_the_mask_rule_is_written_in_the_readme_and_in_fill_help() -> None:
+    from typer.testing import CliRunner
+
+    from inpaint_cli.cli import app
+
+    readme = " ".join((Path(__file__).resolve().parent.parent / "README.md").read_text().split())
+    assert "A pixel is a hole where any colour channel is above 127 (white, a red stroke) and alpha, if any" in readme
+    shown = CliRunner().invoke(app, ["fill", "--help"], env={"COLUMNS": "200"}).output
+    help_text = " ".join(shown.replace("│", " ").split())
+    assert "a pixel is a hole where any colour channel is above 127 (white, a red stroke) and it is not" in help_text

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -360,3 +361,172 @@ def test_a_page_served_on_loopback_refuses_other_host_names() -> None:
     app = serving.create_app(bundled_predictor(), allowed_hosts=hosts)
     assert TestClient(app, base_url="http://127.0.0.1:8000").get("/").status_code == 200
     assert TestClient(app, base_url="http://attacker.example").get("/").status_code == 400  # DNS rebinding
+
+
+# --- issue 21: one mask rule, IPv6 loopback, other sites' pages, malformed and abandoned bodies, warnings -------
+
+
+def test_a_red_stroke_is_a_hole_and_transparent_white_is_not_as_for_fill(client: TestClient) -> None:
+    """Item 3: serve reads a mask by masking.as_hole's rule, as --mask and fill_image do."""
+    from inpaint_cli import masking
+
+    pixels = landscape(60, 80, seed=11)
+    mask = np.zeros((60, 80, 4), np.uint8)
+    mask[..., 3] = 255
+    mask[10:30, 8:30] = (255, 0, 0, 255)  # a pure red stroke (luminance 76): a hole
+    mask[32:52, 40:70] = (255, 255, 255, 0)  # white but transparent: not a hole
+    hole = masking.as_hole(Image.fromarray(mask))
+    assert hole[10:30, 8:30].all() and not hole[32:52, 40:70].any()
+    response = post_fill(client, encoded(pixels), encoded(mask))
+    assert response.status_code == 200, response.text
+    filled = np.asarray(Image.open(io.BytesIO(response.content)))
+    assert np.array_equal(filled[~hole], pixels[~hole])
+    assert (np.abs(filled.astype(int) - pixels.astype(int)).max(axis=-1)[hole] > 0).mean() > 0.8
+
+
+def test_an_ipv6_host_header_is_read_as_a_name(tmp_path: Path) -> None:
+    """Item 6: Host: [::1]:8000 names ::1 (Starlette's TrustedHostMiddleware cut it at the first colon)."""
+    import anyio
+    import httpx
+
+    assert serving.host_name("[::1]:8000") == "::1" and serving.host_name("LocalHost:80") == "localhost"
+    assert serving.host_name("[::1") is None
+    app = serving.create_app(bundled_predictor(), allowed_hosts=sorted(serving.LOOPBACK_NAMES))
+
+    async def get(base_url: str) -> int:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=base_url) as http:
+            return (await http.get("/api/info")).status_code
+
+    assert anyio.run(get, "http://[::1]:8000") == 200
+    assert anyio.run(get, "http://[::2]:8000") == 400
+
+
+@pytest.mark.slow
+def test_serve_on_ipv6_loopback_fills_at_the_address_it_prints() -> None:
+    """Item 6: `inpaint serve --host ::1`: the page and a fill at http://[::1]:PORT/."""
+    server = start_server("--host", "::1")
+    try:
+        assert server.address.startswith("http://[::1]:")
+        with urllib.request.urlopen(server.address, timeout=30) as page:
+            assert page.status == 200 and b"app.js" in page.read()
+        status, content = raw_fill(server.address, PHOTO, MASK)
+        assert status == 200 and Image.open(io.BytesIO(content)).size == (80, 60)
+    finally:
+        assert server.stop() == 130
+    assert not [line for line in server.lines if "Warning" in line or "Traceback" in line]
+
+
+def raw_fill(address: str, photo: bytes, mask: bytes, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """POST /api/fill with urllib, as a script does (no Origin); the status and the body, also of an error."""
+    boundary = "inpaint-raw"
+    body = b"".join(
+        [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="p.png"\r\n\r\n'.encode(),
+            photo,
+            f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="mask"; filename="m.png"\r\n\r\n'.encode(),
+            mask,
+            f"\r\n--{boundary}--\r\n".encode(),
+        ]
+    )
+    request = urllib.request.Request(
+        address + "api/fill", body, {"Content-Type": f"multipart/form-data; boundary={boundary}", **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 200),  # curl, scripts
+        ({"Origin": "http://127.0.0.1:8000"}, 200),  # the page itself
+        ({"Sec-Fetch-Site": "same-origin"}, 200),
+        ({"Origin": "https://evil.example"}, 403),
+        ({"Origin": "http://localhost:8000"}, 403),  # another origin of this machine
+        ({"Origin": "http://127.0.0.1:9000"}, 403),
+        ({"Origin": "null"}, 403),  # a sandboxed frame or a file:// page
+        ({"Sec-Fetch-Site": "cross-site"}, 403),
+        ({"Sec-Fetch-Site": "same-site"}, 403),
+    ],
+)
+def test_a_fill_sent_by_another_sites_page_is_refused_and_scripts_are_served(
+    headers: dict[str, str], status: int
+) -> None:
+    """Item 9: Origin (or Sec-Fetch-Site) other than the page's own is 403 with one line; no Origin is served."""
+    app = serving.create_app(bundled_predictor(), allowed_hosts=sorted(serving.LOOPBACK_NAMES))
+    local = TestClient(app, base_url="http://127.0.0.1:8000")
+    files = {"image": ("p.png", PHOTO), "mask": ("m.png", MASK)}
+    response = local.post("/api/fill", files=files, headers=headers)
+    assert response.status_code == status
+    if status == 403:
+        error = response.json()["error"]
+        assert error.startswith("refused a request from another site's page (") and "\n" not in error
+        assert error.endswith("only inpaint's own page may use this server")
+
+
+def test_following_a_link_from_another_site_still_opens_the_page() -> None:
+    """Item 9: a navigation (GET, Sec-Fetch-Mode: navigate) from another site is the user opening the page."""
+    local = TestClient(serving.create_app(bundled_predictor()), base_url="http://127.0.0.1:8000")
+    link = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
+    assert local.get("/", headers=link).status_code == 200
+    assert local.get("/api/info", headers={"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors"}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'--b\r\nContent-Disposition form-data; name="image"\r\n\r\nx\r\n--b--\r\n',  # a header without a colon
+        b"not a boundary\r\n--b\r\n",
+        b"--b\r\nno header\r\n\r\nx\r\n--b--\r\n",
+    ],
+)
+def test_a_malformed_multipart_body_is_400_with_one_line(client: TestClient, body: bytes) -> None:
+    """Item 10: python-multipart's MultipartParseError was a 500 with a traceback."""
+    response = client.post("/api/fill", content=body, headers={"Content-Type": "multipart/form-data; boundary=b"})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error.startswith("the form could not be read (a malformed multipart body: ") and "\n" not in error
+    assert post_fill(client, PHOTO, MASK).status_code == 200
+
+
+@pytest.mark.slow
+def test_a_client_leaving_mid_upload_and_a_malformed_body_leave_no_traceback_in_the_log() -> None:
+    """Item 10: each printed a full ASGI traceback on the server's stderr; now at most one line each."""
+    import socket
+
+    server = start_server()
+    host, port = server.address.removeprefix("http://").strip("/").rsplit(":", 1)
+    try:
+        for _ in range(3):  # half a body, then gone
+            with socket.create_connection((host, int(port)), timeout=10) as connection:
+                connection.sendall(
+                    b"POST /api/fill HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n"
+                    b'--b\r\nContent-Disposition: form-data; name="image"; filename="p.png"\r\n\r\n' + PHOTO[:500]
+                )
+                time.sleep(0.3)
+        malformed = urllib.request.Request(
+            server.address + "api/fill", b"garbage\r\n--b\r\n", {"Content-Type": "multipart/form-data; boundary=b"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(malformed, timeout=30)
+        assert refused.value.code == 400
+        assert raw_fill(server.address, PHOTO, MASK)[0] == 200  # still serving
+        time.sleep(0.5)
+    finally:
+        assert server.stop() == 130
+    logged = [line for line in server.lines if not line.startswith(("Serving the inpaint page", "Filled p.filled.png"))]
+    assert logged == ["Stopped."], logged
+
+
+def test_a_palette_photo_comes_back_with_the_warning_fill_prints(client: TestClient) -> None:
+    """Item 11: `inpaint fill` warns that palette pixels are written as RGB; serve passes it on to the page."""
+    palette = Image.fromarray(landscape(60, 80, seed=12)).convert("P", palette=Image.Palette.ADAPTIVE, colors=64)
+    buffer = io.BytesIO()
+    palette.save(buffer, format="PNG")
+    response = post_fill(client, buffer.getvalue(), MASK, name="drawing.png")
+    assert response.status_code == 200, response.text
+    assert json.loads(response.headers["x-inpaint-warnings"]) == ["its palette (P) pixels are written as RGB"]

@@ -328,21 +328,45 @@
   // --- opening a photo ------------------------------------------------------------------------------
 
   async function decode(blob, name) {
-    // The browser's decoder applies EXIF orientation, as `fill` does; for what it cannot read (TIFF), the server's.
-    try {
-      return await createImageBitmap(blob);
-    } catch (_) {
-      const form = new FormData();
-      form.append("image", blob, name);
-      let response;
+    // The page must show the pixels the server fills, upright as `fill` turns them. Every browser applies
+    // a JPEG's EXIF orientation, as the server does; a WebP's or a PNG's some ignore (Chromium a WebP's).
+    // So a non-JPEG carrying EXIF, and what the browser cannot read (TIFF), is shown as the server decodes it.
+    if (!(await carriesExifOutsideJpeg(blob))) {
       try {
-        response = await fetch("/api/preview", { method: "POST", body: form });
+        return await createImageBitmap(blob);
       } catch (_) {
-        throw new Error(SERVER_GONE);
+        /* a format this browser cannot decode: the server's decoder below */
       }
-      if (!response.ok) throw new Error(await errorOf(response));
-      return createImageBitmap(await response.blob());
     }
+    const form = new FormData();
+    form.append("image", blob, name);
+    let response;
+    try {
+      response = await fetch("/api/preview", { method: "POST", body: form });
+    } catch (_) {
+      throw new Error(SERVER_GONE);
+    }
+    if (!response.ok) throw new Error(await errorOf(response));
+    return createImageBitmap(await response.blob());
+  }
+
+  async function carriesExifOutsideJpeg(blob) {
+    // Whether blob is a WebP with an EXIF chunk or a PNG with an eXIf chunk: where its orientation may lie.
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    const data = new DataView(bytes.buffer);
+    const tag = (at) => String.fromCharCode(...bytes.subarray(at, at + 4));
+    if (bytes.length >= 12 && tag(0) === "RIFF" && tag(8) === "WEBP") {
+      for (let at = 12; at + 8 <= bytes.length; ) {
+        if (tag(at) === "EXIF") return true;
+        const size = data.getUint32(at + 4, true);
+        at += 8 + size + (size % 2); // chunks are padded to an even size
+      }
+    } else if (bytes.length >= 8 && data.getUint32(0) === 0x89504e47) {
+      for (let at = 8; at + 8 <= bytes.length; at += 12 + data.getUint32(at)) {
+        if (tag(at + 4) === "eXIf") return true; // length, type, data, CRC
+      }
+    }
+    return false;
   }
 
   async function openFile(file) {
@@ -537,6 +561,8 @@
       zoomCentre(0.8);
     } else if (key === "0") {
       fit();
+    } else if (key === "\\") {
+      setBefore(true); // while held: the photo as opened
     } else if (key === "Enter") {
       fill();
     } else if (key === " ") {
@@ -550,6 +576,7 @@
   });
 
   window.addEventListener("keyup", (event) => {
+    if (event.key === "\\") setBefore(false);
     if (event.key === " ") {
       state.spaceHeld = false;
       view.style.cursor = "";
