@@ -106,13 +106,12 @@ def fill_pillow(
     source = image if image.mode == mode else image.convert(mode)
     result = source if in_place and source is image else source.copy()
     if _too_little_for_the_network(hole, predictor.input_size, on_warning):
-        _paste_colour(
-            result, (0, 0, *result.size), texture.interpolate(network_fill.as_rgb(np.asarray(result)), hole), hole
-        )
+        _interpolate(result, hole, hole)
         return result
     remaining, on_poor_fill = hole, _PoorFillWarnings(hole, on_warning)
     for layer in _layers(hole):
-        for square, rgb in network_fill.square_fills(
+        unseen = np.zeros_like(hole)
+        for square, rgb, seen in network_fill.square_fills(
             lambda box: np.asarray(result.crop(box.corners)),
             remaining,
             predictor,
@@ -122,27 +121,45 @@ def fill_pillow(
             on_poor_fill,
             target=None if layer is hole else layer,
         ):
-            _paste_colour(result, square.corners, rgb, layer[square.slices])
+            if seen:
+                _paste_colour(result, square.corners, rgb, layer[square.slices])
+            else:
+                unseen[square.slices] |= layer[square.slices]
+        if unseen.any():
+            _interpolate(result, unseen, (remaining & ~layer) | unseen)
         remaining = remaining & ~layer
     if options.texture:
         _add_texture(result, hole, predictor.input_size, min(options.context_factors), options.texture_options)
     return result
 
 
-def _too_little_for_the_network(hole: np.ndarray, input_size: int, on_warning: Warn) -> bool:
-    """Whether the holes are filled by interpolating the known pixels instead of the network, and why (a warning).
+def _interpolate(result: Image.Image, target: np.ndarray, unknown: np.ndarray) -> None:
+    """Fill target's pixels with a smooth blend of the nearest known colours (texture.interpolate), in place.
 
-    The network needs windows with known pixels in them: a photo thinner than half its input (a 600x30 banner, a
-    1xN strip) leaves squares that are all hole, and where almost nothing is known there is nothing to continue.
-    Its fill was black there; a smooth blend of the nearest known colours is what such a photo can give.
+    unknown (a superset of target) holds no colour to blend. Only a crop reaching well beyond target is read.
     """
-    height, width = hole.shape
-    known_share = 1 - float(np.count_nonzero(hole)) / hole.size
-    if min(height, width) < input_size // 2:
-        on_warning(
-            f"the photo is {width}x{height}, too small for the network: its holes get a smooth blend of the pixels"
-        )
+    rows, columns = np.flatnonzero(target.any(axis=1)), np.flatnonzero(target.any(axis=0))
+    reach = max(rows[-1] - rows[0], columns[-1] - columns[0]) + 1
+    height, width = target.shape
+    corners = (max(0, columns[0] - reach), max(0, rows[0] - reach))
+    corners += (min(width, columns[-1] + 1 + reach), min(height, rows[-1] + 1 + reach))
+    left, top, right, bottom = corners
+    crop = np.asarray(result.crop(corners))
+    blended = texture.interpolate(network_fill.as_rgb(crop), unknown[top:bottom, left:right])
+    _paste_colour(result, corners, blended, target[top:bottom, left:right])
+
+
+def _too_little_for_the_network(hole: np.ndarray, input_size: int, on_warning: Warn) -> bool:
+    """Whether the holes are filled by interpolating the known pixels instead of the network (with a warning
+    where almost nothing is known).
+
+    The network needs windows with known pixels in them: a photo thinner than a quarter of its input (a 600x30
+    banner, a 1xN strip) leaves squares that are all hole, and where almost nothing is known there is nothing to
+    continue. Its fill was black there; a smooth blend of the nearest known colours is what such a photo can give.
+    """
+    if min(hole.shape) < input_size // 4:
         return True
+    known_share = 1 - float(np.count_nonzero(hole)) / hole.size
     if known_share < MIN_KNOWN_SHARE:
         on_warning(f"only {known_share:.1%} of the photo is known: its holes get a smooth blend of the known pixels")
         return True

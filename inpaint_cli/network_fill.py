@@ -33,10 +33,12 @@ OnPoorFill = Callable[[masking.Box, str], None]
 
 
 class SquareFill(NamedTuple):
-    """A square covering part of a hole, and the network's uint8 RGB fill of all of it."""
+    """A square covering part of a hole, the network's uint8 RGB fill of all of it, and whether any of its
+    windows held a known pixel (in a photo as thin as the hole is wide, none does: the fill is then black)."""
 
     square: masking.Box
     rgb: np.ndarray
+    seen: bool
 
 
 class _Window(NamedTuple):
@@ -169,6 +171,7 @@ def square_fills(
             needed[index] += 1
     totals: dict[int, np.ndarray] = {}
     counts: dict[int, int] = {}
+    seen: set[int] = set()
     for start in range(0, len(windows), BATCH):
         chunk = windows[start : start + BATCH]
         batch = np.stack([network_input(crop_of(window.box), hole[window.box.slices], size) for window in chunk])
@@ -177,12 +180,14 @@ def square_fills(
             chunk, predict_windows(predictor, batch, mirrored), batch, strict=True
         ):
             rgb = fill_colours(prediction, window_input, flat_detail)
+            if not window_input[..., 3].all():
+                seen.update(window.square_indices)
             for index in window.square_indices:
                 totals[index] = totals.get(index, 0) + _scaled_to_square(rgb, squares[index].box, window.box, size)
                 counts[index] = counts.get(index, 0) + 1
                 if counts[index] == needed[index]:
                     fill = (totals.pop(index) / needed[index] * 255).round().astype(np.uint8)
-                    yield SquareFill(squares[index].box, fill)
+                    yield SquareFill(squares[index].box, fill, index in seen)
 
 
 def _mirrored(window: _Window, squares: list[masking.HoleSquare], size: int) -> bool:

@@ -92,7 +92,7 @@ def test_smooth_is_the_networks_fill_alone(tiny_model: runtime.Predictor) -> Non
     hole = masking.draw_boxes([masking.Box(100, 50, 48), masking.Box(10, 140, 30)], 200, 300) > 0
     expected = photo.copy()
     options = filling.FillOptions()
-    for square, rgb in network_fill.square_fills(
+    for square, rgb, _ in network_fill.square_fills(
         lambda box: photo[box.slices],
         hole,
         tiny_model,
