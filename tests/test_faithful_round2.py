@@ -5,6 +5,8 @@ They fill with the bundled model (LiteRT, no TensorFlow), so they stay quick.
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 
 import cv2
@@ -157,3 +159,42 @@ def test_png_gamma_chromaticity_and_srgb_chunks_are_kept(tmp_path: Path, bits: i
     assert sorted(chunk for chunk in written if chunk[0] in {b"gAMA", b"cHRM", b"sRGB"}) == sorted(COLOUR_CHUNKS)
     kinds = [kind for kind, _ in written]
     assert max(kinds.index(kind) for kind, _ in COLOUR_CHUNKS) < kinds.index(b"IDAT")  # before the pixels, as required
+
+
+# --- the same through `serve` (it answered "codec configuration error" for a turned TIFF) ---------------------
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_serve_fills_a_turned_tiff_and_a_phone_jpeg_with_a_second_image(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from inpaint_cli import serving
+    from inpaint_cli.image_fill import bundled_predictor
+
+    client = TestClient(serving.create_app(bundled_predictor()))
+    upright = turned_tiff(tmp_path / "turned.tif", 6, "tiff_lzw")
+    hole = masking.draw_boxes([BOX], *upright.shape[:2], dtype=bool)
+    files = {"image": ("turned.tif", (tmp_path / "turned.tif").read_bytes()), "mask": ("m.png", png_bytes(hole))}
+    response = client.post("/api/fill", files=files)
+    assert response.status_code == 200 and response.headers["content-type"] == "image/tiff", response.text
+    assert json.loads(response.headers["x-inpaint-warnings"]) == []
+    (tmp_path / "served.tif").write_bytes(response.content)
+    assert_whole_and_upright(tmp_path / "served.tif", upright, "tiff_lzw", hole)
+
+    Image.fromarray(landscape(40, 48, seed=3)).save(
+        tmp_path / "phone.jpg", format="MPO", save_all=True, append_images=[Image.new("RGB", (24, 20))]
+    )
+    hole = masking.draw_boxes([BOX], 40, 48, dtype=bool)
+    files = {"image": ("phone.jpg", (tmp_path / "phone.jpg").read_bytes()), "mask": ("m.png", png_bytes(hole))}
+    response = client.post("/api/fill", files=files)
+    assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg", response.text
+    assert json.loads(response.headers["x-inpaint-warnings"]) == [
+        "its second image (an MPO preview, depth or gain map) is not carried over; the main photo is"
+    ]
+    with Image.open(io.BytesIO(response.content)) as served:
+        assert served.format == "JPEG" and served.size == (48, 40)
