@@ -1,11 +1,16 @@
 """Encoded PNG and TIFF files edited as bytes: the metadata that OpenCV's encoders leave out, added afterwards.
 
 OpenCV writes 16-bit colour, which Pillow cannot hold, but not Pillow's metadata; images.py adds it here.
+And the one 16-bit kind that neither writes, a gray+alpha PNG, is encoded here.
 """
 
 from __future__ import annotations
 
 import zlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TIFF_BYTE, TIFF_SHORT, TIFF_UNDEFINED = 1, 3, 7  # TIFF field types
@@ -29,11 +34,28 @@ def with_png_chunks(png: bytes, extra: list[tuple[bytes, bytes]]) -> bytes:
     """
     kinds = {kind for kind, _ in extra}
     chunks = png_chunks(png)
-    ordered = [chunks[0], *extra, *(chunk for chunk in chunks[1:] if chunk[0] not in kinds)]
+    return _png_file([chunks[0], *extra, *(chunk for chunk in chunks[1:] if chunk[0] not in kinds)])
+
+
+def _png_file(chunks: list[tuple[bytes, bytes]]) -> bytes:
+    """A PNG file's bytes from its chunks (kind, data), in order."""
     return PNG_SIGNATURE + b"".join(
-        len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
-        for kind, data in ordered
+        len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big") for kind, data in chunks
     )
+
+
+def sixteen_bit_gray_alpha_png(pixels: np.ndarray, level: int) -> bytes:
+    """A PNG of uint16 gray+alpha pixels (HxWx2), zlib at level, every row Sub-filtered (less the pixel before)."""
+    import numpy as np
+
+    height, width = pixels.shape[:2]
+    rows = pixels.astype(">u2").view(np.uint8).reshape(height, width * 4)  # big-endian gray, alpha, gray...
+    filtered = np.empty((height, width * 4 + 1), np.uint8)
+    filtered[:, 0] = 1  # the Sub filter: each byte less the same byte of the pixel before, modulo 256
+    filtered[:, 1:5] = rows[:, :4]
+    np.subtract(rows[:, 4:], rows[:, :-4], out=filtered[:, 5:])
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([16, 4, 0, 0, 0])  # 16 bits, gray+alpha
+    return _png_file([(b"IHDR", header), (b"IDAT", zlib.compress(filtered.tobytes(), level)), (b"IEND", b"")])
 
 
 def with_tiff_tags(data: bytes, tags: dict[int, tuple[int, bytes | int]]) -> bytes:

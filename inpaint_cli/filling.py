@@ -172,7 +172,7 @@ def _fill_file(
         on_warning(f"--quality applies to JPEG and WebP only; {job.target.name} is written without loss")
     if images.working_mode(source.image) == "RGB" != source.image.mode:
         on_warning(f"its {images.mode_name(source.image)} are written as RGB")
-    for note in images.sixteen_bit_notes(source, job.target):
+    for note in images.notes_on_writing(source, job.target):
         on_warning(note)
     mask = image_fill.hole_mask(
         request.boxes,

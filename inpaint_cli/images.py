@@ -6,6 +6,7 @@ starts decoding its first photo here while numpy (45 ms) and the model load.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import threading
@@ -43,6 +44,19 @@ SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}  # those written at 16 bits; other formats
 SIXTEEN_BIT_PNG_COMPRESSION = 1
 # EXIF tags that describe the photo (not a TIFF's layout): a 16-bit TIFF (OpenCV's) loses them, and says so.
 DESCRIPTIVE_EXIF_TAGS = {0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298, 0x8769, 0x8825}
+# A TIFF's tags that say how its pixels are stored (size, strips, tiles, compression, samples), which Pillow's
+# getexif returns with the rest. Written back, they would describe the source's layout, not the output's: a turned
+# photo's old width, strips that no longer fit (encoder error -8).
+TIFF_LAYOUT_TAGS = {
+    *range(254, 260),  # subfile type, width, height, bits per sample, compression
+    *range(262, 267),  # photometric interpretation, thresholding, cell size, fill order
+    *range(273, 282),  # strip offsets, orientation, samples, rows per strip, strip byte counts, sample range
+    *(284, 292, 293, 317, 320),  # planar configuration, fax options, predictor, colour map
+    *range(322, 326),  # tiles
+    *(330, 332, 338, 339, 340, 341, 347),  # sub-IFDs, ink set, extra samples, sample format and range, JPEG tables
+    *range(512, 522),  # old-style JPEG
+    *range(529, 533),  # YCbCr coefficients, subsampling, positioning, reference black and white
+}
 # Pillow's guard against decompression bombs, about 89.5 megapixels: a photo over it is refused before
 # decoding unless a larger limit is asked for (--max-pixels, or the environment variable below).
 DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
@@ -98,8 +112,12 @@ class Photo:
     png_text: dict[str, str] | None = None  # a PNG's text chunks, XMP excepted
     progressive: bool = False  # a progressive JPEG
     webp_lossless: bool | None = None  # for a WebP: whether it was stored lossless (VP8L)
-    # A 16-bit PNG or TIFF: its upright uint16 pixels (HxW gray, HxWx3 RGB, HxWx4 RGBA); image holds them at 8 bits.
+    # A 16-bit PNG or TIFF: its upright uint16 pixels (HxW gray, HxWx2 gray+alpha, HxWx3 RGB, HxWx4 RGBA);
+    # image holds them at 8 bits.
     deep: np.ndarray | None = None
+    # A PNG's colour chunks (kind, data): gAMA, cHRM, sRGB, and a 16-bit PNG's tRNS (an 8-bit image holds its own).
+    png_chunks: list[tuple[bytes, bytes]] | None = None
+    other_images: int = 0  # an MPO's images after the first (a preview, a depth or gain map): not written
 
 
 def max_pixels_allowed(max_pixels: int | None = None) -> int:
@@ -186,7 +204,7 @@ def _opened(path: Path, max_pixels: int | None = None) -> Image.Image:
             image.close()
             raise _too_many_pixels(path, image.width, image.height, limit)
         frames = getattr(image, "n_frames", 1)
-        if frames > 1:
+        if frames > 1 and image.format != "MPO":  # an MPO is a JPEG followed by other images: its first is the photo
             image.close()
             kind = "pages" if image.format == "TIFF" else "frames"
             raise InpaintError(
@@ -202,30 +220,61 @@ def _opened(path: Path, max_pixels: int | None = None) -> Image.Image:
 def _decoded(path: Path, image: Image.Image) -> Photo:
     """Decode an _opened photo, turn it upright and keep what of its file should survive; closes the file."""
     with _one_line_errors(path), image:
+        # Pillow (11.2 on) turns a TIFF upright as it loads it and drops its orientation tag: read it first.
+        tiff_orientation = image.tag_v2.get(0x0112, 1) if image.format == "TIFF" else 1
+        stored_size = (image.tag_v2[256], image.tag_v2[257]) if image.format == "TIFF" else image.size
         image.load()
         exif = image.getexif()
-        orientation = exif.get(0x0112, 1)
-        orientation = orientation if orientation in UPRIGHT else 1
-        deep = _sixteen_bit_pixels(path, image, orientation) if _is_sixteen_bit(path, image) else None
+        to_turn = exif.get(0x0112, 1) if exif.get(0x0112, 1) in UPRIGHT else 1  # 1 when Pillow turned it already
+        orientation = to_turn if 0x0112 in exif or tiff_orientation not in UPRIGHT else tiff_orientation
+        if image.format == "TIFF":
+            exif = _without_tiff_layout(exif)
+        is_jpeg = image.format in {"JPEG", "MPO"}
+        deep = _sixteen_bit_pixels(path, image, orientation, stored_size) if _is_sixteen_bit(path, image) else None
         if deep is not None:
             upright = Image.fromarray(to_eight_bits(deep))
         else:  # exif_transpose copies even an upright photo; skip it when there is nothing to turn.
-            upright = image.transpose(UPRIGHT[orientation]) if orientation != 1 else image
+            upright = image.transpose(UPRIGHT[to_turn]) if to_turn != 1 else image
         return Photo(
             image=upright,
-            format=image.format,
+            format="JPEG" if is_jpeg else image.format,
             icc_profile=image.info.get("icc_profile"),
             exif=exif,
             dpi=image.info.get("dpi"),
-            jpeg_subsampling=_jpeg_subsampling(image),
-            jpeg_qtables=getattr(image, "quantization", None) if image.format == "JPEG" else None,
+            jpeg_subsampling=_jpeg_subsampling(image) if is_jpeg else None,
+            jpeg_qtables=getattr(image, "quantization", None) if is_jpeg else None,
             orientation=orientation,
             xmp=_xmp(image),
             png_text=_png_text(image),
-            progressive=bool(image.format == "JPEG" and image.info.get("progressive")),
+            progressive=bool(is_jpeg and image.info.get("progressive")),
             webp_lossless=_webp_lossless(path) if image.format == "WEBP" else None,
             deep=deep,
+            png_chunks=_png_colour_chunks(image, deep is not None) if image.format == "PNG" else None,
+            other_images=getattr(image, "n_frames", 1) - 1 if image.format == "MPO" else 0,
         )
+
+
+def _without_tiff_layout(exif: Image.Exif) -> Image.Exif:
+    """A TIFF's tags without those of its layout (TIFF_LAYOUT_TAGS): what describes the photo, to be written again."""
+    for tag in TIFF_LAYOUT_TAGS & set(exif):
+        del exif[tag]
+    return exif
+
+
+def _png_colour_chunks(image: Image.Image, sixteen_bit: bool) -> list[tuple[bytes, bytes]] | None:
+    """A PNG's gAMA, cHRM and sRGB chunks, and a 16-bit one's tRNS, rebuilt exactly from the numbers Pillow read."""
+    info, chunks = image.info, []
+    if "gamma" in info:  # stored as gamma x 100000, as the chromaticities are
+        chunks.append((b"gAMA", round(info["gamma"] * 100_000).to_bytes(4, "big")))
+    if "chromaticity" in info:
+        chunks.append((b"cHRM", b"".join(round(value * 100_000).to_bytes(4, "big") for value in info["chromaticity"])))
+    if "srgb" in info:
+        chunks.append((b"sRGB", bytes([info["srgb"]])))
+    key = info.get("transparency")
+    if sixteen_bit and key is not None:  # the transparent colour: one gray or three RGB 16-bit values
+        values = key if isinstance(key, tuple) else (key,)
+        chunks.append((b"tRNS", b"".join(value.to_bytes(2, "big") for value in values)))
+    return chunks or None
 
 
 def _is_sixteen_bit(path: Path, image: Image.Image) -> bool:
@@ -233,19 +282,60 @@ def _is_sixteen_bit(path: Path, image: Image.Image) -> bool:
     return image.mode in SIXTEEN_BIT_GRAY_MODES or (image.mode in {"RGB", "RGBA"} and _sixteen_bit_colour(path, image))
 
 
-def _sixteen_bit_pixels(path: Path, image: Image.Image, orientation: int) -> np.ndarray:
-    """A 16-bit photo's pixels, upright, as uint16 (RGB order), read with OpenCV, which keeps all 16 bits."""
+def _sixteen_bit_pixels(path: Path, image: Image.Image, orientation: int, stored_size: tuple[int, int]) -> np.ndarray:
+    """A 16-bit photo's pixels, upright, as uint16 (RGB order), read with OpenCV, which keeps all 16 bits.
+
+    OpenCV reads them as stored (stored_size, width x height), to be turned by orientation, but a TIFF
+    upright if _opencv_turns_tiffs. image is as Pillow loaded it: its mode and format only are used.
+    """
     import cv2
     import numpy as np
 
-    pixels = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)  # as stored: no EXIF turn
-    channels = {"RGB": 3, "RGBA": 4}.get(image.mode, 1)
-    shape = (image.height, image.width, channels) if channels > 1 else (image.height, image.width)
+    channels = _sixteen_bit_channels(path, image)
+    # With IMREAD_COLOR, an RGB PNG's transparent colour (tRNS) is not made an alpha channel: it is kept as tRNS.
+    flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR if channels == 3 else cv2.IMREAD_UNCHANGED
+    pixels = cv2.imdecode(np.fromfile(path, np.uint8), flags)  # as stored: no EXIF turn
+    if channels == 2 and pixels is not None and pixels.ndim == 3 and pixels.shape[2] == 4:
+        pixels = pixels[..., [0, 3]]  # OpenCV reads gray+alpha as BGRA, B = G = R
+    if pixels is not None and channels > 2:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB if channels == 3 else cv2.COLOR_BGRA2RGBA)
+    to_turn = 1 if image.format == "TIFF" and _opencv_turns_tiffs() else orientation
+    if pixels is not None and to_turn != 1:
+        pixels = _transposed(pixels, UPRIGHT[to_turn])
+    width, height = stored_size if orientation < 5 else stored_size[::-1]
+    shape = (height, width, channels) if channels > 1 else (height, width)
     if pixels is None or pixels.dtype != np.uint16 or pixels.shape != shape:
         raise InpaintError(f"{path} has 16-bit pixels that OpenCV could not read as Pillow reads their header")
-    if channels > 1:
-        pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB if channels == 3 else cv2.COLOR_BGRA2RGBA)
-    return _transposed(pixels, UPRIGHT[orientation]) if orientation != 1 else pixels
+    return pixels
+
+
+@functools.cache
+def _opencv_turns_tiffs() -> bool:
+    """Whether this OpenCV turns a TIFF upright by its orientation tag as it reads it (5.0 does, even IMREAD_UNCHANGED).
+
+    Found by reading a 2x1 TIFF whose tag says "turned 180 degrees".
+    """
+    import cv2
+    import numpy as np
+
+    stored = cv2.imencode(".tif", np.array([[1, 2]], np.uint16))[1].tobytes()
+    turned = encoded_files.with_tiff_tags(stored, {0x0112: (encoded_files.TIFF_SHORT, 3)})
+    pixels = cv2.imdecode(np.frombuffer(turned, np.uint8), cv2.IMREAD_UNCHANGED)
+    return pixels is not None and int(pixels.ravel()[0]) == 2
+
+
+def _sixteen_bit_channels(path: Path, image: Image.Image) -> int:
+    """The channels of a 16-bit photo: 1 gray, 2 gray+alpha (which Pillow reads as RGBA), 3 RGB, 4 RGBA."""
+    if image.format == "PNG":
+        return {0: 1, 2: 3, 4: 2, 6: 4}.get(_png_header(path)[1], 1)
+    return {"RGB": 3, "RGBA": 4}.get(image.mode, 1)
+
+
+def _png_header(path: Path) -> tuple[int, int]:
+    """A PNG's bit depth and colour type (0 gray, 2 RGB, 3 palette, 4 gray+alpha, 6 RGBA); (0, -1) if unreadable."""
+    with open(path, "rb") as file:
+        header = file.read(26)
+    return (header[24], header[25]) if len(header) == 26 and header[12:16] == b"IHDR" else (0, -1)
 
 
 def _transposed(pixels: np.ndarray, method: Image.Transpose) -> np.ndarray:
@@ -267,9 +357,7 @@ def to_eight_bits(pixels: np.ndarray) -> np.ndarray:
 def _sixteen_bit_colour(path: Path, image: Image.Image) -> bool:
     """Whether a PNG or TIFF that Pillow reads as 8-bit RGB(A) holds 16 bits per channel (Pillow drops 8 of them)."""
     if image.format == "PNG":
-        with open(path, "rb") as file:
-            header = file.read(26)
-        return len(header) == 26 and header[12:16] == b"IHDR" and header[24] == 16
+        return _png_header(path)[0] == 16
     if image.format == "TIFF":
         bits = image.tag_v2.get(258, (8,))
         return max(bits if isinstance(bits, tuple) else (bits,)) > 8
@@ -522,27 +610,27 @@ def save_photo(image: Image.Image | np.ndarray, path: Path, source: Photo, quali
         exif.load(source.exif.tobytes())
         exif[0x0112] = orientation
         options["exif"] = exif.tobytes()
-    if source.xmp and image_format in {"JPEG", "WEBP", "PNG"}:
-        if image_format == "PNG":
-            options["pnginfo"] = _png_info(source, with_xmp=True)
-        else:
-            options["xmp"] = source.xmp
-    if image_format == "PNG" and "pnginfo" not in options and source.png_text:
-        options["pnginfo"] = _png_info(source, with_xmp=False)
+    if source.xmp and image_format in {"JPEG", "WEBP"}:
+        options["xmp"] = source.xmp
+    if image_format == "PNG" and (source.xmp or source.png_text or source.png_chunks):
+        options["pnginfo"] = _png_info(source)
     write_atomically(path, lambda temporary: _save_by_suffix(image, temporary, options))
 
 
-def _png_info(source: Photo, with_xmp: bool) -> object:
-    """PNG chunks holding the source's text and, when asked, its XMP (as Adobe's iTXt chunk)."""
+def _png_info(source: Photo) -> object:
+    """PNG chunks holding the source's colour chunks (gAMA, cHRM, sRGB), text and XMP (as Adobe's iTXt chunk)."""
     from PIL import PngImagePlugin
 
     info = PngImagePlugin.PngInfo()
+    for kind, data in source.png_chunks or []:
+        if kind != b"tRNS":  # Pillow writes an 8-bit image's own transparency; _save_sixteen_bit a 16-bit one's
+            info.add(kind, data)
     for key, value in (source.png_text or {}).items():
         try:
             info.add_text(key, value.encode("latin-1").decode("latin-1"))
         except UnicodeEncodeError:
             info.add_itxt(key, value)
-    if with_xmp and source.xmp:
+    if source.xmp:
         info.add_itxt("XML:com.adobe.xmp", source.xmp.decode("utf-8", "replace"))
     return info
 
@@ -557,9 +645,7 @@ def _without_opaque_alpha(image: Image.Image, path: Path) -> Image.Image:
 
 
 def _jpeg_subsampling(image: Image.Image) -> int | None:
-    """The chroma subsampling of a JPEG (0, 1 or 2), None for other formats."""
-    if image.format != "JPEG":
-        return None
+    """The chroma subsampling of a JPEG or MPO (0, 1 or 2), or None."""
     from PIL import JpegImagePlugin
 
     subsampling = JpegImagePlugin.get_sampling(image)
@@ -575,20 +661,36 @@ def _save_sixteen_bit(pixels: np.ndarray, path: Path, source: Photo, quality: in
     A PNG keeps what an 8-bit PNG keeps (_png_metadata); a TIFF its DPI, ICC profile and XMP, not its EXIF.
     Other formats hold 8 bits: they are written from the pixels scaled to 8 bits.
     """
-    import cv2
-
     image_format = format_of(path)
     if image_format not in SIXTEEN_BIT_FORMATS:
         save_photo(Image.fromarray(to_eight_bits(pixels)), path, source, quality)
         return
-    if pixels.ndim == 3:
-        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR if pixels.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
     if image_format == "PNG":
-        encoded = cv2.imencode(".png", pixels, [cv2.IMWRITE_PNG_COMPRESSION, SIXTEEN_BIT_PNG_COMPRESSION])[1]
-        data = encoded_files.with_png_chunks(encoded.tobytes(), _png_metadata(source))
+        data = encoded_files.with_png_chunks(_sixteen_bit_png(pixels), _png_metadata(source))
     else:
-        data = _sixteen_bit_tiff(pixels, source)
+        data = _sixteen_bit_tiff(_in_bgr_order(pixels), source)
     write_atomically(path, lambda temporary: temporary.write_bytes(data))
+
+
+def _in_bgr_order(pixels: np.ndarray) -> np.ndarray:
+    """uint16 RGB(A) pixels in OpenCV's BGR(A) order; gray+alpha (which OpenCV cannot write) as BGRA."""
+    import cv2
+
+    if pixels.ndim == 2:
+        return pixels
+    if pixels.shape[2] == 2:
+        return pixels[..., [0, 0, 0, 1]]
+    return cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR if pixels.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
+
+
+def _sixteen_bit_png(pixels: np.ndarray) -> bytes:
+    """A PNG of uint16 pixels (RGB order), at zlib level SIXTEEN_BIT_PNG_COMPRESSION; gray+alpha stays gray+alpha."""
+    import cv2
+
+    if pixels.ndim == 3 and pixels.shape[2] == 2:  # OpenCV writes 1, 3 or 4 channels
+        return encoded_files.sixteen_bit_gray_alpha_png(pixels, SIXTEEN_BIT_PNG_COMPRESSION)
+    options = [cv2.IMWRITE_PNG_COMPRESSION, SIXTEEN_BIT_PNG_COMPRESSION]
+    return cv2.imencode(".png", _in_bgr_order(pixels), options)[1].tobytes()
 
 
 def _sixteen_bit_tiff(pixels: np.ndarray, source: Photo) -> bytes:
@@ -614,24 +716,44 @@ def _sixteen_bit_tiff(pixels: np.ndarray, source: Photo) -> bytes:
 
 
 def _png_metadata(source: Photo) -> list[tuple[bytes, bytes]]:
-    """The metadata chunks (kind, data) that save_photo writes into an 8-bit PNG from source: ICC, DPI, EXIF, text.
+    """The metadata chunks (kind, data) of a 16-bit PNG from source: ICC, DPI, EXIF, text, colour chunks, tRNS.
 
-    Taken from a 1x1 PNG saved by save_photo itself, so a 16-bit PNG keeps exactly what an 8-bit one does.
+    Taken from a 1x1 PNG saved by save_photo itself, so a 16-bit PNG keeps exactly what an 8-bit one does;
+    then the transparent colour (tRNS) of a 16-bit source, which the 1x1 8-bit probe cannot hold.
     """
     with tempfile.TemporaryDirectory(prefix="inpaint-metadata-") as folder:
         probe = Path(folder) / "metadata.png"
         save_photo(Image.new("L", (1, 1)), probe, source)
         chunks = encoded_files.png_chunks(probe.read_bytes())
-    return [(kind, data) for kind, data in chunks if kind not in {b"IHDR", b"IDAT", b"IEND"}]
+    kept = [(kind, data) for kind, data in chunks if kind not in {b"IHDR", b"IDAT", b"IEND"}]
+    return kept + [(kind, data) for kind, data in source.png_chunks or [] if kind == b"tRNS"]
 
 
-def sixteen_bit_notes(source: Photo, path: Path) -> list[str]:
-    """What writing a 16-bit source to path loses (bits, metadata), in words; nothing for an 8-bit source."""
+def notes_on_writing(source: Photo, path: Path) -> list[str]:
+    """What writing source to path loses (other images of an MPO, 16 bits, metadata), in words, one line each."""
+    notes = []
+    if source.other_images:
+        others = "its second image" if source.other_images == 1 else f"its {source.other_images} other images"
+        verb = "is" if source.other_images == 1 else "are"
+        notes.append(f"{others} (an MPO preview, depth or gain map) {verb} not carried over; the main photo is")
+    return notes + _sixteen_bit_notes(source, format_of(path))
+
+
+def _sixteen_bit_notes(source: Photo, image_format: str) -> list[str]:
+    """What writing a 16-bit source in image_format loses (bits, metadata, kinds of pixels); nothing for 8 bits."""
     if source.deep is None:
         return []
-    image_format = format_of(path)
     if image_format not in SIXTEEN_BIT_FORMATS:
         return [f"its 16-bit pixels are written at 8 bits, all {image_format} holds; write a .png or .tif to keep 16"]
-    if image_format == "TIFF" and source.exif is not None and not DESCRIPTIVE_EXIF_TAGS.isdisjoint(source.exif):
-        return ["its EXIF is not kept in a 16-bit TIFF (its ICC profile, XMP and DPI are): write a .png to keep it"]
-    return []
+    if image_format != "TIFF":
+        return []
+    notes = []
+    if source.exif is not None and not DESCRIPTIVE_EXIF_TAGS.isdisjoint(source.exif):
+        notes.append(
+            "its EXIF is not kept in a 16-bit TIFF (its ICC profile, XMP and DPI are): write a .png to keep it"
+        )
+    if source.deep.ndim == 3 and source.deep.shape[2] == 2:
+        notes.append("its 16-bit gray and alpha are written as RGBA in a TIFF: write a .png to keep them gray")
+    if any(kind == b"tRNS" for kind, _ in source.png_chunks or []):
+        notes.append("its transparent colour (PNG tRNS) is not kept in a TIFF: write a .png to keep it")
+    return notes

@@ -138,7 +138,7 @@ def fill_upload(
             filled = fill_image(pixels, hole, options, predictor, warnings.append)
             out_suffix = SUFFIXES.get(source.format or "", ".png")
             target = work / f"result{out_suffix}"
-            warnings += images.sixteen_bit_notes(source, target)
+            warnings += images.notes_on_writing(source, target)
             images.save_photo(filled, target, source)
             return Filled(
                 target.read_bytes(), f"{stem}.filled{out_suffix}", MEDIA_TYPES[out_suffix], warnings, width, height

@@ -21,6 +21,7 @@ from and sends them its weights (docs/training-multi-worker.md).
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -467,6 +468,57 @@ def _all_workers_start(
     return inputs, {**state, "epoch": int(shared[-1])}
 
 
+def _same_options_on_every_worker(
+    distribution: tf.distribute.Strategy, config: TrainConfig, dataset_dir: StoragePath
+) -> None:
+    """Refuse, on every worker alike and before the folder changes, workers started with different training options.
+
+    Each worker puts a fingerprint of each option (and of its dataset's manifest) in its own row of a
+    table; one all-reduce gives every worker the whole table, so all find the same differences.
+    """
+    if not _multi_worker(distribution):
+        return
+    addresses, position = cluster_addresses()
+    options = _compared_options(config, dataset_dir)
+    table = np.zeros((len(addresses), len(options)), np.float64)
+    table[position] = [_fingerprint(value) for value in options.values()]
+    table = _from_each_worker(distribution, [tf.constant(table)], chief_only=False)[0].numpy()
+    known = table != 0  # 0: a dataset this worker cannot read, which _begin reports in its own words
+    differs = (table != table[0]) & known & known[0]
+    if differs.any():
+        names = [name for name, column in zip(options, differs.T, strict=True) if column.any()]
+        others = [addresses[index] for index in np.flatnonzero(differs.any(axis=1))]
+        verb = "differs" if len(names) == 1 else "differ"
+        raise UsageError(
+            f"the workers were started with different options: {', '.join(names)} {verb} between the chief at "
+            f"{addresses[0]} and the worker{'s' if len(others) > 1 else ''} at {', '.join(others)}; "
+            "run the same command on every worker"
+        )
+
+
+def _compared_options(config: TrainConfig, dataset_dir: StoragePath) -> dict[str, object]:
+    """The options that every worker must share, by the name the user knows them: --epochs ..., and the dataset.
+
+    --init-from is left out: only the chief reads it, and it may lie at another path on another machine.
+    """
+    options: dict[str, object] = {
+        f"--{name.replace('_', '-')}": value for name, value in asdict(config).items() if name != "init_from"
+    }
+    try:
+        options["the dataset's manifest.json"] = dataset.manifest_digest(dataset_dir)
+    except (OSError, tf.errors.OpError):  # unreadable: _begin says why, on this worker
+        options["the dataset's manifest.json"] = None
+    return options
+
+
+def _fingerprint(value: object) -> float:
+    """A number that differs, almost surely, between different option values; exact in float64; 0 for None."""
+    if value is None:
+        return 0.0
+    digest = hashlib.sha256(json.dumps(value, sort_keys=True).encode()).digest()
+    return float(int.from_bytes(digest[:6], "big") + 1)  # under 2**48: an all-reduce of float64 keeps it exact
+
+
 def _multi_worker(distribution: tf.distribute.Strategy) -> bool:
     """Whether this process is one of several workers, which then must do every collective step together."""
     return isinstance(distribution, tf.distribute.MultiWorkerMirroredStrategy) and bool(
@@ -699,6 +751,7 @@ def train(
     commit: _EpochCommit | None = None
     state: dict[str, object] = {"epoch": 0}
     try:
+        _same_options_on_every_worker(distribution, config, dataset_dir)
         inputs, state = _all_workers_start(distribution, lambda: _begin(dataset_dir, config, folder, start))
         initial_epoch = int(state["epoch"])
         if initial_epoch:

@@ -214,3 +214,20 @@ def test_a_chief_that_refuses_to_start_stops_the_other_worker_too(dataset_dir: P
     assert other.errors() == [
         f"Error: the worker at 127.0.0.1:{ports[0]} could not start (see its message); this worker stops too"
     ]
+
+
+@pytest.mark.slow
+def test_workers_started_with_different_options_all_refuse_in_one_line(dataset_dir: Path, tmp_path: Path) -> None:
+    """Issue 21 item 13: chief --epochs 2 and worker --epochs 3 used to run without a word."""
+    folder, ports = tmp_path / "model", free_ports(2)
+    arguments = ["train", str(dataset_dir), "--out", str(folder)]
+    assert OPTIONS[:2] == ["--epochs", "2"]
+    chief = Worker(0, ports, [*arguments, *OPTIONS], tmp_path)
+    other = Worker(1, ports, [*arguments, "--epochs", "3", *OPTIONS[2:]], tmp_path)
+    assert chief.wait(120) == 2 and other.wait(120) == 2, [chief.output(), other.output()]
+    expected = (
+        f"Error: the workers were started with different options: --epochs differs between the chief at "
+        f"127.0.0.1:{ports[0]} and the worker at 127.0.0.1:{ports[1]}; run the same command on every worker"
+    )
+    assert chief.errors() == [expected] and other.errors() == [expected]
+    assert not folder.exists()  # refused before the chief touched the model folder

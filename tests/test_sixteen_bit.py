@@ -7,6 +7,8 @@ The files are made with OpenCV (16-bit colour, which Pillow cannot write) or Pil
 from __future__ import annotations
 
 import re
+import struct
+import zlib
 from pathlib import Path
 
 import cv2
@@ -15,7 +17,7 @@ import pytest
 from PIL import Image, ImageOps, PngImagePlugin
 from typer.testing import CliRunner
 
-from inpaint_cli import dataset, evaluation, filling, masking, runtime
+from inpaint_cli import dataset, encoded_files, evaluation, filling, masking, runtime
 from inpaint_cli.cli import app
 from inpaint_cli.errors import InpaintError
 
@@ -160,6 +162,71 @@ def test_an_exif_rotated_sixteen_bit_png_is_filled_upright(tmp_path: Path) -> No
     assert after.shape == upright.shape == (160, 200) and np.array_equal(after[~hole], upright[~hole])
     with Image.open(tmp_path / "turned.filled.png") as written:
         assert written.getexif().get(0x0112, 1) == 1
+
+
+def handmade_png(path: Path, pixels: np.ndarray, colour_type: int, extra: list[tuple[bytes, bytes]]) -> Path:
+    """uint16 pixels (RGB order, alpha last) as a 16-bit PNG of colour_type with extra chunks, written byte by byte.
+
+    OpenCV writes neither gray+alpha nor a transparent colour (tRNS), and Pillow no 16-bit colour.
+    """
+    height, width = pixels.shape[:2]
+    rows = pixels.astype(">u2").reshape(height, -1).view(np.uint8)
+    filtered = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1)  # filter 0 (None) on every row
+    header = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
+    chunks = [(b"IHDR", header), *extra, (b"IDAT", zlib.compress(filtered.tobytes())), (b"IEND", b"")]
+    framed = [
+        len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big") for kind, data in chunks
+    ]
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"".join(framed))
+    return path
+
+
+def png_header(path: Path) -> tuple[int, int]:
+    """A PNG's bit depth and colour type (0 gray, 2 RGB, 4 gray+alpha, 6 RGBA)."""
+    header = path.read_bytes()[16:29]
+    return header[8], header[9]
+
+
+def test_a_sixteen_bit_gray_alpha_png_stays_gray_alpha(tmp_path: Path) -> None:
+    """Issue 21 item 2: it came back as 16-bit RGBA whose hole was not gray (R and G up to 257 apart)."""
+    before = with_square(surface(2))
+    photo = handmade_png(tmp_path / "gray_alpha.png", before, colour_type=4, extra=[])
+    result = fill(photo, "--box", BOX)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines() == [f"Filled {photo} -> {tmp_path / 'gray_alpha.filled.png'}"]
+    assert png_header(tmp_path / "gray_alpha.filled.png") == (16, 4)
+    bgra = cv2.imread(str(tmp_path / "gray_alpha.filled.png"), cv2.IMREAD_UNCHANGED)  # OpenCV reads it as BGRA
+    assert np.array_equal(bgra[..., 0], bgra[..., 1]) and np.array_equal(bgra[..., 0], bgra[..., 2])
+    assert_filled_at_sixteen_bits(before, bgra[..., [0, 3]])
+    # A TIFF written here holds no gray+alpha: RGBA with R = G = B, and a warning says so.
+    result = fill(photo, "--box", BOX, "--out", tmp_path / "gray_alpha.tif")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[0] == (
+        "Warning: its 16-bit gray and alpha are written as RGBA in a TIFF: write a .png to keep them gray"
+    )
+    rgba = read(tmp_path / "gray_alpha.tif")
+    assert np.array_equal(rgba[..., 0], rgba[..., 2]) and np.array_equal(rgba, bgra[..., [0, 0, 0, 3]])
+
+
+@pytest.mark.parametrize("channels", [1, 3], ids=["gray", "rgb"])
+def test_a_sixteen_bit_png_with_a_transparent_colour_is_filled_and_keeps_it(tmp_path: Path, channels: int) -> None:
+    """Issue 21 item 7: an RGB one was refused ("OpenCV could not read"), a gray one lost its transparent colour."""
+    before = with_square(surface(channels))
+    key = before[0, 0].reshape(-1)  # the top-left pixel's colour is the transparent one
+    transparent = (before.reshape(*before.shape[:2], -1) == key).all(axis=-1)
+    assert 0 < transparent.sum() < before.size // 100
+    trns = (b"tRNS", key.astype(">u2").tobytes())
+    photo = handmade_png(tmp_path / "keyed.png", before, colour_type=0 if channels == 1 else 2, extra=[trns])
+    with Image.open(photo) as opened:
+        assert opened.info["transparency"] == (int(key[0]) if channels == 1 else tuple(map(int, key)))
+    result = fill(photo, "--box", BOX)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines() == [f"Filled {photo} -> {tmp_path / 'keyed.filled.png'}"]
+    written = tmp_path / "keyed.filled.png"
+    assert png_header(written) == png_header(photo)
+    assert trns in encoded_files.png_chunks(written.read_bytes())
+    stored = cv2.imread(str(written), cv2.IMREAD_ANYDEPTH | (cv2.IMREAD_COLOR if channels == 3 else 0))
+    assert_filled_at_sixteen_bits(before, stored if channels == 1 else cv2.cvtColor(stored, cv2.COLOR_BGR2RGB))
 
 
 @pytest.mark.parametrize(
