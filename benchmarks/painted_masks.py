@@ -668,7 +668,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def chosen_kinds(text: str | None) -> list[str]:
-    """Kinds from a comma list ('object' is both object sizes), checked."""
+    """Kinds from a comma list ('object' is both object sizes), checked, in KINDS order."""
     if not text:
         return list(KINDS)
     kinds = []
@@ -677,7 +677,40 @@ def chosen_kinds(text: str | None) -> list[str]:
         if not matching:
             raise ValueError(f"unknown mask kind {name!r}; choose from {', '.join(KINDS)}")
         kinds += matching
-    return list(dict.fromkeys(kinds))
+    return [kind for kind in KINDS if kind in kinds]  # tables in KINDS order
+
+
+def fill_holes(
+    photos: list[np.ndarray], names: list[str], holes: list[Hole], fills: dict[str, Fill], grid_photo: int | None
+) -> tuple[list[Cell], list[list[Image.Image]]]:
+    """Every method on every hole: the cells, and the grid's rows (a kind's first hole on photo grid_photo)."""
+    cells: list[Cell] = []
+    grid_rows: dict[str, list[Image.Image]] = {}
+    for number, hole in enumerate(holes, start=1):
+        original = photos[hole.photo]
+        in_grid = hole.photo == grid_photo and hole.label not in grid_rows
+        tiles = [grid_tile(original, hole, outline=True)] if in_grid else []
+        for name, fill in fills.items():
+            cell = Cell(names[hole.photo], hole.label, int(hole.mask.sum()), name)
+            filled = measure(original, hole, name, fill, cell)
+            cells.append(cell)
+            if in_grid:
+                tiles.append(grid_tile(filled, hole) if filled is not None else Image.new("RGB", (8, 8), "white"))
+        if in_grid:
+            grid_rows[hole.label] = tiles
+        done = cells[-len(fills) :]
+        report = ", ".join(
+            f"{cell.method} skipped" if cell.skipped else f"{cell.method} {cell.psnr:.2f} dB {cell.seconds:.1f} s"
+            for cell in done
+        )
+        print(f"[{number}/{len(holes)}] {names[hole.photo]} {hole.label}: {report}", file=sys.stderr, flush=True)
+    return cells, list(grid_rows.values())
+
+
+def write_json(path: Path, record: dict) -> None:
+    """The record as JSON, written atomically."""
+    text = json.dumps(record, indent=1) + "\n"
+    images.write_atomically(path, lambda temporary: temporary.write_text(text))
 
 
 def main() -> None:
@@ -689,52 +722,31 @@ def main() -> None:
         kinds = chosen_kinds(args.kinds)
         predictor = runtime.load_predictor(args.model)
         fills = {name: make_method(name, predictor, args.margin, args.fsr_max_mp * 1e6) for name in methods}
+        folders = args.photos or [DEFAULT_PHOTOS, TUNING_PHOTOS]
+        paths = [path for folder in folders for path in images.find_images([folder])][: args.limit]
     except (InpaintError, ValueError, TypeError, SyntaxError) as error:
         sys.exit(f"Error: {error}")
     if args.cost:
         results = run_costs([name for name in methods if name.startswith("inpaint")], args.seed, args.model)
         if args.out_json:
-            args.out_json.write_text(json.dumps({"seed": args.seed, "costs": results}, indent=1) + "\n")
+            write_json(args.out_json, {"seed": args.seed, "costs": results})
         return
-    paths = [path for folder in args.photos or [DEFAULT_PHOTOS, TUNING_PHOTOS] for path in images.find_images([folder])]
-    paths = paths[: args.limit]
     photos = [images.read_rgb(path) for path in paths]
     holes = draw_holes(photos, args.seed, kinds, args.per_photo)
     warm_up(fills, photos[0])
-    cells: list[Cell] = []
-    grid_rows: dict[str, list[Image.Image]] = {}
-    for number, hole in enumerate(holes, start=1):
-        original = photos[hole.photo]
-        in_grid = args.grid is not None and hole.photo == args.grid_photo and hole.label not in grid_rows
-        tiles = [grid_tile(original, hole, outline=True)] if in_grid else []
-        for name, fill in fills.items():
-            cell = Cell(paths[hole.photo].name, hole.label, int(hole.mask.sum()), name)
-            filled = measure(original, hole, name, fill, cell)
-            cells.append(cell)
-            if in_grid:
-                tiles.append(grid_tile(filled, hole) if filled is not None else Image.new("RGB", (8, 8), "white"))
-        if in_grid:
-            grid_rows[hole.label] = tiles
-        print(
-            f"[{number}/{len(holes)}] {paths[hole.photo].name} {hole.label}: "
-            + ", ".join(
-                f"{cell.method} {cell.psnr:.2f} dB {cell.seconds:.1f} s"
-                if cell.skipped is None
-                else f"{cell.method} skipped"
-                for cell in cells[-len(fills) :]
-            ),
-            file=sys.stderr,
-            flush=True,
-        )
+    grid_photo = args.grid_photo if args.grid is not None else None
+    cells, grid_rows = fill_holes(photos, [path.name for path in paths], holes, fills, grid_photo)
     print(f"model: {predictor.path}   photos: {len(photos)}   holes: {len(holes)}   seed {args.seed}")
     print(f"peers on the hole's rectangle + {args.margin:g}x its thickness, FSR/shift-map up to {args.fsr_max_mp:g} MP")
     print("cells: mean PSNR dB / mean detail / near-black % / median s / max peak MB")
     print_table(cells, methods)
     if args.out_json:
         record = {"seed": args.seed, "photos": [str(path) for path in paths], "methods": methods}
-        args.out_json.write_text(json.dumps({**record, "holes": [asdict(cell) for cell in cells]}, indent=1) + "\n")
-    if args.grid is not None and grid_rows:
-        write_grid(args.grid, list(grid_rows.values()), ["original", *methods])
+        write_json(args.out_json, {**record, "holes": [asdict(cell) for cell in cells]})
+    if args.grid is not None:
+        if not grid_rows:
+            sys.exit(f"Error: photo {args.grid_photo} of the {len(photos)} used has none of the holes asked for")
+        write_grid(args.grid, grid_rows, ["original", *methods])
         print(f"Wrote {args.grid}")
 
 
