@@ -52,8 +52,9 @@ near-black % / median s / max peak MB, over the kind's holes. --out-json writes 
 --grid writes a picture: one row per kind, on the --grid-photo'th photo (its first hole of that kind),
 original with the hole outlined | each method, cropped around the hole.
 --cost prints seconds and peak memory of the inpaint methods against stroke length (40 px strokes
-covering 0.5, 1.5 and 4.6 % of a 12 MP JPEG, fill_speed.make_photo) and against speck count (100,
-400, 1000 specks on a 1000x1000 crop of that photo's source), each fill in a fresh process.
+covering 0.5, 1.5 and 4.6 % of a 12 MP JPEG: the first photo, the Bridge by default, enlarged by
+fill_speed.make_photo) and against speck count (100, 400, 1000 specks on the middle 1000x1000 of the
+first photo), each fill in a fresh process, after one unmeasured 64 px fill there.
 
 Usage: python benchmarks/painted_masks.py [--photos DIR ...] [--limit N] [--seed 0] [--kinds object,stroke]
             [--per-photo N] [--methods "inpaint,inpaint --smooth,Telea,NS,FSR"] [--quick]
@@ -83,7 +84,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from big_photos import DEFAULT_PHOTOS, GRID_TILE, Hole, noise_painted, telea, write_grid
-from fill_speed import DEFAULT_PHOTO, make_photo
+from fill_speed import make_photo
 from PIL import Image
 
 from inpaint_cli import evaluation, filling, images, runtime
@@ -624,13 +625,13 @@ def cost_cell(photo_path: str, crop: bool, case: str, method: str, seed: int, mo
     }
 
 
-def run_costs(methods: list[str], seed: int, model: str | None) -> list[dict]:
-    """Every cost case with every inpaint method, each in a fresh spawned process; prints the table."""
+def run_costs(source: Path, methods: list[str], seed: int, model: str | None) -> list[dict]:
+    """Every cost case on source with every inpaint method, each in a fresh spawned process; prints the table."""
     results = []
     with tempfile.TemporaryDirectory() as folder:
-        twelve = str(make_photo(DEFAULT_PHOTO, Path(folder) / "twelve.jpg"))
+        twelve = str(make_photo(source, Path(folder) / "twelve.jpg"))
         cases = [(twelve, False, f"stroke {cover}") for cover in COST_STROKE_COVER]
-        cases += [(str(DEFAULT_PHOTO), True, f"specks {count}") for count in COST_SPECKS]
+        cases += [(str(source), True, f"specks {count}") for count in COST_SPECKS]
         print("| case | photo | hole % | method | s | peak MB |\n|---|---|---|---|---|---|")
         for path, crop, case in cases:
             for method in methods:
@@ -727,7 +728,8 @@ def main() -> None:
     except (InpaintError, ValueError, TypeError, SyntaxError) as error:
         sys.exit(f"Error: {error}")
     if args.cost:
-        results = run_costs([name for name in methods if name.startswith("inpaint")], args.seed, args.model)
+        inpaint_methods = [name for name in methods if name.startswith("inpaint")]
+        results = run_costs(paths[0], inpaint_methods, args.seed, args.model)
         if args.out_json:
             write_json(args.out_json, {"seed": args.seed, "costs": results})
         return
