@@ -101,8 +101,7 @@ def add_texture(
     ring = _grow(hole_here, options.ring) & ~unknown[here]
     low_here = cv2.GaussianBlur(image_here, (0, 0), options.sigma)
     energy = float(np.abs((image_here - low_here)[ring] @ LUMA).mean()) if ring.any() else 0.0
-    flat_at, textured_at = options.flat
-    textured = float(np.clip((energy - flat_at) / (textured_at - flat_at), 0, 1))
+    textured = _ramp(energy, options.flat)
     base = low_here + _border_correction(image_here, hole_here, options)
     base_coarse = _wide_blur(base, options.mid_sigma)
     line = _find_line(image_here, hole_here, unknown[here], thickness, options) if options.line_mode else None
