@@ -38,6 +38,27 @@ class TextureOptions:
     feather: float = 4.0  # sigma (px) over which the sources' mid and coarse bands are blended across label seams
     mid_share: float = 1.0  # share of the sources' mid band where the surroundings are textured
     coarse_share: float = 0.5  # share of the sources' coarse band where the surroundings are textured
+    # Line mode (docs/line-mode.md): where the known ring around a hole holds one straight edge (a beam, a cable, the
+    # horizon), sources that continue it are preferred and sought along it. Off: the settings below do nothing.
+    line_mode: bool = False  # continue a straight edge that crosses the hole
+    line_coherence: tuple[float, float] = (0.6, 0.85)  # the ring's structure-tensor coherence: no line to a line
+    line_gradient: tuple[float, float] = (4.0, 8.0)  # its edge strength sqrt(l1 - l2) (luminance 0..255, Sobel)
+    line_skip: int = 5  # px: the line test skips known pixels this near the hole (their blur sees the guide)
+    line_align: float = 12.0  # px: a source's bands count in full as far as its offset runs along the edge
+    along_weight: float = 4.0  # weight (x line strength) of the label cost averaged along the edge
+    along_length: float = 1.5  # length of that average, in hole thicknesses
+    along_width: int = 9  # its width (px)
+    along_low_weight: float = 0.25  # weight of the guide's low-pass in the hole within that average
+    along_step: int = 4  # that average is made at 1/along_step size
+    along_miss: float = 1.0  # along the edge an invalid source costs this x the ring's colour variance
+    median_stride: int = 8  # a source's coarse band moves by its median step to the guide's, over every n-th pixel
+    edge_candidates: int = 1  # extra source offsets per side along the edge, matched on the known ring; 0: none
+    edge_range: tuple[float, float] = (0.5, 2.2)  # their distance along the edge, in hole thicknesses
+    edge_across: int = 3  # and across it, within +- this many coarse steps (the direction's error)
+    edge_points: int = 600  # known ring points that match uses (subsampled)
+    edge_guide: float = 1.0  # an edge candidate's cost against the guide in the hole counts (1 - line x this)
+    edge_trust: float = 1.0  # an edge candidate's along-edge cost: this x its ring match per colour channel
+    edge_band: float = 0.25  # edge candidates fill only this many hole thicknesses across the edge's line
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,23 @@ Per hole, with NumPy array operations and OpenCV calls only (no randomness, noth
    whose colour steps against the known pixels leaves no square outline.
 Where the known ring around the hole is near flat (sky, calm water), the shares are 0 and only the surroundings'
 own faint grain is added: no copied gradients, no seams.
+
+Line mode (options.line_mode, docs/line-mode.md). Where the known ring holds one straight edge (a beam, a cable, the
+horizon: the ring's structure tensor is coherent and strong), the hole is a line hole:
+- the label costs of step 3 also count the cost averaged along the edge, so sources that continue the edge from far
+  along it win over ones that only agree with the guide's blur;
+- block matching against the guide rarely finds a source holding the edge's far end, so each side along the edge
+  gets extra candidate offsets matched on the known ring; they may fill only pixels near the edge's line;
+- a source whose offset runs along the edge gives its mid and coarse bands in full, and every source's coarse band
+  is moved by its median step against the guide's. A source from across the edge (on a curved ridge: hill in the
+  sky) keeps the shares above.
+Other holes pay only for the structure-tensor test and are textured as without it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -34,6 +48,24 @@ from inpaint_cli.fill_options import TextureOptions
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 INVALID = np.float32(1e12)
+
+
+class Line(NamedTuple):
+    """A straight edge through a hole's known ring (line mode)."""
+
+    strength: float  # how clearly the ring holds it, in (0, 1]
+    angle: float  # its direction, radians, x towards y
+    centre: tuple[float, float]  # (y, x) of a point on it, in the hole's box
+
+    @property
+    def along(self) -> np.ndarray:
+        """The unit vector (y, x) along the edge."""
+        return np.array([np.sin(self.angle), np.cos(self.angle)])
+
+    @property
+    def across(self) -> np.ndarray:
+        """The unit vector (y, x) normal to the edge."""
+        return np.array([np.cos(self.angle), -np.sin(self.angle)])
 
 
 def add_texture(
@@ -69,12 +101,17 @@ def add_texture(
     ring = _grow(hole_here, options.ring) & ~unknown[here]
     low_here = cv2.GaussianBlur(image_here, (0, 0), options.sigma)
     energy = float(np.abs((image_here - low_here)[ring] @ LUMA).mean()) if ring.any() else 0.0
-    flat_at, textured_at = options.flat
-    textured = float(np.clip((energy - flat_at) / (textured_at - flat_at), 0, 1))
+    textured = _ramp(energy, options.flat)
     base = low_here + _border_correction(image_here, hole_here, options)
-    source_high, source_mid, source_coarse, chosen = _sources(image, hole, unknown, scale, thickness, box, options)
-    a_mid, a_coarse = options.mid_share * textured, options.coarse_share * textured
     base_coarse = _wide_blur(base, options.mid_sigma)
+    line = _find_line(image_here, hole_here, unknown[here], thickness, options) if options.line_mode else None
+    source_high, source_mid, source_coarse, chosen, aligned = _sources(
+        image, hole, unknown, scale, thickness, box, options, line, base_coarse
+    )
+    a_mid, a_coarse = options.mid_share * textured, options.coarse_share * textured
+    if line is not None:  # the sources' own bands where they continue the edge, not the guide's blur
+        share = line.strength * aligned[chosen][:, None]
+        a_mid, a_coarse = np.maximum(a_mid, share), np.maximum(a_coarse, share)
     base_mid = base - base_coarse
     base[chosen] += (
         source_high[chosen]
@@ -85,6 +122,39 @@ def add_texture(
     base = np.where(hole_here[..., None], base, image_here)
     base += _border_correction(base, hole_here, options)
     return _write(result, base, hole, here, strength)
+
+
+def _find_line(
+    image: np.ndarray, hole: np.ndarray, unknown: np.ndarray, thickness: float, options: TextureOptions
+) -> Line | None:
+    """The straight edge the known ring around the hole holds, or None where it holds none.
+
+    Its strength is the coherence and strength of the ring's structure tensor; its centre the ring's pixels
+    averaged with their squared gradient as weight. The ring skips the known pixels next to the hole (line_skip),
+    whose blur and Sobel see the guide's square edge.
+    """
+    outer = _grow(hole, max(8, int(thickness / 4)) + options.line_skip)
+    ring = outer & ~_grow(unknown, options.line_skip)
+    if not ring.any():
+        return None
+    luma = cv2.GaussianBlur(image @ LUMA, (0, 0), 2.0)
+    gx, gy = cv2.Sobel(luma, cv2.CV_32F, 1, 0)[ring], cv2.Sobel(luma, cv2.CV_32F, 0, 1)[ring]
+    energy = gx * gx + gy * gy
+    ry, rx = np.nonzero(ring)
+    total = max(float(energy.sum()), 1e-9)
+    jxx, jxy, jyy = float((gx * gx).mean()), float((gx * gy).mean()), float((gy * gy).mean())
+    root = np.sqrt((jxx - jyy) ** 2 + 4 * jxy**2)
+    coherence = _ramp(root / max(jxx + jyy, 1e-9), options.line_coherence)
+    strength = coherence * _ramp(np.sqrt(root), options.line_gradient)
+    if strength <= 0:
+        return None
+    angle = float(0.5 * np.arctan2(2 * jxy, jxx - jyy) + np.pi / 2)  # the gradient's direction turned a quarter
+    return Line(strength, angle, (float(ry @ energy / total), float(rx @ energy / total)))
+
+
+def _ramp(value: float, between: tuple[float, float]) -> float:
+    """0 below between[0], 1 above between[1], linear in between."""
+    return float(np.clip((value - between[0]) / (between[1] - between[0]), 0, 1))
 
 
 def _write(
@@ -110,25 +180,55 @@ def _sources(
     thickness: float,
     box: tuple[int, int, int, int],
     options: TextureOptions,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Over box: the chosen sources' high-pass, mid band and coarse band (float32 HxWx3), and where chosen."""
+    line: Line | None = None,
+    guide_coarse: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Over box: the chosen sources' high-pass, mid band and coarse band (float32 HxWx3), where chosen, and how far
+    (0..1, blended like the bands) the chosen sources' offsets run along a line hole's edge (0 without a line).
+
+    guide_coarse: the guide's coarse band over box, to which a line hole's sources' coarse bands are moved.
+    """
     low = cv2.GaussianBlur(image, (0, 0), options.sigma)
-    coarse = _wide_blur(image, options.mid_sigma)
-    high, mid = image - low, low - coarse
     # Known pixels whose high-pass does not mix in the hole.
     source_ok = ~_grow(unknown, int(np.ceil(2 * options.sigma)))
     features = np.concatenate([(image @ LUMA)[..., None], low], axis=-1)
     reach = int(options.search * max(thickness, 32))
     offsets = _candidates(features, hole, unknown, source_ok, scale, reach, options)
+    line_costs = None
+    if line is not None:
+        edge_costs = _edge_candidates(features[..., 0], hole, unknown, thickness, line, scale, options)
+        offsets = np.array(sorted(set(map(tuple, offsets.tolist())) | set(edge_costs)), np.int64).reshape(-1, 2)
+        line_costs = _line_costs(image, unknown, box, thickness, line, edge_costs, options)
     shape = (box[1] - box[0], box[3] - box[2])
+    if len(offsets) == 0:
+        empty = np.zeros(shape + (3,), np.float32)
+        return empty, empty.copy(), empty.copy(), np.zeros(shape, bool), np.zeros(shape, np.float32)
+    label = _labels(image, low, unknown, source_ok, offsets, box, options, line_costs)
+    inside = hole[box[0] : box[1], box[2] : box[3]]
+    return _gather(image, low, source_ok, offsets, label, inside, box, options, line, guide_coarse)
+
+
+def _gather(
+    image: np.ndarray,
+    low: np.ndarray,
+    source_ok: np.ndarray,
+    offsets: np.ndarray,
+    label: np.ndarray,
+    inside: np.ndarray,
+    box: tuple[int, int, int, int],
+    options: TextureOptions,
+    line: Line | None,
+    guide_coarse: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """_sources' bands over box, each hole pixel (inside) taking its label's source: the high-pass as it is, the mid
+    and coarse bands blended across label seams over options.feather px."""
+    coarse = _wide_blur(image, options.mid_sigma)
+    high, mid = image - low, low - coarse
+    shape = inside.shape
     source_high = np.zeros(shape + (3,), np.float32)
     source_mid, source_coarse = np.zeros_like(source_high), np.zeros_like(source_high)
     chosen = np.zeros(shape, bool)
-    if len(offsets) == 0:
-        return source_high, source_mid, source_coarse, chosen
-    label = _labels(image, low, unknown, source_ok, offsets, box, options)
-    inside = hole[box[0] : box[1], box[2] : box[3]]
-    total = np.zeros(shape, np.float32)
+    total, aligned = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
     for k, (dy, dx) in enumerate(offsets):
         valid = _shifted(source_ok, dy, dx, box, False)
         mine = (label == k) & valid & inside
@@ -137,11 +237,28 @@ def _sources(
             chosen |= mine
             weight = cv2.GaussianBlur(mine.astype(np.float32), (0, 0), options.feather) * valid
             source_mid += weight[..., None] * _shifted(mid, dy, dx, box, 0)
-            source_coarse += weight[..., None] * _shifted(coarse, dy, dx, box, 0)
+            shifted = _shifted(coarse, dy, dx, box, 0)
+            if line is not None:
+                shifted = _median_moved(shifted, mine, guide_coarse, options.median_stride)
+                aligned += weight * _alignment(line, dy, dx, options.line_align)
+            source_coarse += weight[..., None] * shifted
             total += weight
     source_mid /= np.maximum(total, 1e-6)[..., None]
     source_coarse /= np.maximum(total, 1e-6)[..., None]
-    return source_high, source_mid, source_coarse, chosen
+    return source_high, source_mid, source_coarse, chosen, aligned / np.maximum(total, 1e-6)
+
+
+def _median_moved(coarse: np.ndarray, mine: np.ndarray, guide_coarse: np.ndarray, stride: int) -> np.ndarray:
+    """A source's coarse band over box moved by its median step against the guide's over mine (every stride-th pixel):
+    a source from far along the edge brings its structure, not its broad colour."""
+    at = np.flatnonzero(mine)[::stride]
+    step = np.median(coarse.reshape(-1, 3)[at] - guide_coarse.reshape(-1, 3)[at], axis=0)
+    return coarse - step.astype(np.float32)
+
+
+def _alignment(line: Line, dy: int, dx: int, align: float) -> float:
+    """How far (0..1) the offset (dy, dx) runs along the line: a Gaussian of align px on its distance across it."""
+    return float(np.exp(-0.5 * (float(line.across @ (dy, dx)) / align) ** 2))
 
 
 def _wide_blur(image: np.ndarray, sigma: float, step: int = 4) -> np.ndarray:
@@ -339,11 +456,13 @@ def _labels(
     offsets: np.ndarray,
     box: tuple[int, int, int, int],
     options: TextureOptions,
+    line_costs: _LineCosts | None = None,
 ) -> np.ndarray:
     """Per pixel of box, the index of the offset with the least box-summed cost (the first of equals).
 
     Cost of an offset at a pixel: full-colour SSD to the source where the pixel is known, low_weight x low-pass SSD
     to the source where it is unknown (the guide's low-pass); invalid where the source is not a known pixel.
+    On a line hole, plus line mode's terms (_with_line_cost).
     A running minimum over the offsets: memory for two planes of box, not one per offset.
     """
     here = (slice(box[0], box[1]), slice(box[2], box[3]))
@@ -355,9 +474,188 @@ def _labels(
     for k, (dy, dx) in enumerate(offsets):
         source = np.where(known[..., None], _shifted(image, dy, dx, box, 0), _shifted(low, dy, dx, box, 0))
         diff = source - target
-        cost = weight * np.einsum("ijc,ijc->ij", diff, diff)
-        cost[~_shifted(source_ok, dy, dx, box, False)] = INVALID
+        squared = np.einsum("ijc,ijc->ij", diff, diff)
+        edge = line_costs is not None and (int(dy), int(dx)) in line_costs.edge_costs
+        cost = (line_costs.edge_pixel_weight if edge else weight) * squared
+        valid = _shifted(source_ok, dy, dx, box, False)
+        cost[~valid] = INVALID
         cost = cv2.boxFilter(cost, -1, (options.smooth, options.smooth), borderType=cv2.BORDER_REPLICATE)
+        if line_costs is not None:
+            cost = _with_line_cost(cost, squared, valid, (int(dy), int(dx)), line_costs)
         better = cost < best
         best[better], label[better] = cost[better], k
     return label
+
+
+class _LineCosts(NamedTuple):
+    """Line mode's terms in the label costs of a line hole, over the hole's box (_line_costs)."""
+
+    weight: float  # of the terms: along_weight x the line's strength
+    pixel_weight: np.ndarray  # per pixel, the weight of the squared error averaged along the edge
+    kernel: np.ndarray  # the bar along the edge that average runs over, at 1/step size
+    step: int  # that average is made at 1/step size
+    miss: float  # along the edge, the cost of an invalid source
+    edge_costs: dict[tuple[int, int], float]  # the edge candidates' offsets and ring matches, x edge_trust x 3
+    edge_pixel_weight: np.ndarray  # per pixel, the weight of an edge candidate's squared error (less on the guide)
+    far: np.ndarray  # the pixels too far across the edge's line for an edge candidate
+
+
+def _line_costs(
+    image: np.ndarray,
+    unknown: np.ndarray,
+    box: tuple[int, int, int, int],
+    thickness: float,
+    line: Line,
+    edge_costs: dict[tuple[int, int], float],
+    options: TextureOptions,
+) -> _LineCosts:
+    """Line mode's label-cost terms for a line hole (edge_costs: its edge candidates' ring matches)."""
+    known = ~unknown[box[0] : box[1], box[2] : box[3]]
+    ring = _grow(~known, options.ring) & known
+    image_here = image[box[0] : box[1], box[2] : box[3]]
+    miss = options.along_miss * float(image_here[ring].var(0).sum()) if ring.any() else 0.0
+    step = options.along_step
+    kernel = _line_kernel(options.along_length * thickness / step, options.along_width / step, line.angle)
+    guide_share = options.low_weight * (1 - line.strength * options.edge_guide)
+    yy, xx = np.ogrid[0 : known.shape[0], 0 : known.shape[1]]
+    across = (yy - line.centre[0]) * line.across[0] + (xx - line.centre[1]) * line.across[1]
+    trusted = {offset: options.edge_trust * 3 * match for offset, match in edge_costs.items()}
+    return _LineCosts(
+        weight=options.along_weight * line.strength,
+        pixel_weight=np.where(known, 1.0, options.along_low_weight).astype(np.float32),
+        kernel=kernel,
+        step=step,
+        miss=miss,
+        edge_costs=trusted,
+        edge_pixel_weight=np.where(known, 1.0, guide_share).astype(np.float32),
+        far=np.abs(across) > options.edge_band * thickness,
+    )
+
+
+def _with_line_cost(
+    cost: np.ndarray, squared: np.ndarray, valid: np.ndarray, offset: tuple[int, int], terms: _LineCosts
+) -> np.ndarray:
+    """An offset's box-summed label cost plus line mode's term: for an edge candidate its ring match (and INVALID
+    far from the edge's line, not in a cloud far from the horizon), for any other the cost averaged along the edge.
+    """
+    ring_match = terms.edge_costs.get(offset)
+    if ring_match is not None:
+        cost = cost + terms.weight * ring_match
+        cost[terms.far] = INVALID
+        return cost
+    return cost + terms.weight * _along_edge(squared, valid, terms)
+
+
+def _along_edge(squared: np.ndarray, valid: np.ndarray, terms: _LineCosts) -> np.ndarray:
+    """The squared error averaged along the edge: a source that continues the edge from known pixels far along it
+    wins over one that only agrees with the guide's blur. Invalid sources count terms.miss by their share; where
+    they are half the bar or more, INVALID."""
+    plane = np.where(valid, terms.pixel_weight * squared, 0)
+    both = np.stack([plane, ~valid], axis=-1).astype(np.float32)
+    height, width = squared.shape
+    size = (max(width // terms.step, 1), max(height // terms.step, 1))
+    small = cv2.resize(both, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], 2)
+    small = cv2.filter2D(small, -1, terms.kernel, borderType=cv2.BORDER_REPLICATE).reshape(size[1], size[0], 2)
+    small = np.where(small[..., 1] < 0.5, small[..., 0] + small[..., 1] * terms.miss, INVALID).astype(np.float32)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def _line_kernel(length: float, width: float, angle: float) -> np.ndarray:
+    """A normalised kernel: a bar of length x width px along angle (radians, x towards y)."""
+    half = max(int(np.ceil(length / 2)), 1)
+    kernel = np.zeros((2 * half + 1,) * 2, np.float32)
+    dx, dy = np.cos(angle) * length / 2, np.sin(angle) * length / 2
+    ends = [(round(half - dx), round(half - dy)), (round(half + dx), round(half + dy))]
+    cv2.line(kernel, ends[0], ends[1], 1.0, thickness=max(round(width), 1))
+    return kernel / kernel.sum()
+
+
+def _edge_candidates(
+    luma: np.ndarray,
+    hole: np.ndarray,
+    unknown: np.ndarray,
+    thickness: float,
+    line: Line,
+    scale: int,
+    options: TextureOptions,
+) -> dict[tuple[int, int], float]:
+    """Source offsets (dy, dx) along a line hole's edge, options.edge_candidates per side, with their ring match.
+
+    Block matching against the guide's blur rarely finds a source holding the edge's far end. These are found on a
+    grid at 1/scale size (edge_range hole thicknesses along the edge, +-edge_across steps across it), then refined
+    at full size.
+    """
+    ring = _grow(hole, max(8, int(thickness / 4))) & ~unknown
+    step = max(1, scale)
+    height, width = luma.shape
+    size = (max(width // step, 1), max(height // step, 1))
+    small = cv2.resize(luma, size, interpolation=cv2.INTER_AREA) if step > 1 else luma
+    small_ring = cv2.resize(ring.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    coarse_match = _ring_match(small, small_ring, options.edge_points // 2)
+    fine_match = _ring_match(luma, ring, options.edge_points)
+    low, high = options.edge_range
+    distances = np.arange(low * thickness, high * thickness + 1e-6, 2 * step) / step
+    across = np.arange(-options.edge_across, options.edge_across + 1)
+    found = {}
+    for sign in (1, -1):
+        grid = np.rint(sign * distances[:, None, None] * line.along + across[None, :, None] * line.across)
+        offsets = np.array(sorted(set(map(tuple, grid.reshape(-1, 2).astype(np.int64).tolist()))), np.int64)
+        if len(offsets) == 0:
+            continue
+        for start in _best_apart(offsets * step, coarse_match(offsets), options.edge_candidates, thickness / 2):
+            offset, match = _refine(start, fine_match, step)
+            if np.isfinite(match):
+                found[offset] = match
+    return found
+
+
+def _ring_match(luma: np.ndarray, ring: np.ndarray, points: int) -> Callable[[np.ndarray], np.ndarray]:
+    """A function from offsets (N x 2, dy dx) to how badly the ring matches the ring shifted by each.
+
+    On about `points` of the ring's pixels: the variance of the luminance difference (a constant step is the border
+    correction's job), the guide's luminance where the shifted ring falls in the hole; inf where under half of the
+    shifted points fall inside the array.
+    """
+    py, px = np.nonzero(ring)
+    stride = max(1, int(np.ceil(len(py) / points)))
+    py, px = py[::stride], px[::stride]
+    height, width = luma.shape
+    flat = luma.ravel()
+    here = flat[py * width + px][None]
+
+    def match(offsets: np.ndarray) -> np.ndarray:
+        qy, qx = py[None] + offsets[:, :1], px[None] + offsets[:, 1:]
+        inside = (qy >= 0) & (qy < height) & (qx >= 0) & (qx < width)
+        diff = (np.take(flat, qy * width + qx, mode="clip") - here) * inside
+        count = np.maximum(inside.sum(1), 1)
+        mean = diff.sum(1) / count
+        variance = np.einsum("ij,ij->i", diff, diff) / count - mean * mean
+        variance[count < 0.5 * len(py)] = np.inf
+        return variance
+
+    return match
+
+
+def _best_apart(offsets: np.ndarray, costs: np.ndarray, count: int, apart: float) -> list[np.ndarray]:
+    """Up to count offsets of finite cost, the least first, each more than apart px (either axis) from those before."""
+    picked: list[np.ndarray] = []
+    for i in np.argsort(costs, kind="stable"):
+        if not np.isfinite(costs[i]) or len(picked) >= count:
+            break
+        if all(np.abs(offsets[i] - other).max() > apart for other in picked):
+            picked.append(offsets[i])
+    return picked
+
+
+def _refine(start: np.ndarray, match: Callable[[np.ndarray], np.ndarray], step: int) -> tuple[tuple[int, int], float]:
+    """The offset of least match near start (within about step px), by a 3x3 search with halving spacing; its match."""
+    around = np.array([(a, b) for a in (-1, 0, 1) for b in (-1, 0, 1)], np.int64)
+    best, value, spacing = start, np.inf, step
+    while True:
+        spacing = max(spacing // 2, 1)
+        nearby = best + spacing * around
+        costs = match(nearby)
+        if np.isfinite(costs).any():
+            best, value = nearby[int(np.argmin(costs))], float(costs.min())
+        if spacing == 1:
+            return (int(best[0]), int(best[1])), value

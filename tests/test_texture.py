@@ -1,7 +1,9 @@
 """The texture stage: detail from the photo's own pixels in the hole, nothing changed outside it."""
 
+from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from conftest import landscape
@@ -9,6 +11,7 @@ from conftest import landscape
 from inpaint_cli import evaluation, filling, image_fill, masking, network_fill, runtime
 
 SMOOTH = filling.FillOptions(texture=False)
+LINE_MODE = filling.FillOptions(texture_options=replace(filling.FillOptions().texture_options, line_mode=True))
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +121,41 @@ def test_a_hole_filled_at_the_scale_of_the_whole_photo_gets_no_texture(tiny_mode
     # A hole no wider than the network's input is filled from an unscaled window: less of the stage, or none.
     assert image_fill.texture_strength(region, (4000, 3000), 120, 3.0) == pytest.approx(0.5)
     assert image_fill.texture_strength(region, (4000, 3000), 240, 3.0) == 0.0
+
+
+def banded(angle: float, band: int = 80, size: int = 480) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Straight stripes, band px wide, two colours with faint noise, at angle (radians) from horizontal, uint8
+    HxWx3; and the unit vectors (y, x) along and across them."""
+    along, across = np.array([np.sin(angle), np.cos(angle)]), np.array([np.cos(angle), -np.sin(angle)])
+    yy, xx = np.mgrid[0:size, 0:size]
+    dark = np.floor((yy * across[0] + xx * across[1]) / band).astype(int) % 2 == 0
+    grey = np.where(dark, 70.0, 180.0) + np.random.default_rng(7).normal(0, 4, (size, size))
+    colour = np.stack([grey, 0.8 * grey + 20, 0.6 * grey + 40], axis=-1)
+    return np.clip(colour, 0, 255).astype(np.uint8), along, across
+
+
+def straight_stroke(shape: tuple[int, int], centre: np.ndarray, direction: np.ndarray, width: int) -> np.ndarray:
+    """A 180 px straight stroke, width px wide, centred on centre (y, x) along direction (y, x): bool HxW."""
+    ends = [np.rint(centre + sign * 90 * direction).astype(int) for sign in (-1, 1)]
+    mask = np.zeros(shape, np.uint8)
+    cv2.line(mask, (ends[0][1], ends[0][0]), (ends[1][1], ends[1][0]), 1, width)
+    return mask > 0
+
+
+def hole_rmse(filled: np.ndarray, photo: np.ndarray, hole: np.ndarray) -> float:
+    """Root-mean-square error (levels) of the fill over the hole's pixels."""
+    return float(np.sqrt(np.mean((filled[hole].astype(float) - photo[hole].astype(float)) ** 2)))
+
+
+def test_line_mode_continues_stripes_that_a_stroke_crosses() -> None:
+    # Stripes at 45 degrees, a 48 px stroke across them; the same stroke along the middle of one stripe is the
+    # yardstick. The bundled model: the tiny one's guide is noise, worse inside one stripe than across them.
+    photo, along, across = banded(np.pi / 4)
+    centre = np.array([240.0, 240.0])
+    offset = ((np.floor(centre @ across / 80) + 0.5) * 80 - centre @ across) * across  # to the middle of its stripe
+    crossing = straight_stroke(photo.shape[:2], centre, across, 48)
+    within = straight_stroke(photo.shape[:2], centre + offset, along, 48)
+    predictor = image_fill.bundled_predictor()
+    crossing_error = hole_rmse(filling.fill_image(photo, crossing, LINE_MODE, predictor), photo, crossing)
+    within_error = hole_rmse(filling.fill_image(photo, within, LINE_MODE, predictor), photo, within)
+    assert crossing_error <= 2 * within_error
