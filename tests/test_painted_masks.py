@@ -89,7 +89,7 @@ def test_specks_are_filled_as_well_in_shared_windows_as_alone(bundled: runtime.P
     together = np.zeros((300, 300), bool)
     for x, y in centres:
         together[y - 2 : y + 2, x - 2 : x + 2] = True
-    smooth = filling.FillOptions(texture=False)
+    smooth = filling.FillOptions(texture=False, diffuse_below=0)  # the network's fill, not diffusion
     filled_together = filling.fill_image(photo, together, smooth, bundled)
     for x, y in centres[::7]:
         alone = hole_at(300, 300, slice(y - 2, y + 2), slice(x - 2, x + 2))
@@ -124,6 +124,17 @@ def test_the_texture_stage_of_a_long_stroke_allocates_about_what_a_box_of_its_ar
     stroke_bytes = _texture_stage_peak_bytes(photo, stroke, np.where(stroke[..., None], guide, photo))
     box_bytes = _texture_stage_peak_bytes(photo, box, np.where(box[..., None], guide, photo))
     assert stroke_bytes < 3 * box_bytes, f"stroke {stroke_bytes / 2**20:.0f} MB, box {box_bytes / 2**20:.0f} MB"
+
+
+def test_specks_and_thin_lines_are_diffused_as_opencvs_navier_stokes_does(bundled: runtime.Predictor) -> None:
+    photo = landscape(300, 400, seed=10)
+    mask = np.zeros((300, 400), np.uint8)
+    for x, y in np.random.default_rng(11).integers(10, 290, (80, 2)):
+        cv2.circle(mask, (int(x), int(y)), 2, 1, -1)
+    cv2.line(mask, (0, 40), (399, 260), 1, 2)
+    filled = filling.fill_image(photo, mask > 0, filling.FillOptions(), bundled)
+    expected = cv2.inpaint(photo, mask, 5, cv2.INPAINT_NS)
+    assert np.abs(filled.astype(int) - expected).max() <= 1
 
 
 def test_a_painted_mask_changes_no_pixel_outside_it_and_fills_the_same_twice(bundled: runtime.Predictor) -> None:
