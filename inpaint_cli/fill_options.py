@@ -79,6 +79,7 @@ class FillOptions:
     flat_detail: tuple[float, float] = (0.003, 0.006)
     mirror: bool = True
     texture: bool = True  # the texture stage (texture.py): detail from the photo's own pixels; off: --smooth
+    square_thicknesses: float = 2.0  # a long hole is cut into squares of this many thicknesses (at least input / 2)
     diffuse_below: int = 8  # px: holes thinner than this are filled by diffusion (OpenCV Navier-Stokes), no network
     texture_options: TextureOptions = field(default_factory=TextureOptions)
 

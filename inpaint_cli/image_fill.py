@@ -129,6 +129,7 @@ def fill_pillow(
             options.mirror,
             on_poor_fill,
             target=None if layer is hole else layer,
+            square_thicknesses=options.square_thicknesses,
         ):
             if seen:
                 _paste_colour(result, square.corners, rgb, layer[square.slices])

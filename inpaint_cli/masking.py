@@ -203,7 +203,7 @@ def hole_regions(mask: np.ndarray) -> list[HoleRegion]:
     return regions
 
 
-def hole_squares(mask: np.ndarray, min_side: int) -> list[HoleSquare]:
+def hole_squares(mask: np.ndarray, min_side: int, per_thickness: float = 2.0) -> list[HoleSquare]:
     """Squares that together cover every hole pixel of mask, about one per connected hole (hole_regions).
 
     A long thin hole, straight or diagonal, is covered by the squares about twice its
@@ -211,12 +211,15 @@ def hole_squares(mask: np.ndarray, min_side: int) -> list[HoleSquare]:
     pixels around it; holes closer than hole_regions' cell may share a square, which only adds context.
     """
     hole = as_hole(mask)
-    return [square for region in hole_regions(hole) for square in region_squares(hole, region, min_side)]
+    regions = hole_regions(hole)
+    return [square for region in regions for square in region_squares(hole, region, min_side, per_thickness)]
 
 
-def region_squares(hole: np.ndarray, region: HoleRegion, min_side: int) -> list[HoleSquare]:
-    """The squares of hole_squares that cover one connected hole of the bool mask hole."""
-    squares = _cover(hole, region.x0, region.y0, region.x1, region.y1, region.thickness, min_side)
+def region_squares(hole: np.ndarray, region: HoleRegion, min_side: int, per_thickness: float = 2.0) -> list[HoleSquare]:
+    """The squares of hole_squares that cover one connected hole of the bool mask hole (per_thickness times its
+    thickness, at least min_side)."""
+    side = max(math.ceil(per_thickness * region.thickness), min_side)
+    squares = _cover(hole, region.x0, region.y0, region.x1, region.y1, side)
     return [HoleSquare(square, region.thickness) for square in squares]
 
 
@@ -251,13 +254,14 @@ def _component_bounds(grid: np.ndarray) -> list[tuple[int, int, int, int]]:
     return bounds
 
 
-def _cover(hole: np.ndarray, x0: int, y0: int, x1: int, y1: int, thickness: int, min_side: int) -> list[Box]:
-    """The squares of about twice the thickness (at least min_side) tiling [x0, x1) x [y0, y1) that hold hole.
+def _cover(hole: np.ndarray, x0: int, y0: int, x1: int, y1: int, side: int) -> list[Box]:
+    """The squares of side (at most the rectangle's long side and the photo's) tiling [x0, x1) x [y0, y1) that
+    hold hole.
 
     A square at the photo's right or bottom edge is moved inside it; it still holds its whole tile.
     """
     height, width = hole.shape
-    side = min(max(x1 - x0, y1 - y0), max(2 * thickness, min_side), width, height)
+    side = min(max(x1 - x0, y1 - y0), side, width, height)
     occupied = _blocks_holding_any(hole[y0:y1, x0:x1], side)
     return [
         Box(min(x0 + int(column) * side, width - side), min(y0 + int(row) * side, height - side), side)

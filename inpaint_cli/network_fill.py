@@ -153,6 +153,7 @@ def square_fills(
     mirror: bool,
     on_poor_fill: OnPoorFill,
     target: np.ndarray | None = None,
+    square_thicknesses: float = 2.0,
 ) -> Iterator[SquareFill]:
     """The network's fill of every square that covers holes (or only target's pixels), one square at a time.
 
@@ -163,7 +164,7 @@ def square_fills(
     size = predictor.input_size
     # A stroke is cut into squares of twice its width, at least half the input: long strokes in big photos scored
     # 24.84 dB (Telea 24.34) against 22.56 dB with squares as tall as the stroke's bounding rectangle.
-    squares = masking.hole_squares(hole if target is None else target, min_side=size // 2)
+    squares = masking.hole_squares(hole if target is None else target, size // 2, square_thicknesses)
     windows = _windows(squares, hole, size, context_factors, on_poor_fill)
     needed = [0] * len(squares)
     for window in windows:
@@ -219,40 +220,53 @@ def _windows(
         first = next(iter(boxes))
         _warn_when_poor(square, first, hole[first.slices], size, on_poor_fill)
         if len(boxes) == 1 and first.size == size:
-            small.append(index)
+            small.append((index, first))
         else:
             windows.extend(_Window((index,), box) for box in boxes)
     return windows + _shared_windows(squares, small, height, width, size, max(factors))
 
 
 def _shared_windows(
-    squares: list[masking.HoleSquare], indices: list[int], height: int, width: int, size: int, factor: float
+    squares: list[masking.HoleSquare],
+    small: list[tuple[int, masking.Box]],
+    height: int,
+    width: int,
+    size: int,
+    factor: float,
 ) -> list[_Window]:
-    """Full-resolution windows that each fill as many of the given small squares as hold enough context in them.
+    """Full-resolution windows that each fill as many of the small squares (with their own windows) as hold
+    enough context in them.
 
     Greedy, top to bottom: a window is opened at the first square left (centred on it across, starting a
-    margin above it) and takes every square that lies a margin inside it: at least SHARED_MARGIN px, and
-    half the factor's window around the square's hole; at the photo's edge no margin is needed.
+    margin above it) and takes every square that lies a margin inside it (_margin); a square it cannot take
+    is filled in its own window.
     """
-    left_over = sorted(indices, key=lambda index: (squares[index].box.y, squares[index].box.x))
+    own = dict(small)
+    left_over = sorted(own, key=lambda index: (squares[index].box.y, squares[index].box.x))
     windows = []
     while left_over:
         first = squares[left_over[0]]
-        margin = max(SHARED_MARGIN, math.ceil(factor * first.thickness / 2))
         left = min(max(round(first.box.x + first.box.size / 2 - size / 2), 0), width - size)
-        top = min(max(first.box.y - margin, 0), height - size)
+        top = min(max(first.box.y - _margin(first, size, factor), 0), height - size)
         window = masking.Box(left, top, size)
-        taken = tuple(index for index in left_over if _inside(squares[index], window, height, width, factor))
-        taken = taken or (left_over[0],)  # a square wider than the margins allow is filled alone
+        taken = tuple(index for index in left_over if _inside(squares[index], window, height, width, size, factor))
+        if left_over[0] not in taken:
+            taken, window = (left_over[0],), own[left_over[0]]
         windows.append(_Window(taken, window))
         left_over = [index for index in left_over if index not in set(taken)]
     return windows
 
 
-def _inside(square: masking.HoleSquare, window: masking.Box, height: int, width: int, factor: float) -> bool:
+def _margin(square: masking.HoleSquare, size: int, factor: float) -> int:
+    """The context (px) a square keeps on every side in a shared window: at least SHARED_MARGIN, and half the
+    factor's window around its hole, but no more than its own centred window gives it."""
+    wanted = max(SHARED_MARGIN, math.ceil(factor * square.thickness / 2))
+    return min(wanted, (size - square.box.size) // 2)
+
+
+def _inside(square: masking.HoleSquare, window: masking.Box, height: int, width: int, size: int, factor: float) -> bool:
     """Whether square lies inside window with the margin of context it needs (none toward the photo's edge)."""
-    margin = max(SHARED_MARGIN, math.ceil(factor * square.thickness / 2))
-    box = square.box
+    margin, box = _margin(square, size, factor), square.box
     low_x = window.x + margin if window.x > 0 else 0
     low_y = window.y + margin if window.y > 0 else 0
     high_x = window.x + window.size - margin if window.x + window.size < width else width
