@@ -27,7 +27,8 @@ class TextureOptions:
     coarse: int = 32  # the candidate search runs at a scale where the hole is about this thick (px)
     block: int = 12  # block side in coarse pixels
     max_blocks: int = 12  # blocks grow beyond `block` where a hole would need more
-    piece_blocks: int = 3  # likewise for a piece of a long hole (a stroke, textured in pieces of `tile`)
+    piece_blocks: int = 1  # likewise for a piece of a long hole (a stroke, textured in pieces of `tile`)
+    piece_coarse: int = 16  # and a piece's search runs where it is about this thick (px)
     margin: int = 6  # context around each block in coarse pixels
     search: float = 3.0  # search reach around a block, in hole thicknesses
     low_weight: float = 1.0  # weight of low-pass agreement with the guide in the hole (known full colour: 1)
@@ -79,7 +80,7 @@ class FillOptions:
     flat_detail: tuple[float, float] = (0.003, 0.006)
     mirror: bool = True
     texture: bool = True  # the texture stage (texture.py): detail from the photo's own pixels; off: --smooth
-    square_thicknesses: float = 2.0  # a long hole is cut into squares of this many thicknesses (at least input / 2)
+    square_thicknesses: float = 3.0  # a long hole is cut into squares of this many thicknesses (at least input / 2)
     diffuse_below: int = 8  # px: holes thinner than this are filled by diffusion (OpenCV Navier-Stokes), no network
     texture_options: TextureOptions = field(default_factory=TextureOptions)
 

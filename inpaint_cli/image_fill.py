@@ -309,8 +309,11 @@ def _add_texture(
     for region in masking.hole_regions(hole):
         strength = texture_strength(region, hole.shape, input_size, factor)
         pieces = masking.region_squares(hole, region, options.tile) if strength > 0 else []
-        # A piece of a long hole searches few blocks: one matchTemplate costs the whole search area.
-        piece_options = options if len(pieces) == 1 else replace(options, max_blocks=options.piece_blocks)
+        # A piece of a long hole searches few blocks, at a coarser scale: one matchTemplate costs the whole search
+        # area (on 31 strokes: the same PSNR, a fifth of the search time).
+        piece_options = options
+        if len(pieces) > 1:
+            piece_options = replace(options, max_blocks=options.piece_blocks, coarse=options.piece_coarse)
         for piece in pieces:
             target = np.zeros_like(hole)
             target[piece.box.slices] = hole[piece.box.slices] & ~done[piece.box.slices]
