@@ -305,7 +305,7 @@ def _add_texture(
     took 86 s and 6.3 GB in one piece). A piece sees the pieces textured before it as known at its border
     (no seam between them), but never as a source. A square hole is one piece.
     """
-    done = np.zeros_like(hole)
+    done = np.zeros_like(hole)  # the hole pixels textured so far
     for region in masking.hole_regions(hole):
         strength = texture_strength(region, hole.shape, input_size, factor)
         pieces = masking.region_squares(hole, region, options.tile) if strength > 0 else []
@@ -315,22 +315,18 @@ def _add_texture(
         if len(pieces) > 1:
             piece_options = replace(options, max_blocks=options.piece_blocks, coarse=options.piece_coarse)
         for piece in pieces:
-            target = np.zeros_like(hole)
-            target[piece.box.slices] = hole[piece.box.slices] & ~done[piece.box.slices]
-            if target.any():
-                _add_piece_texture(result, hole, target, piece, strength, piece_options)
-                done |= target
+            _add_piece_texture(result, hole, done, piece, strength, piece_options)
 
 
 def _add_piece_texture(
     result: Image.Image,
     hole: np.ndarray,
-    target: np.ndarray,
+    done: np.ndarray,
     piece: masking.HoleSquare,
     strength: float,
     options: TextureOptions,
 ) -> None:
-    """Texture target's pixels (part of hole, inside piece's square), in place.
+    """Texture the hole pixels inside piece's square that are not done yet, in place, and mark them done.
 
     The texture stage sees a crop reaching options.reach times the hole's thickness beyond the square, in
     which every hole pixel already holds the network's fill: its guide. strength in (0, 1].
@@ -342,13 +338,18 @@ def _add_piece_texture(
     corners += (min(width, square.x + square.size + reach), min(height, square.y + square.size + reach))
     left, top, right, bottom = corners
     crop = (slice(top, bottom), slice(left, right))
-    guide = network_fill.as_rgb(np.asarray(result.crop(corners)))
-    textured = texture.add_texture(guide, target[crop], strength, options, unknown=hole[crop])
+    target = np.zeros((bottom - top, right - left), bool)
     inside = (
         slice(square.y - top, square.y + square.size - top),
         slice(square.x - left, square.x + square.size - left),
     )
-    _paste_colour(result, square.corners, textured[inside], target[square.slices])
+    target[inside] = hole[square.slices] & ~done[square.slices]
+    if not target.any():
+        return
+    done[square.slices] |= target[inside]
+    guide = network_fill.as_rgb(np.asarray(result.crop(corners)))
+    textured = texture.add_texture(guide, target, strength, options, unknown=hole[crop])
+    _paste_colour(result, square.corners, textured[inside], target[inside])
 
 
 def _paste_colour(result: Image.Image, corners: tuple[int, int, int, int], rgb: np.ndarray, target: np.ndarray) -> None:
