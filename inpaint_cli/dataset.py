@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inpaint_cli import __version__, images, masking, storage
+from inpaint_cli import __version__, atomic_files, images, masking, storage, training_photos
 from inpaint_cli.errors import InpaintError, OutputExists, UsageError
 from inpaint_cli.settings import PrepareConfig
 from inpaint_cli.storage import StoragePath
@@ -107,7 +107,7 @@ def prepare(
 
     writers = {split: _ShardWriter(out_dir, split) for split in SPLITS}
     skipped = []
-    pixels = images.iter_square_photos((path for path, _ in named), config.size)
+    pixels = training_photos.iter_square_photos((path for path, _ in named), config.size)
     for done, ((path, relative), (_, result)) in enumerate(zip(named, pixels, strict=True), start=1):
         if isinstance(result, str):
             skipped.append({"path": relative, "reason": result})
@@ -119,7 +119,7 @@ def prepare(
             masking.random_box(rng, config.size, config.hole_min, config.hole_max)
             for _ in range(config.holes_per_image)
         ]
-        writers[split_of(relative, config.val_fraction)].write(_example(images.encode_png(result), boxes))
+        writers[split_of(relative, config.val_fraction)].write(_example(training_photos.encode_png(result), boxes))
         on_file(done, len(named), path, None)
     for writer in writers.values():
         writer.close()
@@ -352,4 +352,5 @@ def write_contact_sheet(dataset_dir: StoragePath, manifest: dict[str, object], p
     blank = np.zeros((size, size, 3), np.uint8)
     tiles += [blank] * (-len(tiles) % columns)
     rows = [np.concatenate(tiles[i : i + columns], axis=1) for i in range(0, len(tiles), columns)]
-    images.write_atomically(path, lambda tmp: Image.fromarray(np.concatenate(rows, axis=0)).save(tmp, format="PNG"))
+    sheet = Image.fromarray(np.concatenate(rows, axis=0))
+    atomic_files.write_atomically(path, lambda temporary: sheet.save(temporary, format="PNG"))

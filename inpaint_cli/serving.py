@@ -2,7 +2,7 @@
 
 Imported only by `serve` (Starlette, uvicorn and python-multipart come with the plain install), so `fill`
 never pays for them. Every fill goes through filling.fill_image on a photo opened with
-images.open_photo and written with images.save_photo, as `inpaint fill` does; uploads live in a
+images.open_photo and written with photo_writing.save_photo, as `inpaint fill` does; uploads live in a
 private temporary folder that is removed after each request, and no request names a server path.
 """
 
@@ -37,7 +37,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
-from inpaint_cli import __version__, images, runtime
+from inpaint_cli import __version__, images, photo_writing, runtime
 from inpaint_cli.errors import InpaintError, TooManyPixels, UsageError
 from inpaint_cli.filling import FillOptions, fill_image
 from inpaint_cli.runtime import Predictor
@@ -138,8 +138,8 @@ def fill_upload(
             filled = fill_image(pixels, hole, options, predictor, warnings.append)
             out_suffix = SUFFIXES.get(source.format or "", ".png")
             target = work / f"result{out_suffix}"
-            warnings += images.notes_on_writing(source, target)
-            images.save_photo(filled, target, source)
+            warnings += photo_writing.notes_on_writing(source, target)
+            photo_writing.save_photo(filled, target, source)
             return Filled(
                 target.read_bytes(), f"{stem}.filled{out_suffix}", MEDIA_TYPES[out_suffix], warnings, width, height
             )

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from inpaint_cli import __version__, dataset, network, storage
+from inpaint_cli import __version__, atomic_files, dataset, network, storage
 from inpaint_cli.backend import keras, tf
 from inpaint_cli.errors import InpaintError, UsageError
 from inpaint_cli.runtime import CARD_FILE, CARD_FORMAT, KERAS_FILE, LITERT_FILE
@@ -339,7 +339,7 @@ class _Folder:
     def _sweep(self) -> None:
         """Delete the temporary files of atomic writes that a kill cut short."""
         if self.writes:
-            pattern = storage.TEMPORARY_PREFIX + "*"
+            pattern = atomic_files.TEMPORARY_PREFIX + "*"
             for leftover in storage.glob(self.file(pattern)) + storage.glob(self.backup_file(pattern)):
                 storage.remove(leftover)
 
