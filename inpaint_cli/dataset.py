@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import zlib
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +22,9 @@ from inpaint_cli import __version__, atomic_files, images, masking, storage, tra
 from inpaint_cli.errors import InpaintError, OutputExists, UsageError
 from inpaint_cli.settings import PrepareConfig
 from inpaint_cli.storage import StoragePath
+
+if TYPE_CHECKING:
+    from inpaint_cli.backend import tf
 
 MANIFEST = "manifest.json"
 SAMPLES_PER_SHARD = 1024
@@ -340,6 +345,32 @@ def training_stream(
     if parts > 1:  # before decoding: the other slices are read (cheap) but never decoded
         records = records.filter(lambda index, record: (index % batch_size) // slice_size == part)
     return records.map(lambda index, record: parse(record, _key(seed, index)), num_parallel_calls=tf.data.AUTOTUNE)
+
+
+@dataclass
+class TrainingInputs:
+    """The prepared dataset as training sees it."""
+
+    manifest: dict[str, object]
+    digest: str  # of manifest.json, recorded in the model card and in .backup/options.json
+    validation_pairs: tf.data.Dataset  # (image, mask) with the prepared holes
+    steps_per_epoch: int
+
+    @property
+    def size(self) -> int:
+        return int(self.manifest["parameters"]["size"])
+
+
+def open_for_training(dataset_dir: StoragePath, batch_size: int) -> TrainingInputs:
+    """Read the manifest and the validation split first, so that a bad dataset fails before the model folder changes."""
+    from inpaint_cli.backend import tf
+
+    manifest = load_manifest(dataset_dir)
+    validation_pairs = read_split(dataset_dir, manifest, "validation", random_holes=False).apply(
+        tf.data.experimental.assert_cardinality(int(manifest["counts"]["validation"]))
+    )
+    steps = max(1, math.ceil(int(manifest["counts"]["train"]) / batch_size))
+    return TrainingInputs(manifest, manifest_digest(dataset_dir), validation_pairs, steps)
 
 
 def write_contact_sheet(dataset_dir: StoragePath, manifest: dict[str, object], path: Path, columns: int = 8) -> None:

@@ -8,8 +8,8 @@ keep it inside, all from one numpy Generator seeded once for the whole run. The
 holed photo is filled by the model and by every baseline, and each 8-bit result is
 scored over the hole's pixels only, in [0, 1].
 
-The baselines need the optional `[eval]` extra (OpenCV, scikit-image); they are
-imported only when asked for.
+The baselines need scikit-image, from the optional `[eval]` extra (OpenCV comes with
+the plain install); they are imported only when asked for.
 """
 
 from __future__ import annotations
