@@ -34,7 +34,7 @@ def bundled_model_path() -> Path:
     (or an editable install) reads the repository's models/ directly.
     """
     package = Path(__file__).resolve().parent
-    installed = package / BUNDLED
+    installed = package / "bundled"  # pyproject.toml installs models/ as the package inpaint_cli.bundled
     return installed if installed.is_dir() else package.parent / "models"
 
 
