@@ -1,7 +1,7 @@
 """Hole PSNR, detail and time of `inpaint` against its peers on square holes and strokes in full-size photos.
 
 Protocol: every photo in --photos (sorted by name) is decoded upright as RGB uint8
-(images.read_rgb). For each hole side in --sizes, --holes square holes per photo are placed
+(training_photos.read_rgb). For each hole side in --sizes, --holes square holes per photo are placed
 uniformly inside the photo, their top-left corners drawn from one numpy.random.default_rng(--seed)
 (photo by photo, side by side), and each hole's pixels are painted with uniform noise from the
 same generator, so no fill can see what was there. Then --strokes straight strokes of --width px
@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from inpaint_cli import evaluation, filling, images, runtime
+from inpaint_cli import evaluation, filling, images, runtime, training_photos
 from inpaint_cli.errors import InpaintError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -222,7 +222,7 @@ def main() -> None:
     except InpaintError as error:
         sys.exit(f"Error: {error}")
     paths = images.find_images([args.photos])
-    photos = [images.read_rgb(path) for path in paths]
+    photos = [training_photos.read_rgb(path) for path in paths]
     shapes = [photo.shape[:2] for photo in photos]
     holes = place_holes(shapes, parse_sizes(args.sizes), args.holes, args.seed)
     holes += place_strokes(shapes, args.strokes, args.width, args.seed + 1) if args.strokes else []

@@ -21,7 +21,7 @@ import numpy as np
 from big_photos import DEFAULT_PHOTOS, telea
 from PIL import Image, ImageDraw
 
-from inpaint_cli import evaluation, filling, images, runtime
+from inpaint_cli import evaluation, filling, images, runtime, training_photos
 
 
 def stroke_mask(rng: np.random.Generator, height: int, width: int, thickness: int) -> np.ndarray:
@@ -46,7 +46,7 @@ def main() -> None:
     scores: dict[str, list[float]] = {"telea": [], "inpaint": [], "inpaint --smooth": []}
     smooth = filling.FillOptions(texture=False)
     for path in images.find_images([args.photos]):
-        original = images.read_rgb(path)
+        original = training_photos.read_rgb(path)
         for _ in range(args.strokes):
             mask = stroke_mask(rng, *original.shape[:2], args.width)
             noisy = original.copy()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from fill_speed import DEFAULT_PHOTO, fill_command, make_photo, round_trip_in_own_process, run_checked, timed
 
-from inpaint_cli import runtime
+from inpaint_cli import model_folder
 
 FLOOR_SCRIPT = """
 import os, sys, threading
@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("photo", nargs="?", type=Path, default=DEFAULT_PHOTO, help="Photo to upscale to 12 MP.")
     parser.add_argument("--repeats", type=int, default=7, help="Runs of each; the best and the median count.")
     args = parser.parse_args()
-    model = runtime.bundled_model_path() / runtime.LITERT_FILE
+    model = model_folder.bundled_model_path() / model_folder.LITERT_FILE
     with tempfile.TemporaryDirectory() as folder:
         photo = make_photo(args.photo, Path(folder) / "photo_12mp.jpg")
         pillow = round_trip_in_own_process(photo, Path(folder) / "pillow.jpg", args.repeats, warm=False)

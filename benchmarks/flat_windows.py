@@ -24,7 +24,7 @@ import numpy as np
 from big_photos import DEFAULT_PHOTOS, noise_painted, place_holes
 from PIL import Image
 
-from inpaint_cli import evaluation, filling, images, masking, network_fill, runtime
+from inpaint_cli import evaluation, filling, images, masking, network_fill, runtime, training_photos
 
 FILLS = ("network", "smooth", "fill")
 DETAIL_EDGES = (0.0, 0.002, 0.003, 0.004, 0.005, 0.006, 0.008, 0.012, 0.02, np.inf)
@@ -83,7 +83,7 @@ def validation_windows(folder: Path, seed: int, model: runtime.Predictor) -> Ite
 
 def photo_windows(folder: Path, per_photo: int, seed: int, model: runtime.Predictor) -> Iterator[Window]:
     """Noise-painted holes in the big photos, at full size and scaled down."""
-    full_size = [images.read_rgb(path) for path in images.find_images([folder])]
+    full_size = [training_photos.read_rgb(path) for path in images.find_images([folder])]
     for divisor, sides in ((1, [96, 192]), (2, [43]), (4, [43]), (8, [43])):
         photos = [shrunk(photo, divisor) for photo in full_size]
         for hole in place_holes([photo.shape[:2] for photo in photos], sides, per_photo, seed):

@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import zlib
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from inpaint_cli import __version__, images, masking, storage
+from inpaint_cli import __version__, atomic_files, images, masking, storage, training_photos
 from inpaint_cli.errors import InpaintError, OutputExists, UsageError
 from inpaint_cli.settings import PrepareConfig
 from inpaint_cli.storage import StoragePath
+
+if TYPE_CHECKING:
+    from inpaint_cli.backend import tf
 
 MANIFEST = "manifest.json"
 SAMPLES_PER_SHARD = 1024
@@ -107,7 +112,7 @@ def prepare(
 
     writers = {split: _ShardWriter(out_dir, split) for split in SPLITS}
     skipped = []
-    pixels = images.iter_square_photos((path for path, _ in named), config.size)
+    pixels = training_photos.iter_square_photos((path for path, _ in named), config.size)
     for done, ((path, relative), (_, result)) in enumerate(zip(named, pixels, strict=True), start=1):
         if isinstance(result, str):
             skipped.append({"path": relative, "reason": result})
@@ -119,7 +124,7 @@ def prepare(
             masking.random_box(rng, config.size, config.hole_min, config.hole_max)
             for _ in range(config.holes_per_image)
         ]
-        writers[split_of(relative, config.val_fraction)].write(_example(images.encode_png(result), boxes))
+        writers[split_of(relative, config.val_fraction)].write(_example(training_photos.encode_png(result), boxes))
         on_file(done, len(named), path, None)
     for writer in writers.values():
         writer.close()
@@ -342,6 +347,32 @@ def training_stream(
     return records.map(lambda index, record: parse(record, _key(seed, index)), num_parallel_calls=tf.data.AUTOTUNE)
 
 
+@dataclass
+class TrainingInputs:
+    """The prepared dataset as training sees it."""
+
+    manifest: dict[str, object]
+    digest: str  # of manifest.json, recorded in the model card and in .backup/options.json
+    validation_pairs: tf.data.Dataset  # (image, mask) with the prepared holes
+    steps_per_epoch: int
+
+    @property
+    def size(self) -> int:
+        return int(self.manifest["parameters"]["size"])
+
+
+def open_for_training(dataset_dir: StoragePath, batch_size: int) -> TrainingInputs:
+    """Read the manifest and the validation split first, so that a bad dataset fails before the model folder changes."""
+    from inpaint_cli.backend import tf
+
+    manifest = load_manifest(dataset_dir)
+    validation_pairs = read_split(dataset_dir, manifest, "validation", random_holes=False).apply(
+        tf.data.experimental.assert_cardinality(int(manifest["counts"]["validation"]))
+    )
+    steps = max(1, math.ceil(int(manifest["counts"]["train"]) / batch_size))
+    return TrainingInputs(manifest, manifest_digest(dataset_dir), validation_pairs, steps)
+
+
 def write_contact_sheet(dataset_dir: StoragePath, manifest: dict[str, object], path: Path, columns: int = 8) -> None:
     """A PNG grid of up to 4 rows of holed training samples (holes shown in black)."""
     from PIL import Image
@@ -352,4 +383,5 @@ def write_contact_sheet(dataset_dir: StoragePath, manifest: dict[str, object], p
     blank = np.zeros((size, size, 3), np.uint8)
     tiles += [blank] * (-len(tiles) % columns)
     rows = [np.concatenate(tiles[i : i + columns], axis=1) for i in range(0, len(tiles), columns)]
-    images.write_atomically(path, lambda tmp: Image.fromarray(np.concatenate(rows, axis=0)).save(tmp, format="PNG"))
+    sheet = Image.fromarray(np.concatenate(rows, axis=0))
+    atomic_files.write_atomically(path, lambda temporary: sheet.save(temporary, format="PNG"))

@@ -8,8 +8,8 @@ keep it inside, all from one numpy Generator seeded once for the whole run. The
 holed photo is filled by the model and by every baseline, and each 8-bit result is
 scored over the hole's pixels only, in [0, 1].
 
-The baselines need the optional `[eval]` extra (OpenCV, scikit-image); they are
-imported only when asked for.
+The baselines need scikit-image, from the optional `[eval]` extra (OpenCV comes with
+the plain install); they are imported only when asked for.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from types import ModuleType
 
 import numpy as np
 
-from inpaint_cli import __version__, filling, images, masking, runtime
+from inpaint_cli import __version__, atomic_files, filling, images, masking, runtime, training_photos
 from inpaint_cli.errors import InpaintError, UsageError
 from inpaint_cli.runtime import Predictor
 
@@ -270,7 +270,7 @@ def holed_samples(paths: Iterable[Path], size: int, seed: int) -> Iterator[tuple
     for path in paths:
         box = masking.random_box(rng, size, hole_min, hole_max)
         try:
-            yield path, Sample(path, images.square_resize(images.read_rgb(path), size), box)
+            yield path, Sample(path, training_photos.square_resize(training_photos.read_rgb(path), size), box)
         except InpaintError as error:
             yield path, str(error)
 
@@ -485,7 +485,7 @@ def check_outputs(*paths: Path | None) -> None:
 def write_json(evaluation: Evaluation, path: Path) -> None:
     """Write the figures and the protocol to path atomically."""
     text = json.dumps(evaluation.as_dict(), indent=2) + "\n"
-    images.write_atomically(path, lambda temporary: temporary.write_text(text))
+    atomic_files.write_atomically(path, lambda temporary: temporary.write_text(text))
 
 
 def write_sheet(evaluation: Evaluation, path: Path, gap: int = 2) -> None:
@@ -511,4 +511,4 @@ def write_sheet(evaluation: Evaluation, path: Path, gap: int = 2) -> None:
             left = gap + column * (size + gap)
             sheet[top : top + tile.shape[0], left : left + size] = tile
         top += row[0].shape[0] + gap
-    images.write_atomically(path, lambda temporary: Image.fromarray(sheet).save(temporary, format="PNG"))
+    atomic_files.write_atomically(path, lambda temporary: Image.fromarray(sheet).save(temporary, format="PNG"))

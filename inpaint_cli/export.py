@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from inpaint_cli import images, masking, native_logs, runtime
+from inpaint_cli import atomic_files, masking, native_logs, runtime
 from inpaint_cli.errors import InpaintError, UsageError
-from inpaint_cli.runtime import KERAS_FILE, LITERT_FILE
+from inpaint_cli.model_folder import KERAS_FILE, LITERT_FILE, card_input_size
 
 TOLERANCE = 1e-4  # largest absolute difference allowed between the two models' outputs, in [0, 1] RGB units
 SAMPLES = 4  # sample inputs compared after export
@@ -55,7 +55,7 @@ def export(model_dir: Path, tolerance: float = TOLERANCE, samples: int = SAMPLES
     from inpaint_cli import network  # imports TensorFlow
 
     unet = network.with_smooth_fill(runtime.load_network(model_dir))
-    input_size = unet.input_shape[1] or runtime.card_input_size(model_dir)
+    input_size = unet.input_shape[1] or card_input_size(model_dir)
     inputs = sample_inputs(int(input_size), samples, seed)
     expected = np.asarray(unet(inputs, training=False), dtype=np.float32)
     target = model_dir / LITERT_FILE
@@ -78,5 +78,5 @@ def export(model_dir: Path, tolerance: float = TOLERANCE, samples: int = SAMPLES
                 f"inputs (tolerance {tolerance:g}); {target} was {outcome}"
             )
 
-    images.write_atomically(target, write)
+    atomic_files.write_atomically(target, write)
     return ExportResult(target, differences[0], tolerance, samples, target.stat().st_size)

@@ -1,4 +1,4 @@
-"""A model folder and what runs it: file names, the card, the bundled model, loading a predictor.
+"""What runs a model: the LiteRT runner, loading a predictor (the model folder's names and card: model_folder.py).
 
 "Model" is the saved file or folder; a `Predictor` is a loaded model ready to predict windows;
 the Keras network itself is built in network.py. A .tflite runs through the LiteRT interpreter
@@ -16,14 +16,7 @@ import numpy as np
 
 from inpaint_cli import native_logs
 from inpaint_cli.errors import InpaintError, UsageError
-
-KERAS_FILE = "model.keras"
-LITERT_FILE = "model.tflite"
-CARD_FILE = "model.json"
-# The card's format; /2 counts best.epoch from 1, as the console does (/1, before 2026-11-30, from 0).
-CARD_FORMAT = "inpaint-model-card/2"
-BUNDLED = "bundled"  # the name users type for the model that ships with inpaint
-DEFAULT_INPUT_SIZE = 128  # for a model with no card and an open input size
+from inpaint_cli.model_folder import KERAS_FILE, LITERT_FILE, card_input_size, model_path, runnable_files
 
 # float32 NxSxSx4 -> float32 NxSxSx6 (the network's fill, then its smooth fill; or only the first 3), in [0, 1]
 Predict = Callable[[np.ndarray], np.ndarray]
@@ -36,43 +29,6 @@ class Predictor:
     predict: Predict
     input_size: int
     path: Path
-
-
-def bundled_model_path() -> Path:
-    """The folder of the model that ships with inpaint.
-
-    An installed package carries models/ as inpaint_cli/bundled; a source checkout
-    (or an editable install) reads the repository's models/ directly.
-    """
-    package = Path(__file__).resolve().parent
-    installed = package / "bundled"
-    return installed if installed.is_dir() else package.parent / "models"
-
-
-def model_path(name: str | Path | None) -> Path:
-    """The path a --model or --init-from value names: None or "bundled" is the bundled model folder."""
-    if name is None or str(name) == BUNDLED:
-        return bundled_model_path()
-    return Path(name)
-
-
-def read_card(path: Path) -> dict[str, object] | None:
-    """The model card (model.json) of a model folder, or beside a model file; None when there is none."""
-    import json  # here: its import compiles regular expressions (5 ms), and fill reads no card
-
-    card = (path if path.is_dir() else path.parent) / CARD_FILE
-    if not card.is_file():
-        return None
-    try:
-        return json.loads(card.read_text())
-    except (OSError, ValueError) as error:
-        raise InpaintError(f"the model card {card} cannot be read ({error})") from None
-
-
-def card_input_size(path: Path) -> int:
-    """The input size in the model card beside the model, else DEFAULT_INPUT_SIZE."""
-    card = read_card(path)
-    return int(card["input_size"]) if card and "input_size" in card else DEFAULT_INPUT_SIZE
 
 
 class LiteRTPredict:
@@ -156,8 +112,7 @@ def load_predictor(path: str | Path | None = None) -> Predictor:
     path = model_path(path)
     if not path.exists():
         raise UsageError(f"model {path} does not exist")
-    keras_file = path / KERAS_FILE if path.is_dir() else path
-    litert_file = path / LITERT_FILE if path.is_dir() else path
+    keras_file, litert_file = runnable_files(path)
     if path.is_dir() and not litert_file.is_file() and not keras_file.is_file():
         raise InpaintError(f"model folder {path} holds neither {LITERT_FILE} nor {KERAS_FILE}")
     if litert_file.suffix.lower() == ".tflite" and litert_file.is_file():
@@ -180,7 +135,7 @@ def load_network(path: Path):  # noqa: ANN201 - a keras.Model; keras is imported
     import inpaint_cli.network  # noqa: F401 - registers the custom layers; says which extra installs TensorFlow
     from inpaint_cli.backend import keras
 
-    model_file = path / KERAS_FILE if path.is_dir() else path
+    model_file = runnable_files(path)[0]
     if not model_file.exists():
         raise InpaintError(f"model {model_file} does not exist")
     try:

@@ -2,7 +2,7 @@
 
 Imported only by `serve` (Starlette, uvicorn and python-multipart come with the plain install), so `fill`
 never pays for them. Every fill goes through filling.fill_image on a photo opened with
-images.open_photo and written with images.save_photo, as `inpaint fill` does; uploads live in a
+images.open_photo and written with photo_writing.save_photo, as `inpaint fill` does; uploads live in a
 private temporary folder that is removed after each request, and no request names a server path.
 """
 
@@ -37,7 +37,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
-from inpaint_cli import __version__, images, runtime
+from inpaint_cli import __version__, images, photo_writing, runtime
 from inpaint_cli.errors import InpaintError, TooManyPixels, UsageError
 from inpaint_cli.filling import FillOptions, fill_image
 from inpaint_cli.runtime import Predictor
@@ -138,8 +138,8 @@ def fill_upload(
             filled = fill_image(pixels, hole, options, predictor, warnings.append)
             out_suffix = SUFFIXES.get(source.format or "", ".png")
             target = work / f"result{out_suffix}"
-            warnings += images.notes_on_writing(source, target)
-            images.save_photo(filled, target, source)
+            warnings += photo_writing.notes_on_writing(source, target)
+            photo_writing.save_photo(filled, target, source)
             return Filled(
                 target.read_bytes(), f"{stem}.filled{out_suffix}", MEDIA_TYPES[out_suffix], warnings, width, height
             )
@@ -252,80 +252,17 @@ def create_app(
     requests from another site's page are refused whatever they are (SameSiteOnly).
     on_fill receives one line per fill done.
     """
-    model = shared_predictor(predictor or runtime.load_predictor())
-    pixel_limit = images.max_pixels_allowed(max_pixels)
-    # A thread's semaphore, not anyio's limiter: it holds whatever event loop runs the app (TestClient runs several).
-    fill_slots = threading.BoundedSemaphore(max_fills)
-
-    def in_turn(work: Callable[[], T]) -> T:
-        with fill_slots:
-            return work()
-
-    async def page(request: Request) -> Response:
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
-
-    async def info(request: Request) -> Response:
-        return JSONResponse(
-            {
-                "version": __version__,
-                "max_pixels": pixel_limit,
-                "max_body_bytes": max_body_bytes,
-                "model": model.path.name,
-            }
-        )
-
-    async def fill(request: Request) -> Response:
-        started = time.perf_counter()
-
-        async def work(form: FormData) -> Filled:
-            photo, mask = _file_field(form, "image"), _file_field(form, "mask")
-            smooth = form.get("smooth")
-            options = parse_options(smooth if isinstance(smooth, str) else None)
-            photo_data, mask_data = await _upload_data(photo), await _upload_data(mask)
-            return await anyio.to_thread.run_sync(
-                in_turn,
-                lambda: fill_upload(photo_data, photo.filename or "photo", mask_data, model, options, pixel_limit),
-            )
-
-        result = await _with_form(request, max_body_bytes, work)
-        if isinstance(result, Response):
-            return result
-        seconds = time.perf_counter() - started
-        if on_fill is not None:
-            on_fill(f"Filled {result.filename} ({result.width}x{result.height}) in {seconds:.1f} s")
-        headers = {
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(result.filename)}",
-            "X-Inpaint-Warnings": json.dumps(result.warnings),
-            "X-Inpaint-Seconds": f"{seconds:.3f}",
-            "Cache-Control": "no-store",
-        }
-        return Response(result.content, media_type=result.media_type, headers=headers)
-
-    async def preview(request: Request) -> Response:
-        async def work(form: FormData) -> bytes:
-            photo = _file_field(form, "image")
-            data = await _upload_data(photo)
-            return await anyio.to_thread.run_sync(
-                in_turn, lambda: preview_upload(data, photo.filename or "photo", pixel_limit)
-            )
-
-        result = await _with_form(request, max_body_bytes, work)
-        if isinstance(result, Response):
-            return result
-        return Response(result, media_type="image/png", headers={"Cache-Control": "no-store"})
-
-    async def http_error(request: Request, error: Exception) -> Response:
-        assert isinstance(error, HTTPException)
-        if request.url.path.startswith("/api/"):
-            return error_response(error.status_code, f"{request.method} {request.url.path}: {error.detail}")
-        return Response(f"{error.status_code} {error.detail}", status_code=error.status_code)
-
-    async def server_error(request: Request, error: Exception) -> Response:
-        # Starlette re-raises it after this response, and uvicorn logs the traceback on stderr.
-        return error_response(500, f"the server failed: {type(error).__name__}: {error}")
-
+    settings = ServerSettings(
+        model=shared_predictor(predictor or runtime.load_predictor()),
+        pixel_limit=images.max_pixels_allowed(max_pixels),
+        max_body_bytes=max_body_bytes,
+        # A thread's semaphore, not anyio's limiter: it holds whatever event loop runs the app (TestClient runs
+        # several).
+        fill_slots=threading.BoundedSemaphore(max_fills),
+        on_fill=on_fill,
+    )
     middleware = [Middleware(SecurityHeaders), Middleware(SameSiteOnly, allowed_hosts=allowed_hosts)]
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/", page),
             Route("/api/info", info),
@@ -336,6 +273,106 @@ def create_app(
         middleware=middleware,
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )
+    app.state.settings = settings
+    return app
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What every request of one app shares: the model, the limits, the fill slots; app.state.settings."""
+
+    model: Predictor
+    pixel_limit: int
+    max_body_bytes: int
+    fill_slots: threading.BoundedSemaphore  # fills at once; more wait their turn
+    on_fill: Callable[[str], None] | None  # told one line per fill done
+
+    def in_turn(self, work: Callable[[], T]) -> T:
+        """work() once a fill slot is free: bounded memory however many requests come."""
+        with self.fill_slots:
+            return work()
+
+
+def _settings(request: Request) -> ServerSettings:
+    return request.app.state.settings
+
+
+async def page(request: Request) -> Response:
+    """GET /: the page."""
+    return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def info(request: Request) -> Response:
+    """GET /api/info: the version, the limits and the model's name, for the page."""
+    settings = _settings(request)
+    return JSONResponse(
+        {
+            "version": __version__,
+            "max_pixels": settings.pixel_limit,
+            "max_body_bytes": settings.max_body_bytes,
+            "model": settings.model.path.name,
+        }
+    )
+
+
+async def fill(request: Request) -> Response:
+    """POST /api/fill: the form's photo filled where its mask is white, in the photo's own format."""
+    started = time.perf_counter()
+    settings = _settings(request)
+
+    async def work(form: FormData) -> Filled:
+        photo, mask = _file_field(form, "image"), _file_field(form, "mask")
+        smooth = form.get("smooth")
+        options = parse_options(smooth if isinstance(smooth, str) else None)
+        photo_data, mask_data = await _upload_data(photo), await _upload_data(mask)
+        name, model, limit = photo.filename or "photo", settings.model, settings.pixel_limit
+        return await anyio.to_thread.run_sync(
+            settings.in_turn, lambda: fill_upload(photo_data, name, mask_data, model, options, limit)
+        )
+
+    result = await _with_form(request, settings.max_body_bytes, work)
+    if isinstance(result, Response):
+        return result
+    seconds = time.perf_counter() - started
+    if settings.on_fill is not None:
+        settings.on_fill(f"Filled {result.filename} ({result.width}x{result.height}) in {seconds:.1f} s")
+    headers = {
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(result.filename)}",
+        "X-Inpaint-Warnings": json.dumps(result.warnings),
+        "X-Inpaint-Seconds": f"{seconds:.3f}",
+        "Cache-Control": "no-store",
+    }
+    return Response(result.content, media_type=result.media_type, headers=headers)
+
+
+async def preview(request: Request) -> Response:
+    """POST /api/preview: a PNG of the form's photo, for a browser that cannot show its format."""
+    settings = _settings(request)
+
+    async def work(form: FormData) -> bytes:
+        photo = _file_field(form, "image")
+        data = await _upload_data(photo)
+        name, limit = photo.filename or "photo", settings.pixel_limit
+        return await anyio.to_thread.run_sync(settings.in_turn, lambda: preview_upload(data, name, limit))
+
+    result = await _with_form(request, settings.max_body_bytes, work)
+    if isinstance(result, Response):
+        return result
+    return Response(result, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+async def http_error(request: Request, error: Exception) -> Response:
+    """An HTTP error (404, 405...): one JSON line under /api/, plain text elsewhere."""
+    assert isinstance(error, HTTPException)
+    if request.url.path.startswith("/api/"):
+        return error_response(error.status_code, f"{request.method} {request.url.path}: {error.detail}")
+    return Response(f"{error.status_code} {error.detail}", status_code=error.status_code)
+
+
+async def server_error(request: Request, error: Exception) -> Response:
+    """A failure of the server itself, as one JSON line."""
+    # Starlette re-raises it after this response, and uvicorn logs the traceback on stderr.
+    return error_response(500, f"the server failed: {type(error).__name__}: {error}")
 
 
 async def _with_form(request: Request, max_body_bytes: int, work: Callable[[FormData], Awaitable[T]]) -> T | Response:

@@ -21,7 +21,7 @@ class Loss(str, Enum):
 
 
 class Strategy(str, Enum):
-    """How training is spread over devices and machines (training.make_strategy)."""
+    """How training is spread over devices and machines (cluster.make_strategy)."""
 
     AUTO = "auto"
     DEFAULT = "default"

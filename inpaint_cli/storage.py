@@ -2,7 +2,7 @@
 
 A path is a string: a local path, or a URL such as gs://bucket/folder (where
 TensorFlow has that file system) or ram://folder. Local photo outputs of `fill`
-do not come here (images.write_atomically), so filling never imports TensorFlow.
+do not come here (atomic_files.write_atomically), so filling never imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from inpaint_cli import atomic_files
 from inpaint_cli.errors import InpaintError, UsageError
 
 StoragePath = str | os.PathLike
-TEMPORARY_PREFIX = ".tmp-"  # of the files write_atomically moves into place
 
 
 def as_text(path: StoragePath) -> str:
@@ -97,45 +97,31 @@ def write_text(path: StoragePath, text: str) -> None:
 def write_atomically(path: StoragePath, write: Callable[[Path], None]) -> None:
     """Call write(local_temporary_path) then move it onto path, so path is never half-written.
 
-    The temporary file is named TEMPORARY_PREFIX + XXXXXXXX-<name> (Keras wants the
-    `.weights.h5` and `.keras` endings); one that a kill -9 left behind is safe to
-    delete. Local paths are renamed within their folder (atomic on POSIX); other
-    file systems get a copy beside the target, renamed onto it: an atomic replace
-    where the file system's rename is (gs:// writes each object whole).
+    Local paths: atomic_files.write_atomically. Other file systems get the temporary file
+    copied beside the target, then renamed onto it: an atomic replace where the file
+    system's rename is (gs:// writes each object whole).
     """
     from inpaint_cli.backend import tf
 
     target = as_text(path)
-    folder, name = target.rsplit("/", 1) if "/" in target else (".", target)
-    folder = folder or "/"
+    if is_local(target):
+        atomic_files.write_atomically(Path(target), write)
+        return
+    folder = target.rsplit("/", 1)[0]
     if not is_dir(folder):
         raise UsageError(f"folder {folder} does not exist")
-    local_folder = folder if is_local(target) else None
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, suffix=f"-{name}", dir=local_folder)
-    except OSError as error:
-        raise InpaintError(
-            f"cannot write in {local_folder or tempfile.gettempdir()} ({error.strerror or error})"
-        ) from None
-    os.close(handle)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-    staged = temporary if local_folder is not None else f"{folder}/{os.path.basename(temporary)}"
-    try:
-        write(Path(temporary))
-        if staged != temporary:
-            tf.io.gfile.copy(temporary, staged, overwrite=True)
-        tf.io.gfile.rename(staged, target, overwrite=True)
-    except (OSError, tf.errors.OpError) as error:
-        _discard(temporary, staged)
-        reason = getattr(error, "message", None) or getattr(error, "strerror", None) or str(error)
-        raise InpaintError(f"could not write {target} ({reason}); nothing was written") from None
-    except BaseException:
-        _discard(temporary, staged)
-        raise
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+
+    def copy_beside_and_rename(temporary: Path) -> None:
+        staged = f"{folder}/{temporary.name}"
+        try:
+            tf.io.gfile.copy(str(temporary), staged, overwrite=True)
+            tf.io.gfile.rename(staged, target, overwrite=True)
+        except BaseException:
+            _discard(staged)
+            raise
+
+    errors = (OSError, tf.errors.OpError)
+    atomic_files.write_through_temporary(target, None, write, copy_beside_and_rename, errors)
 
 
 @contextmanager

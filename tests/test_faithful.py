@@ -19,7 +19,7 @@ from conftest import landscape, small_prepare_args
 from PIL import Image
 from typer.testing import CliRunner
 
-from inpaint_cli import boxes, images, masking
+from inpaint_cli import atomic_files, boxes, images, masking
 from inpaint_cli.cli import app
 
 runner = CliRunner()
@@ -96,7 +96,7 @@ def test_every_error_of_a_folder_run_names_its_photo_and_the_summary_is_true(
     def no_temporary_files(*arguments: object, **options: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(images.tempfile, "mkstemp", no_temporary_files)
+    monkeypatch.setattr(atomic_files.tempfile, "mkstemp", no_temporary_files)
     result = fill(folder, "--box", "4,4,10", "--out-dir", tmp_path / "ro")
     assert result.exit_code == 1
     assert lines(result) == [

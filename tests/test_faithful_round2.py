@@ -16,7 +16,7 @@ from conftest import landscape
 from PIL import Image, PngImagePlugin
 from typer.testing import CliRunner
 
-from inpaint_cli import encoded_files, images, masking
+from inpaint_cli import encoded_files, images, masking, photo_writing
 from inpaint_cli.cli import app
 
 runner = CliRunner()
@@ -87,7 +87,7 @@ def test_every_orientation_of_an_eight_bit_tiff_is_read_upright_and_written_whol
         assert np.abs(np.asarray(source.image).astype(int) - upright).mean() < (
             JPEG_TIFF_TOLERANCE if compression == "jpeg" else 1e-9
         )
-        images.save_photo(source.image, tmp_path / f"o{orientation}.out.tif", source)
+        photo_writing.save_photo(source.image, tmp_path / f"o{orientation}.out.tif", source)
         nothing = np.zeros(upright.shape[:2], bool)
         assert_whole_and_upright(tmp_path / f"o{orientation}.out.tif", np.asarray(source.image), compression, nothing)
 

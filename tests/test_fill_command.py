@@ -8,7 +8,7 @@ from conftest import landscape
 from PIL import Image
 from typer.testing import CliRunner
 
-from inpaint_cli import filling, images
+from inpaint_cli import atomic_files, filling, photo_writing
 from inpaint_cli.cli import app
 
 runner = CliRunner()
@@ -84,7 +84,7 @@ def test_ctrl_c_in_a_folder_run_stops_it_and_leaves_nothing_half_written(
     folder.mkdir()
     for index in range(3):
         Image.fromarray(landscape(40, 48, seed=index)).save(folder / f"photo{index}.png")
-    save_photo = images.save_photo
+    save_photo = photo_writing.save_photo
 
     def interrupted_while_writing_the_second(image: Image.Image, path: Path, *arguments: object, **options: object):
         if path.name != "photo1.filled.png":
@@ -94,9 +94,9 @@ def test_ctrl_c_in_a_folder_run_stops_it_and_leaves_nothing_half_written(
             temporary.write_bytes(b"half a PNG")
             raise KeyboardInterrupt
 
-        images.write_atomically(path, write_half)
+        atomic_files.write_atomically(path, write_half)
 
-    monkeypatch.setattr(images, "save_photo", interrupted_while_writing_the_second)
+    monkeypatch.setattr(photo_writing, "save_photo", interrupted_while_writing_the_second)
     result = fill(str(folder), "--model", str(tiny_model_dir), "--box", "4,4,10", "--out-dir", str(out))
     assert result.exit_code == 130
     assert "Error: interrupted; nothing was left half-written" in result.output

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from conftest import prepared_dataset
 
-from inpaint_cli import dataset, runtime, training
+from inpaint_cli import cluster, dataset, runtime, training
 
 PREPARE = dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, val_fraction=0.25, seed=0)
 CONFIG = training.TrainConfig(epochs=2, batch_size=4, learning_rate=3e-3, width=2, seed=0)
@@ -151,7 +151,7 @@ def test_a_killed_worker_and_its_partner_resume_from_the_same_epoch(dataset_dir:
     workers[0].process.kill()  # SIGKILL to the chief, which holds TensorFlow's coordination service
     assert workers[0].wait() == -signal.SIGKILL
     # The survivor notices within the heartbeat timeout and stops with one line, rather than waiting forever.
-    assert workers[1].wait(training.HEARTBEAT_TIMEOUT_S + 60) == 1
+    assert workers[1].wait(cluster.HEARTBEAT_TIMEOUT_S + 60) == 1
     assert len(workers[1].errors()) == 1, workers[1].output()
     assert workers[1].errors()[0].startswith("Error: lost contact with the other workers after epoch ")
     assert workers[1].errors()[0].endswith("run the same command again on every worker to resume")

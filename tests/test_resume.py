@@ -18,7 +18,7 @@ import pytest
 from conftest import prepared_dataset
 from typer.testing import CliRunner
 
-from inpaint_cli import dataset, runtime, storage, training
+from inpaint_cli import cluster, dataset, runtime, storage, training
 from inpaint_cli.cli import app
 from inpaint_cli.errors import InpaintError, UsageError
 
@@ -197,7 +197,7 @@ def test_train_command_refusals_are_one_line(dataset_dir: Path, tmp_path: Path) 
 def test_multi_worker_needs_tf_config(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(UsageError, match="needs the TF_CONFIG environment variable"):
-        training.make_strategy("multi-worker")
+        cluster.make_strategy("multi-worker")
 
 
 def test_only_the_chief_writes_the_model_folder() -> None:
@@ -209,12 +209,12 @@ def test_only_the_chief_writes_the_model_folder() -> None:
         resolver.cluster_spec = lambda: tf.train.ClusterSpec(jobs)
         return type("Strategy", (), {"cluster_resolver": resolver})()
 
-    assert training.is_chief(tf.distribute.get_strategy())
-    assert training.is_chief(strategy(None))
-    assert training.is_chief(strategy("worker", 0))
-    assert not training.is_chief(strategy("worker", 1))
-    assert not training.is_chief(strategy("worker", 0, chief=True))
-    assert training.is_chief(strategy("chief", 0, chief=True))
+    assert cluster.is_chief(tf.distribute.get_strategy())
+    assert cluster.is_chief(strategy(None))
+    assert cluster.is_chief(strategy("worker", 0))
+    assert not cluster.is_chief(strategy("worker", 1))
+    assert not cluster.is_chief(strategy("worker", 0, chief=True))
+    assert cluster.is_chief(strategy("chief", 0, chief=True))
 
 
 MIRRORED_SCRIPT = """

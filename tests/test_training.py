@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inpaint_cli import dataset, network, runtime, training
+from inpaint_cli import dataset, network, runtime, training, training_outputs
 from inpaint_cli.errors import UsageError
 
 
@@ -81,5 +81,5 @@ def test_a_parent_card_of_the_first_format_has_its_best_epoch_counted_from_one(
     """Cards before format /2 counted epochs from 0; the card that quotes one counts from 1 like the console."""
     best = {"epoch": 3, "val_hole_psnr": 24.5}
     (tmp_path / "model.json").write_text(json.dumps({"format": card_format, "command": "inpaint train", "best": best}))
-    quoted = training._parent(str(tmp_path))
+    quoted = training_outputs.parent_record(str(tmp_path))
     assert quoted == {"path": str(tmp_path), "command": "inpaint train", "best": {**best, "epoch": epoch}}

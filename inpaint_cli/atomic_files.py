@@ -1,0 +1,62 @@
+"""The one atomic write: a file is written whole under a temporary name, then renamed onto its target.
+
+So a target is never half-written, whatever stops the process. Local paths here; storage.py
+puts the same temporary file onto tf.io.gfile URLs. Light: no numpy, no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from inpaint_cli.errors import InpaintError, UsageError
+
+# Temporary files are named TEMPORARY_PREFIX + XXXXXXXX-<target's name>: Keras wants the `.weights.h5` and
+# `.keras` endings, Pillow the photo's suffix. One that a kill -9 left behind is safe to delete.
+TEMPORARY_PREFIX = ".tmp-"
+
+
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Call write(temporary_path) then rename it onto path (atomic on POSIX), so path is never half-written."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(f"folder {folder} does not exist")
+    write_through_temporary(str(path), folder, write, lambda temporary: os.replace(temporary, path))
+
+
+def write_through_temporary(
+    target: str,
+    folder: Path | None,
+    write: Callable[[Path], None],
+    move: Callable[[Path], None],
+    errors: tuple[type[Exception], ...] = (OSError,),
+) -> None:
+    """write(temporary) on a new temporary file in folder (None: the system's), then move(temporary) onto target.
+
+    The temporary file is gone afterwards, whatever happens; errors of those types become one
+    InpaintError line naming target. move undoes its own half-done steps when it fails.
+    """
+    temporary = _new_temporary(folder, target.rsplit("/", 1)[-1])
+    try:
+        write(temporary)
+        move(temporary)
+    except errors as error:
+        reason = getattr(error, "message", None) or getattr(error, "strerror", None) or str(error)
+        raise InpaintError(f"could not write {target} ({reason}); nothing was written") from None
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _new_temporary(folder: Path | None, name: str) -> Path:
+    """A new empty file TEMPORARY_PREFIX + XXXXXXXX-name in folder, with the permissions a new file usually gets."""
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, suffix=f"-{name}", dir=folder)
+    except OSError as error:
+        raise InpaintError(f"cannot write in {folder or tempfile.gettempdir()} ({error.strerror or error})") from None
+    os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+    return Path(temporary)

@@ -1,0 +1,115 @@
+"""What `train` publishes in the model folder besides the network: history.csv, preview.png, the card's contents.
+
+The card's file name, format and reading are model_folder.py's; here is what a training run records in it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import platform
+from dataclasses import asdict
+
+import numpy as np
+
+from inpaint_cli import __version__, network, storage
+from inpaint_cli.backend import keras, tf
+from inpaint_cli.dataset import TrainingInputs
+from inpaint_cli.model_folder import CARD_FORMAT, keras_and_card_files, parse_card
+from inpaint_cli.settings import TrainConfig
+from inpaint_cli.storage import StoragePath
+
+
+def history_csv(rows: list[dict[str, float]]) -> str:
+    """history.csv: one row per epoch, the epoch number (from 1, as the console counts) first."""
+    columns = ["epoch", *sorted({key for row in rows for key in row} - {"epoch"})]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(map(counted_from_one, rows))
+    return buffer.getvalue()
+
+
+def counted_from_one(row: dict[str, float]) -> dict[str, float]:
+    """A history row as published (history.csv, the card): its epoch counted from 1, as the console counts.
+
+    The rows in .backup/state.json keep Keras's epoch index (from 0), which resuming compares with.
+    """
+    return {**row, "epoch": row["epoch"] + 1} if "epoch" in row else row
+
+
+def best_row(rows: list[dict[str, float]]) -> dict[str, float]:
+    """The first epoch with the highest validation hole PSNR (empty when none has one)."""
+    best: dict[str, float] = {}
+    for row in rows:
+        if row.get("val_hole_psnr", -math.inf) > best.get("val_hole_psnr", -math.inf):
+            best = row
+    return best
+
+
+def model_card(
+    state: dict[str, object],
+    config: TrainConfig,
+    model_config: network.ModelConfig,
+    unet: keras.Model,
+    inputs: TrainingInputs,
+    dataset_dir: StoragePath,
+    strategy: str,
+    replicas: int,
+    command: str | None,
+) -> dict[str, object]:
+    """model.json: how the model was made (command, options, dataset, versions) and how well it did."""
+    rows = state["history"]
+    seconds = float(state["train_seconds"])
+    images = inputs.steps_per_epoch * config.batch_size * len(rows)
+    return {
+        "format": CARD_FORMAT,
+        "inpaint_version": __version__,
+        **({"command": command} if command else {}),
+        "model": network.config_as_dict(model_config),
+        "input_size": inputs.size,
+        "width": config.width,
+        "parameters": int(unet.count_params()),
+        "training": asdict(config),
+        "strategy": {"name": strategy, "replicas": replicas},
+        "dataset": {
+            "path": storage.as_text(dataset_dir),
+            "manifest_sha256": inputs.digest,
+            "counts": inputs.manifest["counts"],
+            "prepare": inputs.manifest["parameters"],
+        },
+        **({"initialised_from": parent_record(config.init_from)} if config.init_from else {}),
+        "best": counted_from_one(best_row(rows)),
+        "epochs_run": len(rows),
+        "resumed_at_epochs": state.get("resumed_at", []),  # where runs that were cut short went on
+        "train_seconds": round(seconds, 1),
+        "train_images_per_second": round(images / max(seconds, 1e-9), 1),
+        "versions": {
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "numpy": np.__version__,
+        },
+    }
+
+
+def parent_record(model: str) -> dict[str, object]:
+    """What the model card records of the model training started from: where it was and how it was trained."""
+    _, card_file = keras_and_card_files(model)
+    parent = parse_card(storage.read_text(card_file)) if storage.exists(card_file) else {}
+    return {"path": model, "command": parent.get("command"), "best": parent.get("best")}
+
+
+def write_preview(unet, pairs, path: StoragePath, count: int = 6) -> None:
+    """A PNG grid of validation samples, one row each: holed | filled | original."""
+    from PIL import Image
+
+    rows = []
+    for image, mask in pairs.take(count):
+        image, mask = image.numpy(), mask.numpy()
+        predicted = unet.predict(network.model_inputs(image[None], mask[None]), verbose=0)[0]
+        filled = image * (1 - mask) + predicted * mask
+        rows.append(np.concatenate([image * (1 - mask), filled, image], axis=1))
+    grid = (np.clip(np.concatenate(rows, axis=0), 0, 1) * 255).round().astype(np.uint8)
+    storage.write_atomically(path, lambda temporary: Image.fromarray(grid).save(temporary, format="PNG"))
