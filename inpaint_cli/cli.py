@@ -19,6 +19,7 @@ import typer
 
 from inpaint_cli import __version__
 from inpaint_cli.errors import InpaintError, OutputExists, TooManyPixels, UsageError
+from inpaint_cli.interrupts import TERMINATED_STATUS, Terminated, raise_on_sigterm
 from inpaint_cli.settings import Loss, PrepareConfig, Strategy, TrainConfig
 
 DEFAULT_LOSS = Loss(TrainConfig.loss)
@@ -117,6 +118,9 @@ def user_errors() -> Iterator[None]:
             raise
         print_error(with_hint(error))
         raise typer.Exit(error.exit_code) from None
+    except Terminated:
+        print_error("terminated; nothing was left half-written")
+        raise typer.Exit(TERMINATED_STATUS) from None
     except KeyboardInterrupt:
         print_error("interrupted; nothing was left half-written")
         raise typer.Exit(130) from None
@@ -439,6 +443,7 @@ def fill(
     from inpaint_cli.boxes import parse_box
 
     fast_exit["enabled"] = True
+    raise_on_sigterm()  # a folder run stopped by kill or timeout removes its half-written file, as Ctrl-C does
     with user_errors():
         boxes = [parse_box(text) for text in box or []]
         request = filling.FillRequest(
