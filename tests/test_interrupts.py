@@ -33,7 +33,7 @@ run()
 """
 
 
-def test_sigterm_in_a_folder_run_leaves_nothing_half_written_and_exits_143(tiny_model_dir: Path, tmp_path: Path) -> None:
+def test_sigterm_in_a_folder_run_leaves_nothing_half_written_exit_143(tiny_model_dir: Path, tmp_path: Path) -> None:
     folder, out = tmp_path / "photos", tmp_path / "out"
     folder.mkdir()
     for index in range(3):
