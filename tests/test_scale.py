@@ -194,3 +194,20 @@ def test_fill_pairs_fills_a_list_or_a_bag_inside_a_dask_pipeline(
             assert (tmp_path / folder / f"{photo.stem}.filled.png").read_bytes() == filled_here[
                 f"{photo.stem}.filled.png"
             ]
+
+
+NO_DASK_WITHOUT_CLUSTER = """
+import sys
+from typer.testing import CliRunner
+from inpaint_cli.cli import app
+result = CliRunner().invoke(app, ["fill", *sys.argv[1:]])
+print(result.exit_code, sorted({name.split(".")[0] for name in sys.modules} & {"dask", "distributed", "fsspec"}))
+"""
+
+
+def test_nothing_of_dask_is_imported_without_cluster(twenty_photos: Path, tmp_path: Path) -> None:
+    arguments = [str(twenty_photos), *BOX, "--out-dir", str(tmp_path), "--jobs", "2"]
+    result = subprocess.run(
+        [sys.executable, "-c", NO_DASK_WITHOUT_CLUSTER, *arguments], capture_output=True, text=True, timeout=300
+    )
+    assert result.stdout.split("\n")[0] == "0 []", result.stderr
