@@ -11,6 +11,7 @@ client removes part files a dead worker left. Python use (dask.bag or a list): f
 
 from __future__ import annotations
 
+import itertools
 import posixpath
 import tempfile
 import threading
@@ -32,6 +33,7 @@ PART_SUFFIX = ".inpaint-part"  # a result on its way in: .<name>.<random>.inpain
 # fsspec protocols of object stores: an upload is one object, seen whole or not at all.
 OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "gcsfs", "az", "abfs", "abfss", "adl", "oss"}
 CONNECT_SECONDS = 30
+IN_FLIGHT = 20_000  # tasks submitted and not yet finished, at most
 
 
 @dataclass(frozen=True)
@@ -61,11 +63,13 @@ def fill_on_cluster(
     request: filling.FillRequest,
     options: FillOptions = FillOptions(),  # noqa: B008 - frozen, so one shared default is safe
     on_photo: filling.PhotoReport | None = None,
+    in_flight: int = IN_FLIGHT,
 ) -> list[filling.PhotoOutcome]:
     """Fill the request's photos on the Dask cluster whose scheduler is at address; outcomes in the photos' order.
 
     The request's paths may be str fsspec URLs (s3://, gs://, file://, ...) or paths the workers share.
     Reports come as photos finish (skipped ones first); the outcomes are as fill_photos returns them.
+    At most in_flight photos are submitted at a time: a million at once would fill the scheduler's memory.
     """
     if request.compare is not None:
         raise UsageError("a comparison picture is made on this machine: leave out --cluster")
@@ -87,7 +91,7 @@ def fill_on_cluster(
             outcomes[index].no_mask = True
             _report(on_photo, outcomes[index], len(outcomes), len(tasks))
         to_fill = [index for index in range(len(tasks)) if index not in skipped]
-        for index, outcome in _run(client, [tasks[index] for index in to_fill], shared, to_fill):
+        for index, outcome in _run(client, [tasks[index] for index in to_fill], shared, to_fill, in_flight):
             outcomes[index] = outcome
             _report(on_photo, outcome, len(outcomes), len(tasks))
     finally:
@@ -111,17 +115,29 @@ def _connect(address: str) -> Any:
         raise InpaintError(f"cannot reach the Dask scheduler at {address} ({error})") from None
 
 
-def _run(client: Any, tasks: list[PhotoTask], shared: ClusterFill, indices: list[int]) -> Iterable[tuple[int, Any]]:
-    """(index, outcome) of each task as the cluster finishes it; the tasks are cancelled when interrupted."""
+def _run(
+    client: Any, tasks: list[PhotoTask], shared: ClusterFill, indices: list[int], in_flight: int
+) -> Iterable[tuple[int, Any]]:
+    """(index, outcome) of each task as the cluster finishes it, at most in_flight submitted; cancelled if stopped."""
     from distributed import as_completed
 
-    futures = client.map(fill_photo, tasks, shared=shared, pure=False)
-    index_of = {future.key: index for future, index in zip(futures, indices, strict=True)}
+    waiting = iter(zip(indices, tasks, strict=True))
+    index_of: dict[Any, int] = {}
+
+    def submit(index: int, task: PhotoTask) -> Any:
+        future = client.submit(fill_photo, task, shared, pure=False)
+        index_of[future] = index
+        return future
+
+    finished = as_completed([submit(*pair) for pair in itertools.islice(waiting, in_flight)])
     try:
-        for future in as_completed(futures):
-            yield index_of[future.key], future.result()
+        for future in finished:
+            index = index_of.pop(future)
+            if (pair := next(waiting, None)) is not None:
+                finished.add(submit(*pair))
+            yield index, future.result()
     finally:
-        client.cancel(futures)
+        client.cancel(list(index_of))
 
 
 def plan_tasks(request: filling.FillRequest) -> tuple[list[PhotoTask], dict[int, str]]:
@@ -131,15 +147,12 @@ def plan_tasks(request: filling.FillRequest) -> tuple[list[PhotoTask], dict[int,
     its path relative to its folder; under --mask-dir its mask is found at the same relative path with any
     image suffix (two are an error naming both).
     """
-    if not request.boxes and request.mask is None and request.mask_dir is None:
-        raise UsageError("no holes to fill: give at least one box or a mask")
-    if request.force and request.skip_existing:
-        raise UsageError("replacing existing outputs and skipping them exclude each other")
+    filling.check_request(request)
     if request.out is not None and request.out_dir is not None:
         raise UsageError("give one output file or an output folder, not both")
     if request.mask is not None and request.mask_dir is not None:
         raise UsageError("give one mask or a folder of masks, not both")
-    if request.mask is not None and not _file_system(request.mask)[0].isfile(_file_system(request.mask)[1]):
+    if request.mask is not None and not _is_file(str(request.mask)):
         raise UsageError(f"mask {request.mask} does not exist")
     found = [pair for source in request.photos for pair in _photos_in(str(source))]
     if request.out is not None and len(found) != 1:
@@ -172,6 +185,11 @@ def _file_system(url: str) -> tuple[Any, str]:
     from fsspec.core import url_to_fs
 
     return url_to_fs(url)
+
+
+def _is_file(url: str) -> bool:
+    file_system, path = _file_system(url)
+    return file_system.isfile(path)
 
 
 def _unstrip(file_system: Any, path: str, like: str) -> str:
@@ -294,8 +312,9 @@ def _publish(made: Path, target: str) -> None:
     try:
         file_system.put_file(str(made), part)
         file_system.mv(part, path)
-    except BaseException:
-        file_system.rm(part) if file_system.exists(part) else None
+    except BaseException:  # interrupted or failed: no part file stays behind
+        if file_system.exists(part):
+            file_system.rm(part)
         raise
 
 

@@ -130,14 +130,21 @@ def _cores() -> int:
     return worker_pool.cpu_count()
 
 
-def plan_run(request: FillRequest) -> tuple[list[planning.FillJob], dict[planning.FillJob, str | None], list]:
-    """Check the request and plan it: every job, why each one skipped is skipped (else None), those to do."""
+def check_request(request: FillRequest) -> None:
+    """Refuse a request that cannot be run whatever the files: no holes, contradicting options."""
     if not request.boxes and request.mask is None and request.mask_dir is None:
         raise UsageError("no holes to fill: give at least one box or a mask")
     if request.force and request.skip_existing:
         raise UsageError("replacing existing outputs and skipping them exclude each other")
     if request.max_pixels is not None and request.max_pixels < 1:
         raise UsageError(f"the pixel limit {request.max_pixels} must be at least 1")
+
+
+def plan_run(
+    request: FillRequest,
+) -> tuple[list[planning.FillJob], dict[planning.FillJob, str | None], list[planning.FillJob]]:
+    """Check the request and plan it: every job, why each one skipped is skipped (else None), those to do."""
+    check_request(request)
     jobs = planning.plan_jobs(request.photos, request.out, request.out_dir, request.mask, request.mask_dir)
     if request.compare is not None:
         if len(jobs) > 1:

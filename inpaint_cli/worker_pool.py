@@ -74,8 +74,12 @@ class _Worker:
         self.index: int | None = None  # the item it works on
 
     def give(self, index: int, item: Any) -> None:
+        """Send the item; a worker that died meanwhile shows as the pipe's end when next waited on."""
         self.index = index
-        self.connection.send((index, item))
+        try:
+            self.connection.send((index, item))
+        except OSError:  # BrokenPipeError: _results then finds the pipe closed and fails this item
+            pass
 
 
 def _results(items: list[Any], workers: list[_Worker], new_worker: Callable[[], _Worker]) -> Iterator[tuple[int, Any]]:

@@ -148,7 +148,7 @@ def test_jobs_2_stopped_mid_run_leaves_only_whole_files_and_resumes(
             image.load()  # whole, not truncated
     resumed = runner.invoke(app, ["fill", str(folder), *BOX, "--out-dir", str(out), "--skip-existing", "--jobs", "2"])
     assert resumed.exit_code == 0, resumed.output
-    assert len(contents(out)) == 24
+    assert len([name for name in contents(out) if not Path(name).name.startswith(".")]) == 24
 
 
 def test_killing_a_cluster_worker_mid_run_still_writes_every_photo_once(
@@ -211,3 +211,42 @@ def test_nothing_of_dask_is_imported_without_cluster(twenty_photos: Path, tmp_pa
         [sys.executable, "-c", NO_DASK_WITHOUT_CLUSTER, *arguments], capture_output=True, text=True, timeout=300
     )
     assert result.stdout.split("\n")[0] == "0 []", result.stderr
+
+
+def test_a_jobs_worker_killed_mid_run_fails_only_its_photo(tmp_path: Path) -> None:
+    import psutil
+
+    folder, out = make_photos(tmp_path / "photos", 24, 480, 640), tmp_path / "out"
+    process, first_filled, lines = start_fill(str(folder), *BOX, "--out-dir", str(out), "--jobs", "2")
+    try:
+        assert first_filled.wait(120)
+        workers = [child for child in psutil.Process(process.pid).children() if "spawn_main" in str(child.cmdline())]
+        assert len(workers) == 2
+        workers[0].kill()
+        assert process.wait(120) == 1
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert sum("the worker process filling it died (exit status -9)" in line for line in lines) == 1
+    assert lines[-1] == "Error: 1 of 24 photos failed; 23 written"
+    # SIGKILL allows no cleanup: a worker killed while writing may leave its hidden temporary file, never a photo.
+    assert len([name for name in contents(out) if not Path(name).name.startswith(".")]) == 23
+    resumed = runner.invoke(app, ["fill", str(folder), *BOX, "--out-dir", str(out), "--skip-existing", "--jobs", "2"])
+    assert resumed.exit_code == 0, resumed.output
+    assert len([name for name in contents(out) if not Path(name).name.startswith(".")]) == 24
+
+
+def test_the_cluster_submits_a_few_photos_at_a_time_when_asked(
+    twenty_photos: Path, filled_here: dict[str, bytes], local_cluster: object, tmp_path: Path
+) -> None:
+    from inpaint_cli.boxes import Box
+    from inpaint_cli.filling import FillRequest
+
+    request = FillRequest([twenty_photos], [Box(20, 16, 32)], out_dir=tmp_path)
+    reports = []
+    outcomes = cluster.fill_on_cluster(
+        local_cluster.scheduler_address, request, on_photo=lambda *report: reports.append(report), in_flight=3
+    )
+    assert [outcome.error for outcome in outcomes] == [None] * 20
+    assert [done for _, done, _ in reports] == list(range(1, 21))
+    assert contents(tmp_path) == filled_here
