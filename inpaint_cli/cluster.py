@@ -184,7 +184,10 @@ def _file_system(url: str) -> tuple[Any, str]:
     """fsspec's file system of a path or URL, and the path within it."""
     from fsspec.core import url_to_fs
 
-    return url_to_fs(url)
+    try:
+        return url_to_fs(url)
+    except (ImportError, ValueError) as error:  # no driver for the protocol ("Install s3fs to access S3")
+        raise UsageError(f"cannot open {url}: {error}") from None
 
 
 def _is_file(url: str) -> bool:
