@@ -444,7 +444,7 @@ def fill(
     cluster: Annotated[
         str | None,
         typer.Option(
-            help="Fill on a Dask cluster: its scheduler's address, tcp://HOST:8786 (pip install 'inpaint[cluster]'; "
+            help="Fill on a Dask cluster: its scheduler's address, tcp://HOST:8786 (pip install 'inpaint\\[cluster]'; "
             "docs/scale.md)."
         ),
     ] = None,
