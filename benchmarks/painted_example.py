@@ -20,7 +20,7 @@ from big_photos import telea
 from painted_masks import DEFAULT_PHOTOS, polyline
 from PIL import Image, ImageDraw
 
-from inpaint_cli import evaluation, filling, images, runtime
+from inpaint_cli import evaluation, filling, runtime, training_photos
 
 PHOTO = DEFAULT_PHOTOS.parent / "photos-tuning" / "endless-sky_myrabella2_2x.jpg"
 PEERS = {"NS": evaluation.navier_stokes_fill, "Telea": telea, "FSR": evaluation.fsr_fill}
@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--photo", type=Path, default=PHOTO, help="The photo (upright RGB is read).")
     parser.add_argument("--out", type=Path, default=Path("docs/images/painted_example.jpg"), help="Picture to write.")
     arguments = parser.parse_args()
-    photo = images.read_rgb(arguments.photo)
+    photo = training_photos.read_rgb(arguments.photo)
     mask = kite_mask(photo.shape[:2])
     noisy = photo.copy()
     noisy[mask] = np.random.default_rng(0).integers(0, 256, (int(mask.sum()), 3), dtype=np.uint8)

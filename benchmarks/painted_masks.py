@@ -2,7 +2,7 @@
 
 Photos: every photo in each --photos folder (default ../shared/data/photos and
 ../shared/data/photos-tuning, each sorted by name, first --limit in all), decoded upright as RGB uint8
-(images.read_rgb).
+(training_photos.read_rgb).
 
 Masks: drawn by one numpy.random.default_rng(--seed), photo by photo, kind by kind (in KINDS order),
 so a photo's holes do not depend on --kinds or --limit. Sizes are those of a 12 MP photo; on a photo
@@ -87,7 +87,7 @@ from big_photos import DEFAULT_PHOTOS, GRID_TILE, Hole, noise_painted, telea, wr
 from fill_speed import make_photo
 from PIL import Image
 
-from inpaint_cli import evaluation, filling, images, runtime
+from inpaint_cli import atomic_files, evaluation, filling, images, runtime, training_photos
 from inpaint_cli.errors import InpaintError
 
 TUNING_PHOTOS = DEFAULT_PHOTOS.parent / "photos-tuning"
@@ -598,7 +598,7 @@ def cost_mask(case: str, shape: tuple[int, int], seed: int) -> np.ndarray:
 
 def cost_cell(photo_path: str, crop: bool, case: str, method: str, seed: int, model: str | None) -> dict:
     """One fill of a cost case, run in a fresh process: its seconds and peak memory over the resident size before."""
-    photo = images.read_rgb(Path(photo_path))
+    photo = training_photos.read_rgb(Path(photo_path))
     if crop:
         top, left = (photo.shape[0] - COST_CROP) // 2, (photo.shape[1] - COST_CROP) // 2
         photo = np.ascontiguousarray(photo[top : top + COST_CROP, left : left + COST_CROP])
@@ -711,7 +711,7 @@ def fill_holes(
 def write_json(path: Path, record: dict) -> None:
     """The record as JSON, written atomically."""
     text = json.dumps(record, indent=1) + "\n"
-    images.write_atomically(path, lambda temporary: temporary.write_text(text))
+    atomic_files.write_atomically(path, lambda temporary: temporary.write_text(text))
 
 
 def main() -> None:
@@ -733,7 +733,7 @@ def main() -> None:
         if args.out_json:
             write_json(args.out_json, {"seed": args.seed, "costs": results})
         return
-    photos = [images.read_rgb(path) for path in paths]
+    photos = [training_photos.read_rgb(path) for path in paths]
     holes = draw_holes(photos, args.seed, kinds, args.per_photo)
     warm_up(fills, photos[0])
     grid_photo = args.grid_photo if args.grid is not None else None

@@ -19,6 +19,8 @@ import typer
 
 from inpaint_cli import __version__
 from inpaint_cli.errors import InpaintError, OutputExists, TooManyPixels, UsageError
+from inpaint_cli.interrupts import TERMINATED_STATUS, Terminated, raise_on_sigterm
+from inpaint_cli.model_folder import BUNDLED
 from inpaint_cli.settings import Loss, PrepareConfig, Strategy, TrainConfig
 
 DEFAULT_LOSS = Loss(TrainConfig.loss)
@@ -117,6 +119,9 @@ def user_errors() -> Iterator[None]:
             raise
         print_error(with_hint(error))
         raise typer.Exit(error.exit_code) from None
+    except Terminated:
+        print_error("terminated; nothing was left half-written")
+        raise typer.Exit(TERMINATED_STATUS) from None
     except KeyboardInterrupt:
         print_error("interrupted; nothing was left half-written")
         raise typer.Exit(130) from None
@@ -380,31 +385,35 @@ def export(
 @app.command()
 def fill(
     photos: Annotated[
-        list[Path], typer.Argument(help="Photo files or folders (searched recursively).", show_default=False)
+        list[str],
+        typer.Argument(
+            help="Photo files or folders (searched recursively); with --cluster also fsspec URLs (s3://...).",
+            show_default=False,
+        ),
     ],
     box: Annotated[
         list[str] | None,
         typer.Option("--box", help="Square hole as x,y,size in pixels of the upright photo; repeatable."),
     ] = None,
     mask: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             help="Mask image of the photo's size (as displayed or as stored) or shape (scaled): a pixel is a hole "
             "where any colour channel is above 127 (white, a red stroke) and it is not transparent (alpha above 127)."
         ),
     ] = None,
     mask_dir: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             help="Folder of masks matched to photos by relative path: masks/sub/x.png for photos/sub/x.jpg "
             "(holes as for --mask)."
         ),
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="Output file (one photo only); its suffix sets the format.")] = None,
-    out_dir: Annotated[Path | None, typer.Option(help="Output folder, created when missing.")] = None,
+    out: Annotated[str | None, typer.Option(help="Output file (one photo only); its suffix sets the format.")] = None,
+    out_dir: Annotated[str | None, typer.Option(help="Output folder, created when missing.")] = None,
     model: Annotated[
         str, typer.Option(help="A model folder, .tflite or .keras file, or 'bundled' (the model inpaint ships).")
-    ] = "bundled",
+    ] = BUNDLED,
     quality: Annotated[
         int | None,
         typer.Option(
@@ -434,6 +443,16 @@ def fill(
             show_default=False,
         ),
     ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", min=0, help="Photos filled at once, each in its own process (0: one per core).")
+    ] = 1,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            help="Fill on a Dask cluster: its scheduler's address, tcp://HOST:8786 (pip install 'inpaint\\[cluster]'; "
+            "docs/scale.md)."
+        ),
+    ] = None,
 ) -> None:
     """Fill holes in photos; writes <stem>.filled<suffix> beside each photo unless --out/--out-dir is given.
 
@@ -443,30 +462,64 @@ def fill(
     from inpaint_cli.boxes import parse_box
 
     fast_exit["enabled"] = True
+    raise_on_sigterm()  # a folder run stopped by kill or timeout removes its half-written file, as Ctrl-C does
     with user_errors():
+        sources = [local_path(text, cluster) for text in photos]  # a cluster's workers read fsspec URLs too
+        mask_file, mask_folder, out_file, out_folder = (
+            local_path(text, cluster) for text in (mask, mask_dir, out, out_dir)
+        )
         boxes = [parse_box(text) for text in box or []]
         request = filling.FillRequest(
-            photos, boxes, mask, mask_dir, out, out_dir, model, quality, compare, force, skip_existing, max_pixels
-        )
+            sources, boxes, mask_file, mask_folder, out_file, out_folder, model, quality, compare, force, skip_existing,
+            max_pixels,
+        )  # fmt: skip
         options = filling.FillOptions(texture=not smooth)
-        if len(photos) == 1 and not photos[0].is_dir():
+        if cluster is None and len(photos) == 1 and not Path(photos[0]).is_dir():
             outcomes = filling.fill_photos(request, options, on_photo=report_photo)
             if outcomes[0].error is not None:
                 raise outcomes[0].error
             return
         with progress_bar() as progress:
-            task = progress.add_task("Filling", total=None)
+            on_photo = folder_progress(progress)
+            if cluster is not None:
+                if jobs != 1:
+                    raise UsageError("--jobs is for this machine; a cluster's workers run as many as they were given")
+                from inpaint_cli import cluster_fill  # Dask: only here
 
-            def on_photo(outcome: PhotoOutcome, done: int, total: int) -> None:
-                report_photo(outcome, done, total, progress.console.print, in_folder=True)
-                progress.update(task, completed=done, total=total)
-
-            outcomes = filling.fill_photos(request, options, on_photo=on_photo)
+                outcomes = cluster_fill.fill_on_cluster(cluster, request, options, on_photo)
+            else:
+                outcomes = filling.fill_photos(request, options, on_photo=on_photo, workers=jobs)
     summary, status = folder_summary(outcomes)
     if status:
         print_error(summary)
         raise typer.Exit(status)
     typer.echo(summary, err=True)
+
+
+def local_path(text: str | None, cluster: str | None) -> Path | str | None:
+    """A path option as a Path, or kept as text for a cluster run (an fsspec URL); a URL needs --cluster."""
+    if text is None or cluster is not None:
+        return text
+    if "://" in text:
+        raise UsageError(f"{text} is a URL: the workers of a Dask cluster read URLs (add --cluster)")
+    return Path(text)
+
+
+def folder_progress(progress: Progress) -> Callable[[PhotoOutcome, int, int], None]:
+    """The report of a folder run: each photo's lines, and the bar with photos/s and failures so far."""
+    import time
+
+    task = progress.add_task("Filling", total=None)
+    started, failed = time.monotonic(), [0]
+
+    def on_photo(outcome: PhotoOutcome, done: int, total: int) -> None:
+        report_photo(outcome, done, total, progress.console.print, in_folder=True)
+        failed[0] += outcome.error is not None
+        speed = done / max(time.monotonic() - started, 1e-6)
+        failures = f", {failed[0]} failed" if failed[0] else ""
+        progress.update(task, completed=done, total=total, description=f"Filling ({speed:.1f} photos/s{failures})")
+
+    return on_photo
 
 
 def folder_summary(outcomes: list[PhotoOutcome]) -> tuple[str, int]:
@@ -526,7 +579,7 @@ def evaluate(
     photo_dir: Annotated[Path, typer.Argument(help="Folder of held-out photos (searched recursively, name order).")],
     model: Annotated[
         str, typer.Option(help="A model folder or .keras file, or 'bundled' (the model inpaint ships).")
-    ] = "bundled",
+    ] = BUNDLED,
     baselines: Annotated[
         str | None,
         typer.Option(
@@ -593,7 +646,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8000,
     model: Annotated[
         str, typer.Option(help="A model folder, .tflite or .keras file, or 'bundled' (the model inpaint ships).")
-    ] = "bundled",
+    ] = BUNDLED,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page in the default browser.")] = False,
     max_pixels: Annotated[
         int | None,

@@ -6,12 +6,12 @@ before those load. The fill itself is image_fill.py's; how it is tuned is a Fill
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from inpaint_cli import images, planning
+from inpaint_cli import images, photo_writing, planning
 from inpaint_cli.errors import InpaintError, UsageError
 from inpaint_cli.fill_options import FillOptions
 
@@ -78,55 +78,146 @@ def fill_photos(
     options: FillOptions = FillOptions(),  # noqa: B008 - frozen, so one shared default is safe
     on_photo: PhotoReport | None = None,
     predictor: Predictor | None = None,
+    workers: int = 1,
 ) -> list[PhotoOutcome]:
     """Fill every photo of the request and write each result atomically, keeping its metadata.
 
     A photo that fails is reported in its outcome and the others go on. Problems with the
     request itself (no holes, a bad --out, a model that cannot load) raise before any photo
     is written; so does a refused output when there is only one photo. predictor, when
-    given, is used instead of loading request.model. A KeyboardInterrupt
-    stops the run between two atomic writes: no output is ever half-written.
+    given, is used instead of loading request.model. workers > 1 fills in that many processes
+    (0: one per core), each loading the model once; outcomes and reports come in the same order,
+    and the files are the same bytes. A KeyboardInterrupt (or interrupts.Terminated) stops the
+    run between two atomic writes: no output is ever half-written.
     """
+    if workers < 0:
+        raise UsageError(f"--jobs {workers}: give a number of processes, or 0 for one per core")
+    if predictor is not None and workers != 1:
+        raise UsageError("a loaded predictor fills in this process only: leave workers at 1")
+    jobs, skipped, todo = plan_run(request)
+    processes = min(workers or _cores(), len(todo))
+    # The first photo decodes from here on, while numpy, OpenCV and the model load (about 50 ms of a 12 MP JPEG).
+    reader = images.PhotoReader((job.photo for job in todo), request.max_pixels) if processes <= 1 else None
+    unmade = planning.make_output_folders(todo, request.out_dir)
+    refusals = {job: unmade.get(job.target.parent) or _refusal(job, request) for job in todo}
+    if len(jobs) == 1 and todo and refusals[jobs[0]] is not None:  # before the model loads (4 s for a .keras)
+        raise refusals[jobs[0]]
+    to_fill = {job: None for job in todo if refusals[job] is None}  # a dict: in order, and found at once
+    if reader is not None:
+        filled = _filled_here(list(to_fill), request, options, predictor, reader)
+    else:
+        filled = _filled_in_processes(list(to_fill), request, options, processes)
+    outcomes = []
+    try:
+        for job in jobs:
+            if job in to_fill:
+                outcome = next(filled)
+            else:
+                outcome = PhotoOutcome(job.photo, job.target, error=refusals.get(job), skipped=skipped[job])
+            outcome.no_mask = skipped[job] is not None and job.mask_sought is not None and job.mask_path is None
+            outcomes.append(outcome)
+            if on_photo is not None:
+                on_photo(outcome, len(outcomes), len(jobs))
+    finally:
+        filled.close()  # stops the worker processes, if any, when interrupted
+    return outcomes
+
+
+def _cores() -> int:
+    """The cores this process may use; worker_pool (multiprocessing) is imported only for --jobs."""
+    from inpaint_cli import worker_pool
+
+    return worker_pool.cpu_count()
+
+
+def check_request(request: FillRequest) -> None:
+    """Refuse a request that cannot be run whatever the files: no holes, contradicting options."""
     if not request.boxes and request.mask is None and request.mask_dir is None:
         raise UsageError("no holes to fill: give at least one box or a mask")
     if request.force and request.skip_existing:
         raise UsageError("replacing existing outputs and skipping them exclude each other")
     if request.max_pixels is not None and request.max_pixels < 1:
         raise UsageError(f"the pixel limit {request.max_pixels} must be at least 1")
+
+
+def plan_run(
+    request: FillRequest,
+) -> tuple[list[planning.FillJob], dict[planning.FillJob, str | None], list[planning.FillJob]]:
+    """Check the request and plan it: every job, why each one skipped is skipped (else None), those to do."""
+    check_request(request)
     jobs = planning.plan_jobs(request.photos, request.out, request.out_dir, request.mask, request.mask_dir)
     if request.compare is not None:
         if len(jobs) > 1:
             raise UsageError("a comparison picture shows one photo: ask for it with one photo only")
-        images.format_of(request.compare, "the comparison picture ")
+        photo_writing.format_of(request.compare, "the comparison picture ")
         if _same_file(request.compare, jobs[0].target):
             raise UsageError(f"the comparison picture {request.compare} is the output photo too; give it another name")
     skipped = {job: _skip_reason(job, request) for job in jobs}
-    todo = [job for job in jobs if skipped[job] is None]
-    # The first photo decodes from here on, while numpy, OpenCV and the model load (about 50 ms of a 12 MP JPEG).
-    reader = images.PhotoReader((job.photo for job in todo), request.max_pixels)
-    unmade = planning.make_output_folders(todo, request.out_dir)
-    refusals = {job: unmade.get(job.target.parent) or _refusal(job, request) for job in todo}
-    if len(jobs) == 1 and todo and refusals[jobs[0]] is not None:  # before the model loads (4 s for a .keras)
-        raise refusals[jobs[0]]
+    return jobs, skipped, [job for job in jobs if skipped[job] is None]
+
+
+def fill_job(
+    job: planning.FillJob,
+    request: FillRequest,
+    options: FillOptions,
+    predictor: Predictor,
+    open_photo: Callable[[Path], images.Photo],
+) -> PhotoOutcome:
+    """Fill one planned photo and write it; what became of it, with its warnings."""
+    outcome = PhotoOutcome(job.photo, job.target)
+    try:
+        _fill_file(job, request, options, predictor, open_photo, outcome.warnings.append)
+    except InpaintError as error:
+        outcome.error = error
+    return outcome
+
+
+def _filled_here(
+    jobs: list[planning.FillJob],
+    request: FillRequest,
+    options: FillOptions,
+    predictor: Predictor | None,
+    reader: images.PhotoReader,
+) -> Iterator[PhotoOutcome]:
+    """The outcome of each job, filled in this process in order; the model loads before the first."""
     from inpaint_cli import image_fill, runtime  # noqa: F401 - numpy, OpenCV: while the photo decodes
 
-    if todo:
+    if jobs:
         predictor = predictor or runtime.load_predictor(request.model)
-    outcomes = []
     for job in jobs:
-        outcome = PhotoOutcome(job.photo, job.target, skipped=skipped[job])
-        outcome.no_mask = skipped[job] is not None and job.mask_sought is not None and job.mask_path is None
-        try:
-            if outcome.skipped is None and refusals[job] is not None:
-                raise refusals[job]
-            if outcome.skipped is None:
-                _fill_file(job, request, options, predictor, reader.open, outcome.warnings.append)
-        except InpaintError as error:
-            outcome.error = error
-        outcomes.append(outcome)
-        if on_photo is not None:
-            on_photo(outcome, len(outcomes), len(jobs))
-    return outcomes
+        yield fill_job(job, request, options, predictor, reader.open)
+
+
+def _filled_in_processes(
+    jobs: list[planning.FillJob], request: FillRequest, options: FillOptions, processes: int
+) -> Iterator[PhotoOutcome]:
+    """The outcome of each job, in order, filled by that many worker processes sharing the cores."""
+    from inpaint_cli import worker_pool
+
+    threads = max(1, worker_pool.cpu_count() // processes)
+    task = worker_pool.WorkerTask(_start_worker, (request, options, threads), _fill_in_worker)
+    results = worker_pool.ordered_map(task, jobs, processes)
+    try:
+        for job, result in zip(jobs, results, strict=True):
+            yield result if isinstance(result, PhotoOutcome) else PhotoOutcome(job.photo, job.target, error=result)
+    finally:
+        results.close()  # stops the workers now, not when the generator is collected
+
+
+def _start_worker(request: FillRequest, options: FillOptions, threads: int) -> tuple:
+    """A worker process's setup: its share of the cores for OpenCV and LiteRT, and the model, loaded once."""
+    import cv2
+
+    from inpaint_cli import runtime
+
+    cv2.setNumThreads(threads)
+    return request, options, runtime.load_predictor(request.model, threads)
+
+
+def _fill_in_worker(state: tuple, job: planning.FillJob) -> PhotoOutcome:
+    """Fill one job in a worker process, with what _start_worker set up."""
+    request, options, predictor = state
+    return fill_job(job, request, options, predictor, lambda path: images.open_photo(path, request.max_pixels))
 
 
 def _same_file(first: Path, second: Path) -> bool:
@@ -168,11 +259,11 @@ def _fill_file(
     source = open_photo(job.photo)
     if source.image.mode in images.HIGH_BIT_MODES:
         raise InpaintError(f"{job.photo.name} has {images.mode_name(source.image)}; inpaint fills 8- and 16-bit photos")
-    if request.quality is not None and images.format_of(job.target) not in {"JPEG", "WEBP"}:
+    if request.quality is not None and photo_writing.format_of(job.target) not in {"JPEG", "WEBP"}:
         on_warning(f"--quality applies to JPEG and WebP only; {job.target.name} is written without loss")
     if images.working_mode(source.image) == "RGB" != source.image.mode:
         on_warning(f"its {images.mode_name(source.image)} are written as RGB")
-    for note in images.notes_on_writing(source, job.target):
+    for note in photo_writing.notes_on_writing(source, job.target):
         on_warning(note)
     mask = image_fill.hole_mask(
         request.boxes,
@@ -187,8 +278,8 @@ def _fill_file(
         source.image, mask, options, predictor, on_warning, in_place=request.compare is None
     )
     written = filled if source.deep is None else image_fill.sixteen_bit_fill(source.deep, filled, mask)
-    images.save_photo(written, job.target, source, quality=request.quality)
+    photo_writing.save_photo(written, job.target, source, quality=request.quality)
     if request.compare is not None:
-        images.save_picture(
+        photo_writing.save_picture(
             image_fill.comparison_image(source.image, filled, mask), request.compare, "the comparison picture "
         )

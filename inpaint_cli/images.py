@@ -469,14 +469,3 @@ def _jpeg_subsampling(image: Image.Image) -> int | None:
     return subsampling if subsampling >= 0 else None
 
 
-# Moved to photo_writing.py; filling.py still reaches them here until its imports follow (issue 22).
-_MOVED_TO_PHOTO_WRITING = {"format_of", "notes_on_writing", "save_photo", "save_picture"}
-
-
-def __getattr__(name: str) -> object:
-    """The writing functions filling.py still asks this module for, looked up in photo_writing.py when asked."""
-    if name in _MOVED_TO_PHOTO_WRITING:
-        from inpaint_cli import photo_writing
-
-        return getattr(photo_writing, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

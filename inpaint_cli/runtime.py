@@ -90,12 +90,15 @@ class LiteRTPredict:
         return np.stack(predictions)
 
 
-def load_litert(model_file: Path) -> LiteRTPredict:
-    """Open a .tflite file for prediction with the LiteRT interpreter (TensorFlow is not imported)."""
+def load_litert(model_file: Path, threads: int | None = None) -> LiteRTPredict:
+    """Open a .tflite file for prediction with the LiteRT interpreter (TensorFlow is not imported).
+
+    threads: how many the interpreter runs on; None: every core.
+    """
     if not model_file.is_file():
         raise UsageError(f"model {model_file} does not exist")
     try:
-        return LiteRTPredict(model_file)
+        return LiteRTPredict(model_file, threads)
     except ImportError:
         raise InpaintError(
             f"{model_file} needs the LiteRT interpreter (pip install ai-edge-litert); "
@@ -103,8 +106,10 @@ def load_litert(model_file: Path) -> LiteRTPredict:
         ) from None
 
 
-def load_predictor(path: str | Path | None = None) -> Predictor:
+def load_predictor(path: str | Path | None = None, threads: int | None = None) -> Predictor:
     """Load a model: a model folder (its model.tflite, else model.keras), a .tflite or a .keras file.
+
+    threads: how many a LiteRT model runs on (None: every core); a worker process of several takes its share.
 
     None or "bundled" is the bundled model. A folder whose model.tflite cannot run here because
     LiteRT is not installed falls back to its model.keras when TensorFlow is.
@@ -118,7 +123,7 @@ def load_predictor(path: str | Path | None = None) -> Predictor:
     if litert_file.suffix.lower() == ".tflite" and litert_file.is_file():
         if path.is_dir() and keras_file.is_file() and not _installed("ai_edge_litert") and _installed("tensorflow"):
             return _load_keras(keras_file, path)
-        predict = load_litert(litert_file)
+        predict = load_litert(litert_file, threads)
         return Predictor(predict, int(predict.input_size or card_input_size(path)), path)
     return _load_keras(keras_file, path)
 
