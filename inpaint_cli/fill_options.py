@@ -81,6 +81,7 @@ class FillOptions:
     mirror: bool = True
     texture: bool = True  # the texture stage (texture.py): detail from the photo's own pixels; off: --smooth
     square_thicknesses: float = 3.0  # a long hole is cut into squares of this many thicknesses (at least input / 2)
+    reconstruct_below: int = 32  # px: holes inside the photo thinner than this (not diffused) get OpenCV-contrib FSR
     diffuse_below: int = 8  # px: holes thinner than this are filled by diffusion (OpenCV Navier-Stokes), no network
     texture_options: TextureOptions = field(default_factory=TextureOptions)
 

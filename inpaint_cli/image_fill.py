@@ -21,6 +21,7 @@ from inpaint_cli.fill_options import FillOptions, TextureOptions
 from inpaint_cli.runtime import Predictor
 
 Warn = Callable[[str], None]
+STROKE_LENGTH = 3  # a hole this many times as long as it is thick is a stroke
 DIFFUSION_RADIUS = 5  # px of known neighbours that OpenCV's Navier-Stokes fill looks at, as its users set it
 DIFFUSION_REACH = 16  # px of the photo read around thin holes for it
 MIN_KNOWN_SHARE = 0.1  # below this share of known pixels the holes are interpolated, not filled by the network
@@ -117,6 +118,12 @@ def fill_pillow(
         hole = hole & ~thin
         if not hole.any():
             return result
+    slim = _thin_holes(hole, options.reconstruct_below, strokes_inside=True)
+    if slim is not None:
+        _reconstruct(result, slim, hole)
+        hole = hole & ~slim
+        if not hole.any():
+            return result
     remaining, on_poor_fill = hole, _PoorFillWarnings(hole, on_warning)
     for layer in _layers(hole):
         unseen = np.zeros_like(hole)
@@ -143,16 +150,47 @@ def fill_pillow(
     return result
 
 
-def _thin_holes(hole: np.ndarray, below: int) -> np.ndarray | None:
-    """The pixels of the connected holes thinner than below px (masking.hole_regions' thickness), or None."""
-    thin = [region for region in masking.hole_regions(hole) if region.thickness < below]
-    if not thin:
+def _thin_holes(hole: np.ndarray, below: int, strokes_inside: bool = False) -> np.ndarray | None:
+    """The pixels of the connected holes (8-connected, at full resolution) thinner than below px, or None;
+    with strokes_inside, only long ones (at least STROKE_LENGTH thicknesses) that do not touch the photo's edge.
+
+    Thickness as masking.hole_regions has it: area over the long side of the bounding rectangle.
+    """
+    if below <= 0:
+        return None
+    rows, columns = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
+    inside = (slice(rows[0], rows[-1] + 1), slice(columns[0], columns[-1] + 1))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(hole[inside].astype(np.uint8), connectivity=8)
+    sides = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+    thin = stats[:, cv2.CC_STAT_AREA] < below * sides
+    if strokes_inside:
+        thin &= sides.astype(np.int64) ** 2 >= STROKE_LENGTH * stats[:, cv2.CC_STAT_AREA]
+        left, top = stats[:, cv2.CC_STAT_LEFT] + columns[0], stats[:, cv2.CC_STAT_TOP] + rows[0]
+        right, bottom = left + stats[:, cv2.CC_STAT_WIDTH], top + stats[:, cv2.CC_STAT_HEIGHT]
+        thin &= (left > 0) & (top > 0) & (right < hole.shape[1]) & (bottom < hole.shape[0])
+    thin[0] = False  # the background
+    if not thin[1:].any():
         return None
     mask = np.zeros_like(hole)
-    for region in thin:
-        rectangle = (slice(region.y0, region.y1), slice(region.x0, region.x1))
-        mask[rectangle] |= hole[rectangle]
+    mask[inside] = thin[labels]
     return mask
+
+
+def _reconstruct(result: Image.Image, target: np.ndarray, hole: np.ndarray) -> None:
+    """Fill target's pixels by OpenCV-contrib's frequency-selective reconstruction, square by square, in place."""
+    height, width = hole.shape
+    for square, thickness in masking.hole_squares(target, min_side=32, per_thickness=4.0):
+        reach = max(2 * thickness, 16)
+        corners = (max(0, square.x - reach), max(0, square.y - reach))
+        corners += (min(width, square.x + square.size + reach), min(height, square.y + square.size + reach))
+        left, top, right, bottom = corners
+        rgb = np.ascontiguousarray(network_fill.as_rgb(np.asarray(result.crop(corners))))
+        known = (~hole[top:bottom, left:right]).astype(np.uint8) * 255
+        filled = np.zeros_like(rgb)
+        cv2.xphoto.inpaint(rgb, known, filled, cv2.xphoto.INPAINT_FSR_FAST)
+        inside = np.zeros(known.shape, bool)
+        inside[square.y - top : square.y + square.size - top, square.x - left : square.x + square.size - left] = True
+        _paste_colour(result, corners, filled, target[top:bottom, left:right] & inside)
 
 
 def _diffuse(result: Image.Image, target: np.ndarray, hole: np.ndarray) -> None:

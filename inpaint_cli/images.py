@@ -467,5 +467,3 @@ def _jpeg_subsampling(image: Image.Image) -> int | None:
 
     subsampling = JpegImagePlugin.get_sampling(image)
     return subsampling if subsampling >= 0 else None
-
-
