@@ -98,10 +98,9 @@ def fill_pillow(
 ) -> Image.Image:
     """fill_image for a Pillow image, square by square on crops: a 12 MP photo never becomes an array.
 
-    Holes thinner than options.diffuse_below (specks, scratches, thin lines) are filled by diffusion first;
-    then the network fills every square that covers the other holes (in layers where a hole reaches far from
-    known pixels); then, unless options.texture is off, the texture stage gives each connected hole
-    the detail of the photo around it.
+    Holes a few pixels thin (specks, hairlines) are diffused and thin strokes reconstructed (_fill_thin_holes);
+    the network fills every square that covers the other holes (in layers where a hole reaches far from known
+    pixels); then, unless options.texture is off, the texture stage gives them the detail of the photo around.
     in_place fills image itself (saving a full-size copy) when its mode needs no conversion.
     """
     if image.mode in images.HIGH_BIT_MODES:
@@ -112,18 +111,38 @@ def fill_pillow(
     if _too_little_for_the_network(hole, predictor.input_size, on_warning):
         _interpolate(result, hole, hole)
         return result
-    thin = _thin_holes(hole, options.diffuse_below)
-    if thin is not None:
-        _diffuse(result, thin, hole)
-        hole = hole & ~thin
-        if not hole.any():
-            return result
-    slim = _thin_holes(hole, options.reconstruct_below, strokes_inside=True)
-    if slim is not None:
-        _reconstruct(result, slim, hole)
-        hole = hole & ~slim
-        if not hole.any():
-            return result
+    hole = _fill_thin_holes(result, hole, options)
+    if hole.any():
+        _network_fill(result, hole, options, predictor, on_warning)
+        if options.texture:
+            _add_texture(result, hole, predictor.input_size, min(options.context_factors), options.texture_options)
+    return result
+
+
+def _fill_thin_holes(result: Image.Image, hole: np.ndarray, options: FillOptions) -> np.ndarray:
+    """Fill the holes the network does worse on, in place, and return the rest of the hole.
+
+    Holes thinner than options.diffuse_below are diffused (_diffuse); strokes inside the photo thinner than
+    options.reconstruct_below are reconstructed (_reconstruct).
+    """
+    for below, strokes_inside, fill in (
+        (options.diffuse_below, False, _diffuse),
+        (options.reconstruct_below, True, _reconstruct),
+    ):
+        thin = _thin_holes(hole, below, strokes_inside) if hole.any() else None
+        if thin is not None:
+            fill(result, thin, hole)
+            hole = hole & ~thin
+    return hole
+
+
+def _network_fill(
+    result: Image.Image, hole: np.ndarray, options: FillOptions, predictor: Predictor, on_warning: Warn
+) -> None:
+    """The network's fill of every hole pixel, square by square, in layers (_layers), in place.
+
+    A square whose windows hold no known pixel is interpolated from its neighbours instead (black otherwise).
+    """
     remaining, on_poor_fill = hole, _PoorFillWarnings(hole, on_warning)
     for layer in _layers(hole):
         unseen = np.zeros_like(hole)
@@ -145,9 +164,6 @@ def fill_pillow(
         if unseen.any():
             _interpolate(result, unseen, (remaining & ~layer) | unseen)
         remaining = remaining & ~layer
-    if options.texture:
-        _add_texture(result, hole, predictor.input_size, min(options.context_factors), options.texture_options)
-    return result
 
 
 def _thin_holes(hole: np.ndarray, below: int, strokes_inside: bool = False) -> np.ndarray | None:
