@@ -20,7 +20,7 @@ class TextureOptions:
 
     reach: float = 1.0  # the crop the stage sees reaches this many hole thicknesses beyond the hole (3x a square)
     min_reach: int = 64  # px: at least this much context for thin strokes
-    tile: int = 192  # px: a long hole is textured in pieces of twice its thickness, at least this (a square: one)
+    tile: int = 384  # px: a long hole is textured in pieces of twice its thickness, at least this (a square: one)
     sigma: float = 2.5  # Gaussian sigma (px) splitting low-pass from high-pass
     flat: tuple[float, float] = (2.0, 4.0)  # mean |high-pass luminance| (0..255) in the ring: flat to textured
     ring: int = 16  # width (px) of the ring of known pixels for the flat test
@@ -80,7 +80,7 @@ class FillOptions:
     flat_detail: tuple[float, float] = (0.003, 0.006)
     mirror: bool = True
     texture: bool = True  # the texture stage (texture.py): detail from the photo's own pixels; off: --smooth
-    square_thicknesses: float = 3.0  # a long hole is cut into squares of this many thicknesses (at least input / 2)
+    square_thicknesses: float = 2.0  # a long hole is cut into squares of this many thicknesses (at least input / 2)
     reconstruct_below: int = 32  # px: holes inside the photo thinner than this (not diffused) get OpenCV-contrib FSR
     diffuse_below: int = 8  # px: holes thinner than this are filled by diffusion (OpenCV Navier-Stokes), no network
     texture_options: TextureOptions = field(default_factory=TextureOptions)
