@@ -3,12 +3,13 @@
 - examples/before_after.jpg: the README's first picture, a crop of `inpaint fill examples/picos_de_europa.jpg
   --box 770,672,68 --compare` (the example photo ships, so this one needs nothing else; a test checks it);
 - docs/images/painted_example.jpg: benchmarks/painted_example.py (needs ../shared/data/photos-tuning);
+- docs/images/painted_grid.jpg: benchmarks/painted_masks.py --limit 1 --grid (needs ../shared/data/photos);
 - docs/images/big_photos_grid.jpg and big_photos_grid_small.jpg: benchmarks/big_photos.py --grid-only
   (needs ../shared/data/photos; minutes);
 - docs/images/serve.png: benchmarks/serve_screenshot.py (needs Chromium and chromedriver).
 docs/images/line_mode.jpg is a study's picture (docs/line-mode.md), drawn once for that study.
 
-Usage: python benchmarks/pictures.py [--only before_after,painted_example,big_photos,serve]
+Usage: python benchmarks/pictures.py [--only before_after,painted_example,painted_grid,big_photos,serve]
 """
 
 from __future__ import annotations
@@ -59,14 +60,17 @@ def run_script(*arguments: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", help="Comma list of pictures: before_after,painted_example,big_photos,serve.")
+    parser.add_argument("--only", help="Comma list: before_after,painted_example,painted_grid,big_photos,serve.")
     arguments = parser.parse_args()
-    chosen = set((arguments.only or "before_after,painted_example,big_photos,serve").split(","))
+    chosen = set((arguments.only or "before_after,painted_example,painted_grid,big_photos,serve").split(","))
     if "before_after" in chosen:
         fresh_readme_pair().save(BEFORE_AFTER, quality=90)
         print(f"Wrote {BEFORE_AFTER}")
     if "painted_example" in chosen:
         run_script(str(BENCHMARKS / "painted_example.py"))
+    if "painted_grid" in chosen:
+        painted = ["--photos", str(REPO.parent / "shared" / "data" / "photos"), "--limit", "1", "--per-photo", "1"]
+        run_script(str(BENCHMARKS / "painted_masks.py"), *painted, "--grid", "docs/images/painted_grid.jpg")
     if "big_photos" in chosen:
         grid = ["--grid-only", "--methods", "inpaint,inpaint --smooth,shift-map,Telea"]
         run_script(str(BENCHMARKS / "big_photos.py"), "--grid", "docs/images/big_photos_grid.jpg", *grid)
