@@ -74,6 +74,15 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+def takes_ctrl_c() -> None:
+    """In a child before it starts: SIGINT back to its default, so Python turns it into KeyboardInterrupt.
+
+    A shell without job control starts a background job (`.ci/run &`) with SIGINT ignored, and every process
+    below inherits that: a server there never sees the Ctrl-C a test sends.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @dataclass
 class RunningServer:
     """An `inpaint serve` process, its page's address and how long it took to print it."""
@@ -99,7 +108,12 @@ def start_server(*arguments: str, timeout: float = 60, env: dict[str, str] | Non
     command = [sys.executable, "-m", "inpaint_cli.cli", "serve", "--port", "0", *arguments]
     started = time.perf_counter()
     process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+        preexec_fn=takes_ctrl_c,
     )
     lines: list[str] = []
     found = threading.Event()

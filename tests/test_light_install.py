@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import takes_ctrl_c
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,6 +55,7 @@ def test_the_light_install_serves_the_page(tmp_path: Path) -> None:
         cwd=tmp_path,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=takes_ctrl_c,
     )
     try:
         address = ""

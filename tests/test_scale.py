@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import landscape
+from conftest import landscape, takes_ctrl_c
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -103,7 +103,9 @@ def test_a_bad_photo_is_reported_and_the_rest_are_written(
 def start_fill(*arguments: str) -> tuple[subprocess.Popen[str], threading.Event, list[str]]:
     """`inpaint fill ARGUMENTS` in its own process group; an event set at its first 'Filled' line; its lines."""
     command = [sys.executable, "-m", "inpaint_cli.cli", "fill", *arguments]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        command, stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=takes_ctrl_c
+    )
     first_filled, lines = threading.Event(), []
 
     def read() -> None:
