@@ -193,12 +193,16 @@ def _thin_holes(hole: np.ndarray, below: int, strokes_inside: bool = False) -> n
 
 
 def _reconstruct(result: Image.Image, target: np.ndarray, hole: np.ndarray) -> None:
-    """Fill target's pixels by OpenCV-contrib's frequency-selective reconstruction, square by square, in place."""
-    height, width = hole.shape
+    """Fill target's pixels by OpenCV-contrib's frequency-selective reconstruction, square by square, in place.
+
+    On strokes 9-25 px wide (the 19 photos of photos-tuning) it scored 31.95 dB against the network's 30.77
+    and FSR's own 30.75 on the whole crop; squares of 4 thicknesses keep each of its crops small.
+    hole (a superset of target) holds no colour to reconstruct from.
+    """
     for square, thickness in masking.hole_squares(target, min_side=32, per_thickness=4.0):
-        reach = max(2 * thickness, 16)
-        corners = (max(0, square.x - reach), max(0, square.y - reach))
-        corners += (min(width, square.x + square.size + reach), min(height, square.y + square.size + reach))
+        corners = _around(
+            square.y, square.x, square.y + square.size, square.x + square.size, max(2 * thickness, 16), hole.shape
+        )
         left, top, right, bottom = corners
         rgb = np.ascontiguousarray(network_fill.as_rgb(np.asarray(result.crop(corners))))
         known = (~hole[top:bottom, left:right]).astype(np.uint8) * 255
@@ -213,13 +217,10 @@ def _diffuse(result: Image.Image, target: np.ndarray, hole: np.ndarray) -> None:
     """Fill target's pixels by Navier-Stokes diffusion from the known pixels around them (OpenCV), in place.
 
     For holes a few pixels thin, diffusion continues the edges that cross them better than the network: on
-    hundreds of 2-6 px specks and on 1-3 px lines in 19 photos it scored 0.4-0.7 dB higher, in a tenth of a
-    second instead of seconds. hole (a superset of target) holds no colour to diffuse.
+    the 19 photos of photos-tuning, 200-400 specks of 2-6 px scored 0.37 dB higher and 1-3 px lines 0.57 dB, in
+    a tenth of a second instead of 2-11 s. hole (a superset of target) holds no colour to diffuse.
     """
-    rows, columns = np.flatnonzero(target.any(axis=1)), np.flatnonzero(target.any(axis=0))
-    height, width = target.shape
-    corners = (max(0, columns[0] - DIFFUSION_REACH), max(0, rows[0] - DIFFUSION_REACH))
-    corners += (min(width, columns[-1] + 1 + DIFFUSION_REACH), min(height, rows[-1] + 1 + DIFFUSION_REACH))
+    corners = _around(*_bounds(target), DIFFUSION_REACH, target.shape)
     left, top, right, bottom = corners
     rgb = np.ascontiguousarray(network_fill.as_rgb(np.asarray(result.crop(corners))))
     unknown = hole[top:bottom, left:right].astype(np.uint8)
@@ -227,16 +228,26 @@ def _diffuse(result: Image.Image, target: np.ndarray, hole: np.ndarray) -> None:
     _paste_colour(result, corners, diffused, target[top:bottom, left:right])
 
 
+def _bounds(target: np.ndarray) -> tuple[int, int, int, int]:
+    """The bounding rectangle of target's true pixels: top, left, bottom, right (exclusive ends)."""
+    rows, columns = np.flatnonzero(target.any(axis=1)), np.flatnonzero(target.any(axis=0))
+    return int(rows[0]), int(columns[0]), int(rows[-1]) + 1, int(columns[-1]) + 1
+
+
+def _around(
+    top: int, left: int, bottom: int, right: int, reach: int, shape: tuple[int, ...]
+) -> tuple[int, int, int, int]:
+    """The corners (left, top, right, bottom) of a rectangle grown by reach px on every side, inside the photo."""
+    return max(0, left - reach), max(0, top - reach), min(shape[1], right + reach), min(shape[0], bottom + reach)
+
+
 def _interpolate(result: Image.Image, target: np.ndarray, unknown: np.ndarray) -> None:
     """Fill target's pixels with a smooth blend of the nearest known colours (texture.interpolate), in place.
 
     unknown (a superset of target) holds no colour to blend. Only a crop reaching well beyond target is read.
     """
-    rows, columns = np.flatnonzero(target.any(axis=1)), np.flatnonzero(target.any(axis=0))
-    reach = max(rows[-1] - rows[0], columns[-1] - columns[0]) + 1
-    height, width = target.shape
-    corners = (max(0, columns[0] - reach), max(0, rows[0] - reach))
-    corners += (min(width, columns[-1] + 1 + reach), min(height, rows[-1] + 1 + reach))
+    top, left, bottom, right = _bounds(target)
+    corners = _around(top, left, bottom, right, max(bottom - top, right - left), target.shape)
     left, top, right, bottom = corners
     crop = np.asarray(result.crop(corners))
     blended = texture.interpolate(network_fill.as_rgb(crop), unknown[top:bottom, left:right])
@@ -385,11 +396,9 @@ def _add_piece_texture(
     The texture stage sees a crop reaching options.reach times the hole's thickness beyond the square, in
     which every hole pixel already holds the network's fill: its guide. strength in (0, 1].
     """
-    height, width = hole.shape
     reach = max(options.min_reach, round(options.reach * piece.thickness))
     square = piece.box
-    corners = (max(0, square.x - reach), max(0, square.y - reach))
-    corners += (min(width, square.x + square.size + reach), min(height, square.y + square.size + reach))
+    corners = _around(square.y, square.x, square.y + square.size, square.x + square.size, reach, hole.shape)
     left, top, right, bottom = corners
     crop = (slice(top, bottom), slice(left, right))
     target = np.zeros((bottom - top, right - left), bool)
