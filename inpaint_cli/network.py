@@ -32,7 +32,7 @@ class ModelConfig:
 
 @keras.saving.register_keras_serializable(package="inpaint")
 class SmoothPrefill(layers.Layer):
-    """Each hole painted with a smooth guess from the known pixels around it (pull-push over an image pyramid).
+    """Each hole painted with a smooth guess from the known pixels around it (push-pull over an image pyramid).
 
     Pull: halve the image until it is one pixel, averaging only known pixels. Push: from the
     coarsest level down, every pixel keeps its own average where it had known pixels and
