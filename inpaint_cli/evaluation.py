@@ -30,7 +30,7 @@ from inpaint_cli.errors import InpaintError, UsageError
 from inpaint_cli.runtime import Predictor
 
 Fill = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (uint8 HxWx3 holed, uint8 HxW mask 1 = hole) -> uint8 HxWx3
-PhotoReport = Callable[[int, int, Path, "str | None"], None]  # (done, total, photo, reason it was skipped or None)
+EvaluationProgress = Callable[[int, int, Path, "str | None"], None]  # (done, total, photo, why it was skipped or None)
 
 DEFAULT_BASELINES = "shiftmap,fsr,telea,ns,biharmonic,mean"
 DEFAULT_SEED = 1234
@@ -358,7 +358,7 @@ def run_evaluation(
     baselines: Sequence[str] = tuple(DEFAULT_BASELINES.split(",")),
     seed: int = DEFAULT_SEED,
     limit: int | None = None,
-    on_photo: PhotoReport | None = None,
+    on_photo: EvaluationProgress | None = None,
     options: filling.FillOptions = filling.FillOptions(),  # noqa: B008 - frozen, so one shared default is safe
 ) -> Evaluation:
     """Fill the protocol's holes in the photos of photo_dir with the model and each baseline, and score them.
@@ -418,7 +418,7 @@ def evaluate(
     options: filling.FillOptions = filling.FillOptions(),  # noqa: B008 - frozen, so one shared default is safe
     json_path: Path | None = None,
     sheet: Path | None = None,
-    on_photo: PhotoReport | None = None,
+    on_photo: EvaluationProgress | None = None,
 ) -> Evaluation:
     """`inpaint evaluate` in one call: check the baselines (a comma list) and outputs, run, write what was asked."""
     names = parse_baselines(baselines)
