@@ -21,9 +21,22 @@ from inpaint_cli import __version__
 from inpaint_cli.errors import InpaintError, OutputExists, TooManyPixels, UsageError
 from inpaint_cli.interrupts import TERMINATED_STATUS, Terminated, raise_on_sigterm
 from inpaint_cli.model_folder import BUNDLED
-from inpaint_cli.settings import Loss, PrepareConfig, Strategy, TrainConfig
+from inpaint_cli.settings import EVALUATION_SEED, EXPORT_TOLERANCE, Loss, PrepareConfig, Strategy, TrainConfig
 
 DEFAULT_LOSS = Loss(TrainConfig.loss)
+
+# Options that several commands take, declared once: one name, one help.
+ModelOption = Annotated[
+    str, typer.Option(help="A model folder, .tflite or .keras file, or 'bundled' (the model inpaint ships).")
+]
+MaxPixelsOption = Annotated[
+    int | None,
+    typer.Option(
+        help="Largest photo to read, in pixels (default $INPAINT_MAX_PIXELS or 89478485, "
+        "Pillow's guard against decompression bombs).",
+        show_default=False,
+    ),
+]
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -365,7 +378,7 @@ def export(
     model_dir: Annotated[Path, typer.Argument(help="Model folder holding model.keras (as `inpaint train` writes it).")],
     tolerance: Annotated[
         float, typer.Option(help="Largest absolute difference allowed from the Keras model's output (RGB in [0, 1]).")
-    ] = 1e-4,
+    ] = EXPORT_TOLERANCE,
 ) -> None:
     """Write model.tflite (float32 LiteRT) beside model.keras, so `inpaint fill` starts without TensorFlow.
 
@@ -411,9 +424,7 @@ def fill(
     ] = None,
     out: Annotated[str | None, typer.Option(help="Output file (one photo only); its suffix sets the format.")] = None,
     out_dir: Annotated[str | None, typer.Option(help="Output folder, created when missing.")] = None,
-    model: Annotated[
-        str, typer.Option(help="A model folder, .tflite or .keras file, or 'bundled' (the model inpaint ships).")
-    ] = BUNDLED,
+    model: ModelOption = BUNDLED,
     quality: Annotated[
         int | None,
         typer.Option(
@@ -435,14 +446,7 @@ def fill(
     skip_existing: Annotated[
         bool, typer.Option("--skip-existing", help="Leave existing outputs alone (re-running an interrupted folder).")
     ] = False,
-    max_pixels: Annotated[
-        int | None,
-        typer.Option(
-            help="Largest photo to read, in pixels (default $INPAINT_MAX_PIXELS or 89478485, "
-            "Pillow's guard against decompression bombs).",
-            show_default=False,
-        ),
-    ] = None,
+    max_pixels: MaxPixelsOption = None,
     jobs: Annotated[
         int, typer.Option("--jobs", min=0, help="Photos filled at once, each in its own process (0: one per core).")
     ] = 1,
@@ -577,9 +581,7 @@ def report_photo(
 @app.command()
 def evaluate(
     photo_dir: Annotated[Path, typer.Argument(help="Folder of held-out photos (searched recursively, name order).")],
-    model: Annotated[
-        str, typer.Option(help="A model folder or .keras file, or 'bundled' (the model inpaint ships).")
-    ] = BUNDLED,
+    model: ModelOption = BUNDLED,
     baselines: Annotated[
         str | None,
         typer.Option(
@@ -587,7 +589,9 @@ def evaluate(
         ),
     ] = None,
     smooth: Annotated[bool, typer.Option("--smooth", help="Score the model's fill without the texture stage.")] = False,
-    seed: Annotated[int, typer.Option(help="Seed of the hole sizes and positions (keep it to compare runs).")] = 1234,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the hole sizes and positions (keep it to compare runs).")
+    ] = EVALUATION_SEED,
     limit: Annotated[int | None, typer.Option(help="Evaluate only the first N photos.")] = None,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the figures and the protocol to this JSON file.")
@@ -644,16 +648,9 @@ def serve(
         str, typer.Option(help="Address to listen on; any other than 127.0.0.1 lets the network use the page.")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8000,
-    model: Annotated[
-        str, typer.Option(help="A model folder, .tflite or .keras file, or 'bundled' (the model inpaint ships).")
-    ] = BUNDLED,
+    model: ModelOption = BUNDLED,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page in the default browser.")] = False,
-    max_pixels: Annotated[
-        int | None,
-        typer.Option(
-            help="Largest photo accepted, in pixels (default $INPAINT_MAX_PIXELS or 89478485).", show_default=False
-        ),
-    ] = None,
+    max_pixels: MaxPixelsOption = None,
 ) -> None:
     """Serve a local web page: open a photo, brush over what should go, fill, download. Ctrl-C stops it (exit 130).
 

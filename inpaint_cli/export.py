@@ -13,8 +13,8 @@ import numpy as np
 from inpaint_cli import atomic_files, masking, native_logs, runtime
 from inpaint_cli.errors import InpaintError, UsageError
 from inpaint_cli.model_folder import KERAS_FILE, LITERT_FILE, card_input_size
+from inpaint_cli.settings import EXPORT_TOLERANCE
 
-TOLERANCE = 1e-4  # largest absolute difference allowed between the two models' outputs, in [0, 1] RGB units
 SAMPLES = 4  # sample inputs compared after export
 
 
@@ -38,7 +38,7 @@ def sample_inputs(input_size: int, count: int = SAMPLES, seed: int = 0) -> np.nd
     return np.concatenate([rgb * (1.0 - mask), mask], axis=-1)
 
 
-def export(model_dir: Path, tolerance: float = TOLERANCE, samples: int = SAMPLES, seed: int = 0) -> ExportResult:
+def export(model_dir: Path, tolerance: float = EXPORT_TOLERANCE, samples: int = SAMPLES, seed: int = 0) -> ExportResult:
     """Write model_dir/model.tflite (float32 LiteRT) from model_dir/model.keras, atomically.
 
     The new file is compared with the Keras model on `samples` seeded random holed inputs;

@@ -1,7 +1,8 @@
-"""The options of `inpaint prepare` and `inpaint train` as frozen dataclasses, with no heavy imports.
+"""The options of `inpaint prepare` and `inpaint train` as frozen dataclasses, and the defaults of
+`inpaint export` and `inpaint evaluate`, with no heavy imports.
 
 The command line takes its defaults from here, so they are written once; the dataset's manifest and
-the model card store them.
+the model card store prepare's and train's.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ class Strategy(str, Enum):
 
 LOSSES = tuple(loss.value for loss in Loss)
 STRATEGIES = tuple(strategy.value for strategy in Strategy)
+
+EXPORT_TOLERANCE = 1e-4  # largest absolute difference allowed between the two models' outputs, in [0, 1] RGB units
+EVALUATION_SEED = 1234  # seed of evaluate's hole sizes and positions: keep it to compare runs
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from conftest import landscape
 from PIL import Image
 from typer.testing import CliRunner
 
-from inpaint_cli import export, filling, masking, runtime
+from inpaint_cli import export, filling, masking, runtime, settings
 from inpaint_cli.cli import app
 from inpaint_cli.errors import InpaintError, UsageError
 
@@ -31,7 +31,7 @@ def test_export_writes_a_tflite_that_matches_keras(tiny_model_dir: Path, tmp_pat
     trained.save(folder / "model.keras")
     result = export.export(folder, seed=3)
     assert result.path == folder / "model.tflite" and result.path.stat().st_size == result.size_bytes
-    assert 0 <= result.max_difference <= export.TOLERANCE == result.tolerance
+    assert 0 <= result.max_difference <= settings.EXPORT_TOLERANCE == result.tolerance
     assert sorted(path.name for path in folder.iterdir()) == ["model.json", "model.keras", "model.tflite"]
     # Independently of export's own check: other inputs, the Keras model against the file.
     inputs = export.sample_inputs(32, count=3, seed=11)
