@@ -16,10 +16,8 @@ from inpaint_cli.errors import InpaintError, UsageError
 from inpaint_cli.fill_options import FillOptions
 
 if TYPE_CHECKING:
-    import numpy as np
-    from PIL import Image
-
     from inpaint_cli.boxes import Box
+    from inpaint_cli.image_fill import fill_image
     from inpaint_cli.runtime import Predictor
 
 __all__ = ["FillOptions", "FillRequest", "PhotoOutcome", "fill_image", "fill_photos"]
@@ -27,17 +25,13 @@ __all__ = ["FillOptions", "FillRequest", "PhotoOutcome", "fill_image", "fill_pho
 Warn = Callable[[str], None]
 
 
-def fill_image(
-    image: Image.Image | np.ndarray,
-    mask: np.ndarray | Image.Image,
-    options: FillOptions = FillOptions(),  # noqa: B008 - frozen, so one shared default is safe
-    predictor: Predictor | None = None,
-    on_warning: Warn | None = None,
-) -> Image.Image | np.ndarray:
-    """Fill the holes of an image in memory; the same as image_fill.fill_image, which says how."""
-    from inpaint_cli import image_fill
+def __getattr__(name: str) -> object:
+    """fill_image, image_fill.fill_image, looked up when first asked for: this module stays light to import."""
+    if name == "fill_image":
+        from inpaint_cli.image_fill import fill_image
 
-    return image_fill.fill_image(image, mask, options, predictor, on_warning)
+        return fill_image
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
