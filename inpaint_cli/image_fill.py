@@ -329,15 +329,9 @@ def _layers(hole: np.ndarray) -> Iterator[np.ndarray]:
         return
     remaining = hole.copy()
     while remaining.any():
-        layer = remaining & (_distance_to_known(remaining) <= reach)
+        layer = remaining & (texture.distance_to_known(remaining) <= reach)
         yield layer
         remaining &= ~layer
-
-
-def _distance_to_known(hole: np.ndarray) -> np.ndarray:
-    """Distance (px) of every pixel to the nearest pixel outside the hole; beyond the photo counts as hole."""
-    padded = np.pad(hole, 1, constant_values=True).astype(np.uint8)
-    return cv2.distanceTransform(padded, cv2.DIST_L2, 3)[1:-1, 1:-1]
 
 
 def texture_strength(

@@ -91,7 +91,7 @@ def add_texture(
         return result
     image = guide.astype(np.float32)
     ys, xs = np.nonzero(hole)
-    thickness = 2 * float(_distance_inside(hole)[hole].max())
+    thickness = 2 * float(distance_to_known(hole)[hole].max())
     scale = max(1, round(thickness / options.coarse))
     pad = max(options.smooth, int(3 * options.border_sigma))
     box = (max(ys.min() - pad, 0), min(ys.max() + 1 + pad, hole.shape[0]))
@@ -269,10 +269,10 @@ def _wide_blur(image: np.ndarray, sigma: float, step: int = 4) -> np.ndarray:
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR).reshape(image.shape)
 
 
-def _distance_inside(hole: np.ndarray) -> np.ndarray:
+def distance_to_known(hole: np.ndarray) -> np.ndarray:
     """Distance (px) of every hole pixel to the nearest known pixel; beyond the array counts as hole.
 
-    The crop ends only at the photo's edge, and nothing is known beyond it: counted as known, a hole at the edge
+    A crop ends only at the photo's edge, and nothing is known beyond it: counted as known, a hole at the edge
     took the zeros there as its border's colour and came out dark.
     """
     padded = np.pad(hole, 1, constant_values=True).astype(np.uint8)
@@ -295,7 +295,7 @@ def _border_correction(image: np.ndarray, hole: np.ndarray, options: TextureOpti
     """
     known_mean = _local_mean(image, ~hole, options.border_sigma)
     guide_mean = _local_mean(image, hole, options.border_sigma)
-    band = (hole & (_distance_inside(hole) <= options.border_band)).astype(np.float32)
+    band = (hole & (distance_to_known(hole) <= options.border_band)).astype(np.float32)
     mismatch = (known_mean - guide_mean) * band[..., None]
     return _push_pull(mismatch, band) * hole[..., None]
 
