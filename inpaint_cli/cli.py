@@ -21,7 +21,16 @@ from inpaint_cli import __version__
 from inpaint_cli.errors import InpaintError, OutputExists, TooManyPixels, UsageError
 from inpaint_cli.interrupts import TERMINATED_STATUS, Terminated, raise_on_sigterm
 from inpaint_cli.model_folder import BUNDLED
-from inpaint_cli.settings import EVALUATION_SEED, EXPORT_TOLERANCE, Loss, PrepareConfig, Strategy, TrainConfig
+from inpaint_cli.settings import (
+    EVALUATION_SEED,
+    EXPORT_TOLERANCE,
+    SERVE_HOST,
+    SERVE_PORT,
+    Loss,
+    PrepareConfig,
+    Strategy,
+    TrainConfig,
+)
 
 DEFAULT_LOSS = Loss(TrainConfig.loss)
 
@@ -212,22 +221,31 @@ def progress_bar() -> Progress:
     )
 
 
+def file_progress(progress: Progress, description: str) -> Callable[[int, int, Path, str | None], None]:
+    """A per-file callback (done, total, path, why skipped) that moves a bar and prints a skipped file's warning."""
+    task = progress.add_task(description, total=None)
+
+    def on_file(done: int, total: int, path: Path, skipped: str | None) -> None:
+        if skipped:
+            progress.console.print(f"Warning: skipped {skipped}", markup=False, highlight=False)
+        progress.update(task, completed=done, total=total)
+
+    return on_file
+
+
+def _at_least(minimum: int, help_text: str) -> typer.models.OptionInfo:
+    """A whole-number option that Typer checks is at least minimum."""
+    return typer.Option(min=minimum, help=help_text)
+
+
 @app.command()
 def prepare(
     sources: Annotated[list[Path], typer.Argument(help="Photo files or folders (searched recursively).")],
     out: Annotated[str, typer.Option("--out", help="Dataset folder to write (a local path or a tf.io.gfile URL).")],
-    size: Annotated[
-        int, typer.Option(min=16, help="Side of the square samples in pixels (multiple of 16).")
-    ] = PrepareConfig.size,
-    holes_per_image: Annotated[
-        int, typer.Option(min=1, help="Square holes drawn per sample.")
-    ] = PrepareConfig.holes_per_image,
-    hole_min: Annotated[
-        int, typer.Option(min=1, help="Smallest hole side in pixels, at --size.")
-    ] = PrepareConfig.hole_min,
-    hole_max: Annotated[
-        int, typer.Option(min=1, help="Largest hole side in pixels, at --size.")
-    ] = PrepareConfig.hole_max,
+    size: Annotated[int, _at_least(16, "Side of the square samples in pixels (multiple of 16).")] = PrepareConfig.size,
+    holes_per_image: Annotated[int, _at_least(1, "Square holes drawn per sample.")] = PrepareConfig.holes_per_image,
+    hole_min: Annotated[int, _at_least(1, "Smallest hole side in pixels, at --size.")] = PrepareConfig.hole_min,
+    hole_max: Annotated[int, _at_least(1, "Largest hole side in pixels, at --size.")] = PrepareConfig.hole_max,
     val_fraction: Annotated[
         float, typer.Option(help="Share of files held out for validation (by path hash).")
     ] = PrepareConfig.val_fraction,
@@ -242,13 +260,7 @@ def prepare(
     from inpaint_cli import dataset
 
     with user_errors(), progress_bar() as progress:
-        task = progress.add_task("Preparing", total=None)
-
-        def on_file(done: int, total: int, path: Path, skipped: str | None) -> None:
-            if skipped:
-                progress.console.print(f"Warning: skipped {skipped}", markup=False, highlight=False)
-            progress.update(task, completed=done, total=total)
-
+        on_file = file_progress(progress, "Preparing")
         config = PrepareConfig(size, holes_per_image, hole_min, hole_max, val_fraction, seed)
         manifest = dataset.prepare(sources, out, config, on_file=on_file, force=force, preview=preview)
     counts = manifest["counts"]
@@ -609,13 +621,7 @@ def evaluate(
     from inpaint_cli import evaluation, filling
 
     with user_errors(), progress_bar() as progress:
-        task = progress.add_task("Evaluating", total=None)
-
-        def on_photo(done: int, total: int, path: Path, skipped: str | None) -> None:
-            if skipped:
-                progress.console.print(f"Warning: skipped {skipped}", markup=False, highlight=False)
-            progress.update(task, completed=done, total=total)
-
+        on_photo = file_progress(progress, "Evaluating")
         result = evaluation.evaluate(
             photo_dir,
             model,
@@ -646,8 +652,8 @@ def evaluate(
 def serve(
     host: Annotated[
         str, typer.Option(help="Address to listen on; any other than 127.0.0.1 lets the network use the page.")
-    ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8000,
+    ] = SERVE_HOST,
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = SERVE_PORT,
     model: ModelOption = BUNDLED,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page in the default browser.")] = False,
     max_pixels: MaxPixelsOption = None,

@@ -41,6 +41,7 @@ from inpaint_cli import __version__, images, photo_writing, runtime
 from inpaint_cli.errors import InpaintError, TooManyPixels, UsageError
 from inpaint_cli.filling import FillOptions, fill_image
 from inpaint_cli.runtime import Predictor
+from inpaint_cli.settings import SERVE_HOST, SERVE_PORT
 
 STATIC = Path(__file__).resolve().parent / "static"
 DEFAULT_MAX_BODY_BYTES = 200 * 2**20  # a 12 MP 8-bit TIFF or PNG is 20-40 MB; 200 MB holds a 50 MP one
@@ -519,8 +520,8 @@ def _cross_site(why: str) -> JSONResponse:
 class ServeConfig:
     """What `inpaint serve` was asked."""
 
-    host: str = "127.0.0.1"
-    port: int = 8000
+    host: str = SERVE_HOST
+    port: int = SERVE_PORT
     model: str | Path | None = None  # None or "bundled": the bundled model
     open_browser: bool = False
     max_pixels: int | None = None

@@ -35,6 +35,8 @@ STRATEGIES = tuple(strategy.value for strategy in Strategy)
 
 EXPORT_TOLERANCE = 1e-4  # largest absolute difference allowed between the two models' outputs, in [0, 1] RGB units
 EVALUATION_SEED = 1234  # seed of evaluate's hole sizes and positions: keep it to compare runs
+SERVE_HOST = "127.0.0.1"  # serve listens on loopback unless told otherwise: only this machine reaches the page
+SERVE_PORT = 8000
 
 
 @dataclass(frozen=True)
