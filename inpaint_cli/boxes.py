@@ -1,4 +1,4 @@
-"""The square hole a `--box x,y,size` describes, and its parsing.
+"""Rectangles of pixels (Rect), the square hole a `--box x,y,size` describes (Box), and its parsing.
 
 Light to import (no numpy), so that reading a command line does not wait for numpy: the first
 photo starts decoding first. Holes are drawn in masking.py.
@@ -7,8 +7,48 @@ photo starts decoding first. Holes are drawn in masking.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from inpaint_cli.errors import UsageError
+
+
+class Rect(NamedTuple):
+    """A rectangle of pixels: left, top, right, bottom, with exclusive ends (the order Pillow's crop takes)."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+    @property
+    def width(self) -> int:
+        """Its width in pixels."""
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        """Its height in pixels."""
+        return self.bottom - self.top
+
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        """Row and column slices of the rectangle, for indexing an HxW array."""
+        return slice(self.top, self.bottom), slice(self.left, self.right)
+
+    def grown(self, reach: int, height: int, width: int) -> Rect:
+        """The rectangle grown by reach px on every side, clipped to a height x width photo."""
+        left, top = max(0, self.left - reach), max(0, self.top - reach)
+        return Rect(left, top, min(width, self.right + reach), min(height, self.bottom + reach))
+
+    def moved(self, dx: int, dy: int) -> Rect:
+        """The rectangle moved by dx px right and dy px down (negative: left, up)."""
+        return Rect(self.left + dx, self.top + dy, self.right + dx, self.bottom + dy)
+
+    def shared_area(self, other: Rect) -> int:
+        """The area (px) this rectangle and other share."""
+        width = min(self.right, other.right) - max(self.left, other.left)
+        height = min(self.bottom, other.bottom) - max(self.top, other.top)
+        return max(width, 0) * max(height, 0)
 
 
 @dataclass(frozen=True)
@@ -23,14 +63,14 @@ class Box:
         return f"{self.x},{self.y},{self.size}"
 
     @property
-    def slices(self) -> tuple[slice, slice]:
-        """Row and column slices of the square, for indexing an HxW array."""
-        return slice(self.y, self.y + self.size), slice(self.x, self.x + self.size)
+    def rect(self) -> Rect:
+        """The square as a Rect."""
+        return Rect(self.x, self.y, self.x + self.size, self.y + self.size)
 
     @property
-    def corners(self) -> tuple[int, int, int, int]:
-        """(left, top, right, bottom) with exclusive ends, as Pillow's crop takes them."""
-        return self.x, self.y, self.x + self.size, self.y + self.size
+    def slices(self) -> tuple[slice, slice]:
+        """Row and column slices of the square, for indexing an HxW array."""
+        return self.rect.slices
 
     def fits_in(self, width: int, height: int) -> bool:
         """True when the whole square lies inside a width x height image."""

@@ -5,7 +5,7 @@ Everything outside the holes is left exactly as it was; alpha is never changed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -15,13 +15,13 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from inpaint_cli import images, masking, network_fill, runtime, texture
+from inpaint_cli import hole_plan, images, masking, network_fill, runtime, texture
+from inpaint_cli.boxes import Rect
 from inpaint_cli.errors import InpaintError, UsageError
 from inpaint_cli.fill_options import FillOptions, TextureOptions
 from inpaint_cli.runtime import Predictor
 
 Warn = Callable[[str], None]
-STROKE_LENGTH = 3  # a hole this many times as long as it is thick is a stroke
 DIFFUSION_RADIUS = 5  # px of known neighbours that OpenCV's Navier-Stokes fill looks at, as its users set it
 DIFFUSION_REACH = 16  # px of the photo read around thin holes for it
 MIN_KNOWN_SHARE = 0.1  # below this share of known pixels the holes are interpolated, not filled by the network
@@ -98,9 +98,10 @@ def fill_pillow(
 ) -> Image.Image:
     """fill_image for a Pillow image, square by square on crops: a 12 MP photo never becomes an array.
 
-    Holes a few pixels thin (specks, hairlines) are diffused and thin strokes reconstructed (_fill_thin_holes);
-    the network fills every square that covers the other holes (in layers where a hole reaches far from known
-    pixels); then, unless options.texture is off, the texture stage gives them the detail of the photo around.
+    The hole is planned once (hole_plan.plan_holes), then filled stage by stage: holes a few pixels thin (specks,
+    hairlines) are diffused and thin strokes reconstructed; the network fills every square that covers the other
+    holes (in layers where a hole reaches far from known pixels); then, unless options.texture is off, the texture
+    stage gives them the detail of the photo around.
     in_place fills image itself (saving a full-size copy) when its mode needs no conversion.
     """
     if image.mode in images.HIGH_BIT_MODES:
@@ -111,106 +112,64 @@ def fill_pillow(
     if _too_little_for_the_network(hole, predictor.input_size, on_warning):
         _interpolate(result, hole, hole)
         return result
-    hole = _fill_thin_holes(result, hole, options)
-    if hole.any():
-        _network_fill(result, hole, options, predictor, on_warning)
+    plan = hole_plan.plan_holes(hole, options)
+    if plan.diffuse is not None:
+        _diffuse(result, plan.diffuse, hole)
+    if plan.reconstruct is not None:
+        _reconstruct(result, plan.reconstruct, plan.undiffused)
+    if plan.network.regions:  # any hole left for the network
+        _network_fill(result, plan, options, predictor, on_warning)
         if options.texture:
-            _add_texture(result, hole, predictor.input_size, min(options.context_factors), options.texture_options)
+            factor = min(options.context_factors)
+            _add_texture(result, plan.network, predictor.input_size, factor, options.texture_options)
     return result
 
 
-def _fill_thin_holes(result: Image.Image, hole: np.ndarray, options: FillOptions) -> np.ndarray:
-    """Fill the holes the network does worse on, in place, and return the rest of the hole.
-
-    Holes thinner than options.diffuse_below are diffused (_diffuse); strokes inside the photo thinner than
-    options.reconstruct_below are reconstructed (_reconstruct).
-    """
-    for below, strokes_inside, fill in (
-        (options.diffuse_below, False, _diffuse),
-        (options.reconstruct_below, True, _reconstruct),
-    ):
-        thin = _thin_holes(hole, below, strokes_inside) if hole.any() else None
-        if thin is not None:
-            fill(result, thin, hole)
-            hole = hole & ~thin
-    return hole
-
-
 def _network_fill(
-    result: Image.Image, hole: np.ndarray, options: FillOptions, predictor: Predictor, on_warning: Warn
+    result: Image.Image, plan: hole_plan.HolePlan, options: FillOptions, predictor: Predictor, on_warning: Warn
 ) -> None:
-    """The network's fill of every hole pixel, square by square, in layers (_layers), in place.
+    """The network's fill of every pixel of the plan's network hole, square by square, layer by layer, in place.
 
     A square whose windows hold no known pixel is interpolated from its neighbours instead (black otherwise).
     """
-    remaining, on_poor_fill = hole, _PoorFillWarnings(hole, on_warning)
-    for layer in _layers(hole):
-        unseen = np.zeros_like(hole)
+    remaining, on_poor_fill = plan.network.pixels, _PoorFillWarnings(plan.network.regions, on_warning)
+    for layer in plan.layers:
+        unseen = np.zeros_like(remaining)
         for square, rgb, seen in network_fill.square_fills(
-            lambda box: np.asarray(result.crop(box.corners)),
+            lambda box: np.asarray(result.crop(box.rect)),
             remaining,
+            network_fill.network_squares(layer, predictor.input_size, options.square_thicknesses),
             predictor,
             options.context_factors,
             options.flat_detail,
             options.mirror,
             on_poor_fill,
-            target=None if layer is hole else layer,
-            square_thicknesses=options.square_thicknesses,
         ):
             if seen:
-                _paste_colour(result, square.corners, rgb, layer[square.slices])
+                _paste_colour(result, square.rect, rgb, layer.pixels[square.slices])
             else:
-                unseen[square.slices] |= layer[square.slices]
+                unseen[square.slices] |= layer.pixels[square.slices]
         if unseen.any():
-            _interpolate(result, unseen, (remaining & ~layer) | unseen)
-        remaining = remaining & ~layer
+            _interpolate(result, unseen, (remaining & ~layer.pixels) | unseen)
+        remaining = remaining & ~layer.pixels
 
 
-def _thin_holes(hole: np.ndarray, below: int, strokes_inside: bool = False) -> np.ndarray | None:
-    """The pixels of the connected holes (8-connected, at full resolution) thinner than below px, or None;
-    with strokes_inside, only long ones (at least STROKE_LENGTH thicknesses) that do not touch the photo's edge.
-
-    Thickness as masking.hole_regions has it: area over the long side of the bounding rectangle.
-    """
-    if below <= 0:
-        return None
-    rows, columns = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
-    inside = (slice(rows[0], rows[-1] + 1), slice(columns[0], columns[-1] + 1))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(hole[inside].astype(np.uint8), connectivity=8)
-    sides = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
-    thin = stats[:, cv2.CC_STAT_AREA] < below * sides
-    if strokes_inside:
-        thin &= sides.astype(np.int64) ** 2 >= STROKE_LENGTH * stats[:, cv2.CC_STAT_AREA]
-        left, top = stats[:, cv2.CC_STAT_LEFT] + columns[0], stats[:, cv2.CC_STAT_TOP] + rows[0]
-        right, bottom = left + stats[:, cv2.CC_STAT_WIDTH], top + stats[:, cv2.CC_STAT_HEIGHT]
-        thin &= (left > 0) & (top > 0) & (right < hole.shape[1]) & (bottom < hole.shape[0])
-    thin[0] = False  # the background
-    if not thin[1:].any():
-        return None
-    mask = np.zeros_like(hole)
-    mask[inside] = thin[labels]
-    return mask
-
-
-def _reconstruct(result: Image.Image, target: np.ndarray, hole: np.ndarray) -> None:
+def _reconstruct(result: Image.Image, target: hole_plan.HolePart, hole: np.ndarray) -> None:
     """Fill target's pixels by OpenCV-contrib's frequency-selective reconstruction, square by square, in place.
 
     On strokes 9-25 px wide (the 19 photos of photos-tuning) it scored 31.95 dB against the network's 30.77
     and FSR's own 30.75 on the whole crop; squares of 4 thicknesses keep each of its crops small.
     hole (a superset of target) holds no colour to reconstruct from.
     """
-    for square, thickness in masking.hole_squares(target, min_side=32, per_thickness=4.0):
-        corners = _around(
-            square.y, square.x, square.y + square.size, square.x + square.size, max(2 * thickness, 16), hole.shape
-        )
-        left, top, right, bottom = corners
-        rgb = np.ascontiguousarray(network_fill.as_rgb(np.asarray(result.crop(corners))))
-        known = (~hole[top:bottom, left:right]).astype(np.uint8) * 255
+    for square, thickness in masking.squares_covering(target.pixels, target.regions, min_side=32, per_thickness=4.0):
+        around = square.rect.grown(max(2 * thickness, 16), *hole.shape)
+        rgb = np.ascontiguousarray(network_fill.as_rgb(np.asarray(result.crop(around))))
+        known = (~hole[around.slices]).astype(np.uint8) * 255
         filled = np.zeros_like(rgb)
         cv2.xphoto.inpaint(rgb, known, filled, cv2.xphoto.INPAINT_FSR_FAST)
         inside = np.zeros(known.shape, bool)
-        inside[square.y - top : square.y + square.size - top, square.x - left : square.x + square.size - left] = True
-        _paste_colour(result, corners, filled, target[top:bottom, left:right] & inside)
+        inside[square.rect.moved(-around.left, -around.top).slices] = True
+        _paste_colour(result, around, filled, target.pixels[around.slices] & inside)
 
 
 def _diffuse(result: Image.Image, target: np.ndarray, hole: np.ndarray) -> None:
@@ -220,25 +179,11 @@ def _diffuse(result: Image.Image, target: np.ndarray, hole: np.ndarray) -> None:
     the 19 photos of photos-tuning, 200-400 specks of 2-6 px scored 0.37 dB higher and 1-3 px lines 0.57 dB, in
     a tenth of a second instead of 2-11 s. hole (a superset of target) holds no colour to diffuse.
     """
-    corners = _around(*_bounds(target), DIFFUSION_REACH, target.shape)
-    left, top, right, bottom = corners
-    rgb = np.ascontiguousarray(network_fill.as_rgb(np.asarray(result.crop(corners))))
-    unknown = hole[top:bottom, left:right].astype(np.uint8)
+    around = masking.bounding_rect(target).grown(DIFFUSION_REACH, *target.shape)
+    rgb = np.ascontiguousarray(network_fill.as_rgb(np.asarray(result.crop(around))))
+    unknown = hole[around.slices].astype(np.uint8)
     diffused = cv2.inpaint(rgb, unknown, DIFFUSION_RADIUS, cv2.INPAINT_NS)
-    _paste_colour(result, corners, diffused, target[top:bottom, left:right])
-
-
-def _bounds(target: np.ndarray) -> tuple[int, int, int, int]:
-    """The bounding rectangle of target's true pixels: top, left, bottom, right (exclusive ends)."""
-    rows, columns = np.flatnonzero(target.any(axis=1)), np.flatnonzero(target.any(axis=0))
-    return int(rows[0]), int(columns[0]), int(rows[-1]) + 1, int(columns[-1]) + 1
-
-
-def _around(
-    top: int, left: int, bottom: int, right: int, reach: int, shape: tuple[int, ...]
-) -> tuple[int, int, int, int]:
-    """The corners (left, top, right, bottom) of a rectangle grown by reach px on every side, inside the photo."""
-    return max(0, left - reach), max(0, top - reach), min(shape[1], right + reach), min(shape[0], bottom + reach)
+    _paste_colour(result, around, diffused, target[around.slices])
 
 
 def _interpolate(result: Image.Image, target: np.ndarray, unknown: np.ndarray) -> None:
@@ -246,12 +191,11 @@ def _interpolate(result: Image.Image, target: np.ndarray, unknown: np.ndarray) -
 
     unknown (a superset of target) holds no colour to blend. Only a crop reaching well beyond target is read.
     """
-    top, left, bottom, right = _bounds(target)
-    corners = _around(top, left, bottom, right, max(bottom - top, right - left), target.shape)
-    left, top, right, bottom = corners
-    crop = np.asarray(result.crop(corners))
-    blended = texture.interpolate(network_fill.as_rgb(crop), unknown[top:bottom, left:right])
-    _paste_colour(result, corners, blended, target[top:bottom, left:right])
+    bounds = masking.bounding_rect(target)
+    around = bounds.grown(max(bounds.height, bounds.width), *target.shape)
+    crop = np.asarray(result.crop(around))
+    blended = texture.interpolate(network_fill.as_rgb(crop), unknown[around.slices])
+    _paste_colour(result, around, blended, target[around.slices])
 
 
 def _too_little_for_the_network(hole: np.ndarray, input_size: int, on_warning: Warn) -> bool:
@@ -274,30 +218,20 @@ def _too_little_for_the_network(hole: np.ndarray, input_size: int, on_warning: W
 class _PoorFillWarnings:
     """The network's poor-fill warnings, one per hole the user gave, naming it rather than the squares it was cut into.
 
-    A hole is a connected hole of the whole mask (masking.hole_regions): a --box is named as it was
+    A hole is a connected hole of the network's hole (the plan's regions): a --box is named as it was
     given, a mask's hole by its bounding rectangle.
     """
 
-    def __init__(self, hole: np.ndarray, on_warning: Warn) -> None:
-        self._hole, self._on_warning = hole, on_warning
-        self._regions: list[masking.HoleRegion] | None = None  # found at the first warning: most fills have none
+    def __init__(self, regions: list[masking.HoleRegion], on_warning: Warn) -> None:
+        self._regions, self._on_warning = regions, on_warning
         self._warned: set[masking.HoleRegion] = set()
 
     def __call__(self, square: masking.Box, why: str) -> None:
-        """Warn about the hole that square covers, unless it was warned about already."""
-        if self._regions is None:
-            self._regions = masking.hole_regions(self._hole)
-        region = max(self._regions, key=lambda region: _overlap(region, square))
+        """Warn about the hole that square covers (the one its rectangle shares most with), unless warned already."""
+        region = max(self._regions, key=lambda region: region.rect.shared_area(square.rect))
         if region not in self._warned:
             self._warned.add(region)
             self._on_warning(f"the hole at {region} {why}")
-
-
-def _overlap(region: masking.HoleRegion, square: masking.Box) -> int:
-    """The area (px) that a hole's bounding rectangle and a square share."""
-    width = min(region.x1, square.x + square.size) - max(region.x0, square.x)
-    height = min(region.y1, square.y + square.size) - max(region.y0, square.y)
-    return max(width, 0) * max(height, 0)
 
 
 def sixteen_bit_fill(pixels: np.ndarray, filled: Image.Image, hole: np.ndarray) -> np.ndarray:
@@ -313,25 +247,6 @@ def sixteen_bit_fill(pixels: np.ndarray, filled: Image.Image, hole: np.ndarray) 
         colours = 1 if result.shape[2] == 2 else 3
         result[..., :colours][hole] = colour[..., :colours][hole]
     return result
-
-
-def _layers(hole: np.ndarray) -> Iterator[np.ndarray]:
-    """The hole in layers to fill one after another, those nearest the known pixels first; usually one layer.
-
-    A hole as tall as the photo's short side (a strip across a panorama, a box covering a whole side)
-    leaves windows with no known pixel, which the network fills black. So where a hole reaches farther
-    than a sixth of the short side from known pixels, the pixels within that distance are filled
-    first and count as known for the next layer.
-    """
-    reach = max(1, min(hole.shape) // 6)
-    if all(region.thickness <= 2 * reach for region in masking.hole_regions(hole)):
-        yield hole
-        return
-    remaining = hole.copy()
-    while remaining.any():
-        layer = remaining & (texture.distance_to_known(remaining) <= reach)
-        yield layer
-        remaining &= ~layer
 
 
 def texture_strength(
@@ -355,17 +270,18 @@ def texture_strength(
 
 
 def _add_texture(
-    result: Image.Image, hole: np.ndarray, input_size: int, factor: float, options: TextureOptions
+    result: Image.Image, network: hole_plan.HolePart, input_size: int, factor: float, options: TextureOptions
 ) -> None:
-    """Give the holes the detail of the photo around them (texture.py), in place, piece by piece.
+    """Give the network's holes the detail of the photo around them (texture.py), in place, piece by piece.
 
     A long hole (a stroke) is textured in pieces of about twice its thickness, at least options.tile px: the stage's
     time and memory then follow the hole's pixels, not its bounding rectangle (a stroke across a 12 MP photo
     took 86 s and 6.3 GB in one piece). A piece sees the pieces textured before it as known at its border
     (no seam between them), but never as a source. A square hole is one piece.
     """
+    hole = network.pixels
     done = np.zeros_like(hole)  # the hole pixels textured so far
-    for region in masking.hole_regions(hole):
+    for region in network.regions:
         strength = texture_strength(region, hole.shape, input_size, factor)
         pieces = masking.region_squares(hole, region, options.tile) if strength > 0 else []
         # A piece of a long hole searches few blocks, at a coarser scale: one matchTemplate costs the whole search
@@ -391,29 +307,24 @@ def _add_piece_texture(
     which every hole pixel already holds the network's fill: its guide. strength in (0, 1].
     """
     reach = max(options.min_reach, round(options.reach * piece.thickness))
-    square = piece.box
-    corners = _around(square.y, square.x, square.y + square.size, square.x + square.size, reach, hole.shape)
-    left, top, right, bottom = corners
-    crop = (slice(top, bottom), slice(left, right))
-    target = np.zeros((bottom - top, right - left), bool)
-    inside = (
-        slice(square.y - top, square.y + square.size - top),
-        slice(square.x - left, square.x + square.size - left),
-    )
+    square = piece.box.rect
+    around = square.grown(reach, *hole.shape)
+    target = np.zeros((around.height, around.width), bool)
+    inside = square.moved(-around.left, -around.top).slices
     target[inside] = hole[square.slices] & ~done[square.slices]
     if not target.any():
         return
     done[square.slices] |= target[inside]
-    guide = network_fill.as_rgb(np.asarray(result.crop(corners)))
-    textured = texture.add_texture(guide, target, strength, options, unknown=hole[crop])
-    _paste_colour(result, square.corners, textured[inside], target[inside])
+    guide = network_fill.as_rgb(np.asarray(result.crop(around)))
+    textured = texture.add_texture(guide, target, strength, options, unknown=hole[around.slices])
+    _paste_colour(result, square, textured[inside], target[inside])
 
 
-def _paste_colour(result: Image.Image, corners: tuple[int, int, int, int], rgb: np.ndarray, target: np.ndarray) -> None:
-    """Write uint8 RGB pixels into result's box at corners where target is true (alpha never changes)."""
-    region = np.array(result.crop(corners))
+def _paste_colour(result: Image.Image, rect: Rect, rgb: np.ndarray, target: np.ndarray) -> None:
+    """Write uint8 RGB pixels into result's rect where target is true (alpha never changes)."""
+    region = np.array(result.crop(rect))
     _write_colour(region, rgb, target)
-    result.paste(Image.fromarray(region), corners[:2])
+    result.paste(Image.fromarray(region), (rect.left, rect.top))
 
 
 def _write_colour(region: np.ndarray, rgb: np.ndarray, target: np.ndarray) -> None:
@@ -468,10 +379,10 @@ def comparison_image(before: Image.Image, after: Image.Image, mask: np.ndarray, 
     line = max(2, width // 400)
     # Outlines of at least 16 line widths: a thin stroke gets a row of boxes, not a band of red.
     for square, _ in masking.hole_squares(mask, min_side=16 * line):
+        left, top, right, bottom = square.rect
         for offset in (0, width + 16):
-            corners = [square.x + offset - line, square.y - line]
-            corners += [square.x + square.size + offset + line, square.y + square.size + line]
-            draw.rectangle(corners, outline=(255, 0, 0), width=line)
+            outline = [left + offset - line, top - line, right + offset + line, bottom + line]
+            draw.rectangle(outline, outline=(255, 0, 0), width=line)
     if pair.width > max_width:
         pair = pair.resize((max_width, round(pair.height * max_width / pair.width)), Image.Resampling.LANCZOS)
     return pair

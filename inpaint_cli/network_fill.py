@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from PIL import Image, ImageFilter
 
 from inpaint_cli import masking
 from inpaint_cli.runtime import Predictor
+
+if TYPE_CHECKING:
+    from inpaint_cli.hole_plan import HolePart
 
 BATCH = 16  # windows predicted together
 # Pixels around a scaled-down hole that also count as hole: bicubic scaling mixes input from up to 2 output
@@ -50,17 +53,17 @@ class _Window(NamedTuple):
 
 
 def context_window(
-    hole: masking.Box, height: int, width: int, input_size: int, factor: float, thickness: int | None = None
+    square: masking.Box, height: int, width: int, input_size: int, factor: float, thickness: int | None = None
 ) -> masking.Box:
-    """A square window around a hole's bounding square that the network sees.
+    """A square window around a square covering (part of) a hole that the network sees.
 
     About factor times the hole's thickness (default: the square's side; a stroke's width),
     never smaller than the network's input (small holes are filled at full resolution) nor
     than the square, shifted to stay inside the photo.
     """
-    side = max(input_size, math.ceil((thickness or hole.size) * factor), hole.size)
+    side = max(input_size, math.ceil((thickness or square.size) * factor), square.size)
     side = min(side, height, width)
-    centre_x, centre_y = hole.x + hole.size / 2, hole.y + hole.size / 2
+    centre_x, centre_y = square.x + square.size / 2, square.y + square.size / 2
     left = int(round(min(max(centre_x - side / 2, 0), width - side)))
     top = int(round(min(max(centre_y - side / 2, 0), height - side)))
     return masking.Box(left, top, side)
@@ -144,27 +147,30 @@ def predict_windows(predictor: Predictor, batch: np.ndarray, mirror: np.ndarray)
     return prediction
 
 
+def network_squares(part: HolePart, input_size: int, square_thicknesses: float = 2.0) -> list[masking.HoleSquare]:
+    """The squares the network fills one at a time (square_fills) that cover a part of the hole (a layer)."""
+    # A stroke is cut into squares of twice its width, at least half the input: long strokes in big photos scored
+    # 24.84 dB (Telea 24.34) against 22.56 dB with squares as tall as the stroke's bounding rectangle.
+    return masking.squares_covering(part.pixels, part.regions, input_size // 2, square_thicknesses)
+
+
 def square_fills(
     crop_of: CropOf,
     hole: np.ndarray,
+    squares: list[masking.HoleSquare],
     predictor: Predictor,
     context_factors: Sequence[float],
     flat_detail: tuple[float, float],
     mirror: bool,
     on_poor_fill: OnPoorFill,
-    target: np.ndarray | None = None,
-    square_thicknesses: float = 2.0,
 ) -> Iterator[SquareFill]:
-    """The network's fill of every square that covers holes (or only target's pixels), one square at a time.
+    """The network's fill of each of squares (network_squares), one square at a time.
 
     Each square is predicted in one window per context factor (a window shared by two
     factors only once); the windows' fills, scaled back to the square, are averaged.
-    Every hole pixel is unknown to the network; target, a part of the hole, is what to fill now.
+    Every pixel of hole is unknown to the network; squares cover what to fill now (all of it, or a layer).
     """
     size = predictor.input_size
-    # A stroke is cut into squares of twice its width, at least half the input: long strokes in big photos scored
-    # 24.84 dB (Telea 24.34) against 22.56 dB with squares as tall as the stroke's bounding rectangle.
-    squares = masking.hole_squares(hole if target is None else target, size // 2, square_thicknesses)
     windows = _windows(squares, hole, size, context_factors, on_poor_fill)
     needed = [0] * len(squares)
     for window in windows:

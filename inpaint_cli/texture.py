@@ -44,6 +44,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from inpaint_cli.boxes import Rect
 from inpaint_cli.fill_options import TextureOptions
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -94,9 +95,8 @@ def add_texture(
     thickness = 2 * float(distance_to_known(hole)[hole].max())
     scale = max(1, round(thickness / options.coarse))
     pad = max(options.smooth, int(3 * options.border_sigma))
-    box = (max(ys.min() - pad, 0), min(ys.max() + 1 + pad, hole.shape[0]))
-    box += (max(xs.min() - pad, 0), min(xs.max() + 1 + pad, hole.shape[1]))
-    here = (slice(box[0], box[1]), slice(box[2], box[3]))
+    box = Rect(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1).grown(pad, *hole.shape)
+    here = box.slices
     image_here, hole_here = image[here], hole[here]
     ring = _grow(hole_here, options.ring) & ~unknown[here]
     low_here = cv2.GaussianBlur(image_here, (0, 0), options.sigma)
@@ -178,7 +178,7 @@ def _sources(
     unknown: np.ndarray,
     scale: int,
     thickness: float,
-    box: tuple[int, int, int, int],
+    box: Rect,
     options: TextureOptions,
     line: Line | None = None,
     guide_coarse: np.ndarray | None = None,
@@ -199,12 +199,12 @@ def _sources(
         edge_costs = _edge_candidates(features[..., 0], hole, unknown, thickness, line, scale, options)
         offsets = np.array(sorted(set(map(tuple, offsets.tolist())) | set(edge_costs)), np.int64).reshape(-1, 2)
         line_costs = _line_costs(image, unknown, box, thickness, line, edge_costs, options)
-    shape = (box[1] - box[0], box[3] - box[2])
+    shape = (box.height, box.width)
     if len(offsets) == 0:
         empty = np.zeros(shape + (3,), np.float32)
         return empty, empty.copy(), empty.copy(), np.zeros(shape, bool), np.zeros(shape, np.float32)
     label = _labels(image, low, unknown, source_ok, offsets, box, options, line_costs)
-    inside = hole[box[0] : box[1], box[2] : box[3]]
+    inside = hole[box.slices]
     return _gather(image, low, source_ok, offsets, label, inside, box, options, line, guide_coarse)
 
 
@@ -215,7 +215,7 @@ def _gather(
     offsets: np.ndarray,
     label: np.ndarray,
     inside: np.ndarray,
-    box: tuple[int, int, int, int],
+    box: Rect,
     options: TextureOptions,
     line: Line | None,
     guide_coarse: np.ndarray | None,
@@ -436,9 +436,9 @@ def _lumas(features: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.stack([features[..., 0], features[..., 1:] @ LUMA], axis=-1))
 
 
-def _shifted(array: np.ndarray, dy: int, dx: int, box: tuple[int, int, int, int], fill: float) -> np.ndarray:
-    """array[y + dy, x + dx] for (y, x) in box = (top, bottom, left, right); fill where that is outside the array."""
-    t0, t1, l0, l1 = box
+def _shifted(array: np.ndarray, dy: int, dx: int, box: Rect, fill: float) -> np.ndarray:
+    """array[y + dy, x + dx] for (y, x) in box; fill where that is outside the array."""
+    l0, t0, l1, t1 = box
     out = np.full((t1 - t0, l1 - l0) + array.shape[2:], fill, array.dtype)
     height, width = array.shape[:2]
     a0, a1 = max(t0 + dy, 0), min(t1 + dy, height)
@@ -454,7 +454,7 @@ def _labels(
     unknown: np.ndarray,
     source_ok: np.ndarray,
     offsets: np.ndarray,
-    box: tuple[int, int, int, int],
+    box: Rect,
     options: TextureOptions,
     line_costs: _LineCosts | None = None,
 ) -> np.ndarray:
@@ -465,7 +465,7 @@ def _labels(
     On a line hole, plus line mode's terms (_with_line_cost).
     A running minimum over the offsets: memory for two planes of box, not one per offset.
     """
-    here = (slice(box[0], box[1]), slice(box[2], box[3]))
+    here = box.slices
     known = ~unknown[here]
     target = np.where(known[..., None], image[here], low[here])
     weight = np.where(known, 1.0, options.low_weight).astype(np.float32)
@@ -503,16 +503,16 @@ class _LineCosts(NamedTuple):
 def _line_costs(
     image: np.ndarray,
     unknown: np.ndarray,
-    box: tuple[int, int, int, int],
+    box: Rect,
     thickness: float,
     line: Line,
     edge_costs: dict[tuple[int, int], float],
     options: TextureOptions,
 ) -> _LineCosts:
     """Line mode's label-cost terms for a line hole (edge_costs: its edge candidates' ring matches)."""
-    known = ~unknown[box[0] : box[1], box[2] : box[3]]
+    known = ~unknown[box.slices]
     ring = _grow(~known, options.ring) & known
-    image_here = image[box[0] : box[1], box[2] : box[3]]
+    image_here = image[box.slices]
     miss = options.along_miss * float(image_here[ring].var(0).sum()) if ring.any() else 0.0
     step = options.along_step
     kernel = _line_kernel(options.along_length * thickness / step, options.along_width / step, line.angle)

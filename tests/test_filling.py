@@ -5,7 +5,7 @@ import pytest
 from conftest import landscape
 from PIL import Image, ImageOps
 
-from inpaint_cli import boxes, filling, image_fill, masking, runtime
+from inpaint_cli import boxes, filling, hole_plan, image_fill, masking, runtime
 from inpaint_cli.errors import UsageError
 
 
@@ -115,9 +115,10 @@ def test_a_hole_as_tall_as_the_photo_is_filled_from_its_sides_not_black(
 
 def test_the_hole_is_filled_in_one_layer_unless_it_reaches_far_from_known_pixels() -> None:
     ordinary = masking.draw_boxes([masking.Box(100, 50, 300)], 1000, 1500) > 0
-    assert [layer is ordinary for layer in image_fill._layers(ordinary)] == [True]
+    ordinary_layers = hole_plan.plan_holes(ordinary, filling.FillOptions()).layers
+    assert [layer.pixels is ordinary for layer in ordinary_layers] == [True]
     strip = masking.draw_boxes([masking.Box(1000, 0, 150)], 150, 2000) > 0
-    layers = list(image_fill._layers(strip))
+    layers = [layer.pixels for layer in hole_plan.plan_holes(strip, filling.FillOptions()).layers]
     assert len(layers) == 3  # 25 px at a time from each side: 75 px to the middle
     assert np.array_equal(np.logical_or.reduce(layers), strip) and not (layers[0] & layers[1]).any()
 

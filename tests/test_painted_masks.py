@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import landscape
 
-from inpaint_cli import filling, image_fill, masking, network_fill, runtime
+from inpaint_cli import filling, hole_plan, image_fill, masking, network_fill, runtime
 
 COLOUR = (30, 120, 200)
 
@@ -105,7 +105,8 @@ def _texture_stage_peak_bytes(photo: np.ndarray, hole: np.ndarray, guide: np.nda
     result = Image.fromarray(guide)
     tracemalloc.start()
     try:
-        image_fill._add_texture(result, hole, 128, 3.0, filling.FillOptions().texture_options)
+        network = hole_plan.HolePart(hole, masking.hole_regions(hole))
+        image_fill._add_texture(result, network, 128, 3.0, filling.FillOptions().texture_options)
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
