@@ -35,8 +35,10 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from inpaint_cli import evaluation, filling, images, runtime, training_photos
 from inpaint_cli.errors import InpaintError
+from inpaint_cli.files import images, training_photos
+from inpaint_cli.model import runtime
+from inpaint_cli.stages import evaluation, filling
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PHOTOS = REPO.parent / "shared" / "data" / "photos"

@@ -21,7 +21,9 @@ import numpy as np
 from big_photos import DEFAULT_PHOTOS, telea
 from PIL import Image, ImageDraw
 
-from inpaint_cli import evaluation, filling, images, runtime, training_photos
+from inpaint_cli.files import images, training_photos
+from inpaint_cli.model import runtime
+from inpaint_cli.stages import evaluation, filling
 
 
 def stroke_mask(rng: np.random.Generator, height: int, width: int, thickness: int) -> np.ndarray:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from fill_speed import DEFAULT_PHOTO, fill_command, make_photo, round_trip_in_own_process, run_checked, timed
 
-from inpaint_cli import model_folder
+from inpaint_cli.model import model_folder
 
 FLOOR_SCRIPT = """
 import os, sys, threading

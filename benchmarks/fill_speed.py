@@ -150,7 +150,9 @@ def main() -> None:
 
 def library_fill(photo: Path, target: Path, model: Path | None, hole: int, smooth: bool) -> Callable[[], None]:
     """A callable that fills the photo through the library, the model loaded beforehand."""
-    from inpaint_cli import filling, masking, runtime
+    from inpaint_cli.inpainting import masking
+    from inpaint_cli.model import runtime
+    from inpaint_cli.stages import filling
 
     predictor = runtime.load_predictor(model)  # loaded before timing
     with Image.open(photo) as image:

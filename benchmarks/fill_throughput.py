@@ -5,14 +5,15 @@ resized, JPEG quality 90), each with one 128 px --box and one free-hand stroke i
 then times the whole command `inpaint fill DIR --mask-dir MASKS --box ... --out-dir OUT` for:
   --jobs 1; --jobs 2 (one LiteRT/OpenCV thread per worker); two `--jobs 1` processes side by side on
   half the photos each (each with every core's threads: what oversubscribing the cores costs);
-  --cluster on a LocalCluster of 2 worker processes (1 thread each; the cluster's start is not timed).
+  --cluster on a LocalCluster of 2 worker processes (1 thread each), started for that run only (its start
+  is not timed; its idle processes would take CPU from the other runs).
 Every run's outputs are compared byte for byte with --jobs 1. Each kind runs --repeats times, round-robin,
 and its fastest run is kept: on a machine shared with other work the load varies from run to run (the
 load average at each run's start is printed). Reports photos/s, the speed-up over --jobs 1, CPU seconds
 per photo (user + system, of the command and its workers), the cluster's overhead per photo against
 --jobs 2 ((t_cluster - t_jobs2) / photos, wall and CPU) and the peak resident memory of each worker.
 
-Usage: nice python benchmarks/fill_throughput.py [--small 200] [--large 12] [--repeats 2] [--json results.json]
+Usage: python benchmarks/fill_throughput.py [--small 200] [--large 12] [--repeats 2] [--json results.json]
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +40,9 @@ REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "examples" / "picos_de_europa.jpg"
 SIZES = {"1 MP": (1152, 864), "12 MP": (4000, 3000)}
 BOX = 128
+# How often the workers' memory is read: every 50 ms took enough CPU (a /proc scan of the children each time)
+# to slow the runs that keep both cores busy; a worker's memory is steady from photo to photo.
+SAMPLE_SECONDS = 0.5
 COMMAND = [sys.executable, "-m", "inpaint_cli.cli", "fill"]
 
 
@@ -71,7 +77,7 @@ class PeakMemory:
         self._thread.start()
 
     def _sample(self) -> None:
-        while not self._stop.wait(0.05):
+        while not self._stop.wait(SAMPLE_SECONDS):
             for pid in self._pids():
                 try:
                     self.peaks[pid] = max(self.peaks.get(pid, 0), psutil.Process(pid).memory_info().rss)
@@ -126,9 +132,7 @@ def same_files(first: Path, second: Path) -> bool:
     )
 
 
-def measure(
-    work: Path, label: str, count: int, repeats: int, cluster_address: str, cluster_client: object
-) -> list[dict]:
+def measure(work: Path, label: str, count: int, repeats: int) -> list[dict]:
     """The rows of one photo size: each run repeated, round-robin, its fastest kept (the load of others varies)."""
     photos, masks = work / label / "photos", work / label / "masks"
     make_photos(photos, masks, count, SIZES[label], seed=count)
@@ -139,11 +143,12 @@ def measure(
         shutil.copy(photo, halves / str(index % 2) / photo.name)
 
     def cluster_run(out: Path) -> tuple[float, float, list[float]]:
-        cluster_client.run(_reset_peak)
-        cpu_before = sum(cluster_client.run(_own_cpu).values())
-        seconds, cpu, _ = timed_fill([[str(photos), *holes, "--out-dir", str(out), "--cluster", cluster_address]])
-        cpu += sum(cluster_client.run(_own_cpu).values()) - cpu_before
-        return seconds, cpu, sorted((kib / 2**10 for kib in cluster_client.run(_peak_kib).values()), reverse=True)
+        with local_cluster() as (address, client):
+            client.run(_reset_peak)
+            cpu_before = sum(client.run(_own_cpu).values())
+            seconds, cpu, _ = timed_fill([[str(photos), *holes, "--out-dir", str(out), "--cluster", address]])
+            cpu += sum(client.run(_own_cpu).values()) - cpu_before
+            return seconds, cpu, sorted((kib / 2**10 for kib in client.run(_peak_kib).values()), reverse=True)
 
     runs = {
         "--jobs 1": lambda out: timed_fill([[str(photos), *holes, "--out-dir", str(out)]], memory_of_process=True),
@@ -176,6 +181,24 @@ def measure(
     return list(best.values())
 
 
+@contextmanager
+def local_cluster() -> Iterator[tuple[str, object]]:
+    """A LocalCluster of 2 single-threaded worker processes on loopback, and a client of it, for one run only.
+
+    Started and stopped around each cluster run (not timed): alive during the other runs, its idle processes'
+    heartbeats took CPU from them, which cost --jobs 2 (both cores busy) several % and --jobs 1 nothing.
+    """
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield cluster.scheduler_address, client
+
+
 def _reset_peak() -> None:
     """Lets the next _peak_kib report this run's peak (Linux: writing 5 to clear_refs resets VmHWM)."""
     Path(f"/proc/{os.getpid()}/clear_refs").write_text("5")
@@ -196,22 +219,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="runs of each kind, round-robin; the fastest is kept")
     parser.add_argument("--json", type=Path, help="write the rows here")
     arguments = parser.parse_args()
-    from distributed import Client, LocalCluster
-
     load_before = os.getloadavg()
     rows = []
     with tempfile.TemporaryDirectory(prefix="fill-throughput-") as folder:
-        with (
-            LocalCluster(
-                n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-            ) as cluster,
-            Client(cluster) as client,
-        ):
-            for label, count in (("1 MP", arguments.small), ("12 MP", arguments.large)):
-                if count:
-                    rows.extend(
-                        measure(Path(folder), label, count, arguments.repeats, cluster.scheduler_address, client)
-                    )
+        for label, count in (("1 MP", arguments.small), ("12 MP", arguments.large)):
+            if count:
+                rows.extend(measure(Path(folder), label, count, arguments.repeats))
     by_run = {(row["photos"], row["run"]): row for row in rows}
     print(f"load average before: {load_before[0]:.2f}, after: {os.getloadavg()[0]:.2f} (on {os.cpu_count()} cores)")
     print("| photos | run | s | photos/s | x --jobs 1 | CPU s/photo | peak MiB per worker | identical | load |")

@@ -3,7 +3,7 @@
 Every hole is filled three ways through filling.fill_image, one context window at a time
 (each of filling.FillOptions.context_factors alone): with the network's fill only, with the smooth fill
 only (the model's last 3 channels), and as fill does (blended by filling.FillOptions.flat_detail). Each
-window's detail is network_fill.window_detail of its network input. Holes:
+window's detail is context_windows.window_detail of its network input. Holes:
 - the evaluate protocol on --val-photos (128 px squares, one hole of 16-48 px, --val-seed);
 - noise-painted square holes in the photos of --photos (big_photos.py's protocol, --holes per
   photo, --seed): 96 and 192 px at full size, and 43 px in the photos scaled down 2, 4 and 8x.
@@ -24,7 +24,10 @@ import numpy as np
 from big_photos import DEFAULT_PHOTOS, noise_painted, place_holes
 from PIL import Image
 
-from inpaint_cli import evaluation, filling, images, masking, network_fill, runtime, training_photos
+from inpaint_cli.files import images, training_photos
+from inpaint_cli.inpainting import context_windows, masking
+from inpaint_cli.model import runtime
+from inpaint_cli.stages import evaluation, filling
 
 FILLS = ("network", "smooth", "fill")
 DETAIL_EDGES = (0.0, 0.002, 0.003, 0.004, 0.005, 0.006, 0.008, 0.012, 0.02, np.inf)
@@ -61,7 +64,7 @@ def windows(
     models = variants(model)
     seen = set()
     for factor in OPTIONS.context_factors:
-        window = network_fill.context_window(box, height, width, model.input_size, factor)
+        window = context_windows.context_window(box, height, width, model.input_size, factor)
         if window in seen:
             continue
         seen.add(window)
@@ -70,8 +73,8 @@ def windows(
             name: evaluation.hole_psnr(original, filling.fill_image(holed, mask, options, one), mask)
             for name, one in models.items()
         }
-        window_input = network_fill.network_input(holed[window.slices], mask[window.slices], model.input_size)
-        yield Window(source, network_fill.window_detail(window_input), psnr)
+        window_input = context_windows.network_input(holed[window.slices], mask[window.slices], model.input_size)
+        yield Window(source, context_windows.window_detail(window_input), psnr)
 
 
 def validation_windows(folder: Path, seed: int, model: runtime.Predictor) -> Iterator[Window]:

@@ -20,7 +20,9 @@ from big_photos import telea
 from painted_masks import DEFAULT_PHOTOS, polyline
 from PIL import Image, ImageDraw
 
-from inpaint_cli import evaluation, filling, runtime, training_photos
+from inpaint_cli.files import training_photos
+from inpaint_cli.model import runtime
+from inpaint_cli.stages import evaluation, filling
 
 PHOTO = DEFAULT_PHOTOS.parent / "photos-tuning" / "endless-sky_myrabella2_2x.jpg"
 PEERS = {"NS": evaluation.navier_stokes_fill, "Telea": telea, "FSR": evaluation.fsr_fill}

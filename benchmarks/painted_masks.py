@@ -87,8 +87,10 @@ from big_photos import DEFAULT_PHOTOS, GRID_TILE, Hole, noise_painted, telea, wr
 from fill_speed import make_photo
 from PIL import Image
 
-from inpaint_cli import atomic_files, evaluation, filling, images, runtime, training_photos
 from inpaint_cli.errors import InpaintError
+from inpaint_cli.files import atomic_files, images, training_photos
+from inpaint_cli.model import runtime
+from inpaint_cli.stages import evaluation, filling
 
 TUNING_PHOTOS = DEFAULT_PHOTOS.parent / "photos-tuning"
 REFERENCE_SIDE = 4000  # px, the long side of a 12 MP (4000x3000) photo the sizes are given for

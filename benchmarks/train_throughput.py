@@ -1,9 +1,9 @@
 """Training images/s through the real input pipeline beside the same model fed from memory, plus XLA and bfloat16.
 
 Rows, all in one process on the default device (--rows picks and orders them):
-  input      the input pipeline alone: training.training_batches iterated without a model, i.e. how
+  input      the input pipeline alone: training_loop.training_batches iterated without a model, i.e. how
              fast it can feed with no model competing for the cores;
-  pipeline   the model fed by training.training_batches (the tf.data stream `inpaint train` fits on);
+  pipeline   the model fed by training_loop.training_batches (the tf.data stream `inpaint train` fits on);
   memory     the same model fed one batch of the same shape (the pipeline's first) over and over, from
              a tf.data.Dataset.from_tensors(batch).repeat() that does no work;
   xla        as memory, compiled with jit_compile=True (XLA);
@@ -12,7 +12,7 @@ Rows, all in one process on the default device (--rows picks and orders them):
   xla-bf16   both;
   pipeline-bf16, pipeline-xla   the pipeline row under bfloat16 or XLA.
 Every model row builds a fresh U-Net (model.build_unet, --width, the dataset's sample size, seed 0),
-compiles it as `inpaint train` does (training.compile_for_training: Adam on the cosine schedule,
+compiles it as `inpaint train` does (training_loop.compile_for_training: Adam on the cosine schedule,
 hole-weighted L1, hole PSNR) and runs one fit() of --warmup + --steps steps of --batch-size. The
 warm-up steps are not timed (tracing, XLA compiling, the pipeline's first shuffle window); the clock
 runs from the end of the last warm-up step to the end of fit(). Rows without xla use Keras's
@@ -67,7 +67,7 @@ BASELINE = "memory"
 
 def prepare_small(photos: Path, count: int, folder: Path) -> Path:
     """Prepare the first count photos of a folder (sorted by name) with `inpaint prepare`'s defaults."""
-    from inpaint_cli import dataset
+    from inpaint_cli.training import dataset
 
     files = sorted(path for path in photos.iterdir() if path.suffix.lower() in {".jpg", ".jpeg", ".png"})[:count]
     if not files:
@@ -91,8 +91,9 @@ def input_only(batches, warmup: int, steps: int) -> float:
 
 def fit_throughput(row: Row, batches, model_config, config, warmup: int, steps: int) -> float:
     """Images/s of fit() on a fresh model, warm-up steps left out."""
-    from inpaint_cli import network, training
     from inpaint_cli.backend import keras, tf
+    from inpaint_cli.model import network
+    from inpaint_cli.training import training_loop
 
     class StepClock(keras.callbacks.Callback):
         """Starts the clock when the last warm-up step ends; stops it when fit() ends."""
@@ -111,7 +112,7 @@ def fit_throughput(row: Row, batches, model_config, config, warmup: int, steps: 
     try:
         keras.utils.set_random_seed(0)
         unet = network.build_unet(model_config)
-        training.compile_for_training(unet, config, warmup + steps, jit_compile=row.jit_compile)
+        training_loop.compile_for_training(unet, config, warmup + steps, jit_compile=row.jit_compile)
         clock = StepClock()
         unet.fit(batches, epochs=1, steps_per_epoch=warmup + steps, callbacks=[clock], shuffle=False, verbose=0)
     finally:
@@ -136,13 +137,14 @@ def main() -> None:
         parser.error(f"unknown rows {unknown}" if unknown else "--warmup and --steps must be at least 1")
     load = os.getloadavg()[0]
 
-    from inpaint_cli import dataset, network, training
     from inpaint_cli.backend import keras, tf
+    from inpaint_cli.model import network
+    from inpaint_cli.training import dataset, training_loop
 
     with tempfile.TemporaryDirectory(prefix="train-throughput-") as temporary:
         folder = args.dataset or prepare_small(args.photos, args.photos_count, Path(temporary) / "dataset")
         manifest = dataset.load_manifest(folder)
-        config = training.TrainConfig(batch_size=args.batch_size, width=args.width)
+        config = training_loop.TrainConfig(batch_size=args.batch_size, width=args.width)
         model_config = network.ModelConfig(input_size=int(manifest["parameters"]["size"]), width=args.width)
         gpus = tf.config.list_physical_devices("GPU")
         print(
@@ -156,7 +158,7 @@ def main() -> None:
         speeds: dict[str, float] = {}
         for name in names:
             row = ROWS[name]
-            batches = training.training_batches(folder, manifest, config)
+            batches = training_loop.training_batches(folder, manifest, config)
             if row.feed == "none":
                 speeds[name] = input_only(batches, args.warmup, args.steps)
             else:

@@ -20,7 +20,7 @@ import typer
 from inpaint_cli import __version__
 from inpaint_cli.errors import InpaintError, OutputExists, TooManyPixels, UsageError
 from inpaint_cli.interrupts import TERMINATED_STATUS, Terminated, raise_on_sigterm
-from inpaint_cli.model_folder import BUNDLED
+from inpaint_cli.model.model_folder import BUNDLED
 from inpaint_cli.settings import (
     EVALUATION_SEED,
     EXPORT_TOLERANCE,
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
-    from inpaint_cli.filling import PhotoOutcome
+    from inpaint_cli.stages.filling import PhotoOutcome
 
 debug_mode = {"enabled": False}  # set by the global --debug option
 fast_exit = {"enabled": False}  # set by fill: run() may skip the interpreter's teardown
@@ -257,7 +257,7 @@ def prepare(
 
     Example: inpaint prepare photos/ --out dataset --size 128
     """
-    from inpaint_cli import dataset
+    from inpaint_cli.training import dataset
 
     with user_errors(), progress_bar() as progress:
         on_file = file_progress(progress, "Preparing")
@@ -338,7 +338,8 @@ def train(
     Example: inpaint train dataset --out my-model --epochs 40
     (fine-tuning the bundled model on more photos: add --init-from bundled --learning-rate 3e-4)
     """
-    from inpaint_cli import runtime, training
+    from inpaint_cli.model import runtime
+    from inpaint_cli.training import training_loop
 
     config = TrainConfig(
         epochs=epochs,
@@ -369,7 +370,7 @@ def train(
             raise UsageError("--resume and --restart exclude each other")
         start = "restart" if restart else "resume" if resume else "auto"
         command = command_line(context, skip={"resume", "restart"})
-        result = training.train(
+        result = training_loop.train(
             dataset_dir, out, config, on_epoch, start=start, strategy=strategy.value, on_start=on_start, command=command
         )
     if not result.chief:  # another worker of a cluster: the chief reports and writes the model folder
@@ -396,7 +397,7 @@ def export(
 
     Example: inpaint export my-model
     """
-    from inpaint_cli import export as litert_export
+    from inpaint_cli.stages import export as litert_export
 
     with user_errors(), console(stderr=True).status("Converting to LiteRT"):
         result = litert_export.export(model_dir, tolerance=tolerance)
@@ -474,8 +475,8 @@ def fill(
 
     Example: inpaint fill holiday.jpg --box 770,672,68 --out holiday-fixed.jpg
     """
-    from inpaint_cli import filling
-    from inpaint_cli.boxes import parse_box
+    from inpaint_cli.inpainting.rectangles import parse_box
+    from inpaint_cli.stages import filling
 
     fast_exit["enabled"] = True
     raise_on_sigterm()  # a folder run stopped by kill or timeout removes its half-written file, as Ctrl-C does
@@ -500,7 +501,7 @@ def fill(
             if cluster is not None:
                 if jobs != 1:
                     raise UsageError("--jobs is for this machine; a cluster's workers run as many as they were given")
-                from inpaint_cli import cluster_fill  # Dask: only here
+                from inpaint_cli.stages import cluster_fill  # Dask: only here
 
                 outcomes = cluster_fill.fill_on_cluster(cluster, request, options, on_photo)
             else:
@@ -618,7 +619,7 @@ def evaluate(
     """
     from rich.table import Table
 
-    from inpaint_cli import evaluation, filling
+    from inpaint_cli.stages import evaluation, filling
 
     with user_errors(), progress_bar() as progress:
         on_photo = file_progress(progress, "Evaluating")
@@ -666,7 +667,7 @@ def serve(
     """
     stopped = False
     with user_errors():
-        from inpaint_cli import serving  # Starlette and uvicorn: only here
+        from inpaint_cli.stages import serving  # Starlette and uvicorn: only here
 
         config = serving.ServeConfig(host, port, model, open_browser, max_pixels)
         try:

@@ -64,7 +64,7 @@ def photo_folder(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained 32 px model with 4 filters, saved like `inpaint train` saves one."""
-    from inpaint_cli import network
+    from inpaint_cli.model import network
 
     folder = tmp_path_factory.mktemp("tiny_model")
     config = network.ModelConfig(input_size=32, width=4, bottleneck_dilations=(1, 2))
@@ -138,7 +138,7 @@ def start_server(*arguments: str, timeout: float = 60, env: dict[str, str] | Non
 
 def prepared_dataset(tmp_path_factory: pytest.TempPathFactory, photos: int, config: object) -> Path:
     """A dataset prepared (dataset.prepare with config) from that many small generated photos."""
-    from inpaint_cli import dataset
+    from inpaint_cli.training import dataset
 
     folder = tmp_path_factory.mktemp("photos")
     for index in range(photos):

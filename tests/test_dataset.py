@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inpaint_cli import dataset
 from inpaint_cli.errors import InpaintError, OutputExists, UsageError
+from inpaint_cli.training import dataset
 
 CONFIG = dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, val_fraction=0.25, seed=3)
 

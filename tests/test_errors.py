@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from PIL import Image
 from typer.testing import CliRunner
 
-from inpaint_cli import boxes, images
 from inpaint_cli.cli import app
 from inpaint_cli.errors import InpaintError, UsageError
+from inpaint_cli.files import images
+from inpaint_cli.inpainting import rectangles
 
 runner = CliRunner()
 
@@ -219,7 +220,7 @@ def test_unknown_command_and_option() -> None:
 @settings(max_examples=300, deadline=None)
 def test_box_parsing_gives_a_box_or_a_clear_error(text: str) -> None:
     try:
-        box = boxes.parse_box(text)
+        box = rectangles.parse_box(text)
     except UsageError as error:
         assert "box" in str(error)
     else:

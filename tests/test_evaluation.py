@@ -13,9 +13,10 @@ from conftest import landscape
 from PIL import Image
 from typer.testing import CliRunner
 
-from inpaint_cli import evaluation, masking
 from inpaint_cli.cli import app
 from inpaint_cli.errors import InpaintError, UsageError
+from inpaint_cli.inpainting import masking
+from inpaint_cli.stages import evaluation
 
 runner = CliRunner()
 ALL_METHODS = ["model", "shiftmap", "fsr", "telea", "ns", "biharmonic", "mean"]

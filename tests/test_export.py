@@ -7,9 +7,12 @@ from conftest import landscape
 from PIL import Image
 from typer.testing import CliRunner
 
-from inpaint_cli import export, filling, masking, runtime, settings
+from inpaint_cli import settings
 from inpaint_cli.cli import app
 from inpaint_cli.errors import InpaintError, UsageError
+from inpaint_cli.inpainting import masking
+from inpaint_cli.model import runtime
+from inpaint_cli.stages import export, filling
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +25,7 @@ def exported_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory)
 
 
 def test_export_writes_a_tflite_that_matches_keras(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from inpaint_cli import network
+    from inpaint_cli.model import network
 
     folder = tmp_path / "model"
     shutil.copytree(tiny_model_dir, folder)

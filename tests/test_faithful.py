@@ -19,8 +19,9 @@ from conftest import landscape, small_prepare_args
 from PIL import Image
 from typer.testing import CliRunner
 
-from inpaint_cli import atomic_files, boxes, images, masking
 from inpaint_cli.cli import app
+from inpaint_cli.files import atomic_files, images
+from inpaint_cli.inpainting import masking, rectangles
 
 runner = CliRunner()
 
@@ -211,7 +212,7 @@ def test_a_folder_fill_off_a_terminal_prints_no_blank_line(tmp_path: Path) -> No
 
 def test_negative_box_numbers_are_called_negative() -> None:
     with pytest.raises(masking.UsageError, match="box '-1,0,10' has a negative number"):
-        boxes.parse_box("-1,0,10")
+        rectangles.parse_box("-1,0,10")
 
 
 def test_quality_says_when_it_does_not_apply(tmp_path: Path) -> None:
@@ -448,7 +449,7 @@ def test_a_mask_covering_the_whole_photo_is_an_error_not_a_black_image(tmp_path:
     assert lines(result) == ["Error: the holes cover all of photo.png: no pixel is left to fill them from"]
     assert not (tmp_path / "photo.filled.png").exists()
     with pytest.raises(masking.UsageError, match="covers the whole image"):
-        from inpaint_cli import filling
+        from inpaint_cli.stages import filling
 
         filling.fill_image(Image.open(photo), np.ones((40, 48), bool))
 

@@ -16,8 +16,9 @@ from conftest import landscape
 from PIL import Image, PngImagePlugin
 from typer.testing import CliRunner
 
-from inpaint_cli import encoded_files, images, masking, photo_writing
 from inpaint_cli.cli import app
+from inpaint_cli.files import encoded_files, images, photo_writing
+from inpaint_cli.inpainting import masking
 
 runner = CliRunner()
 BOX = masking.Box(10, 12, 12)
@@ -173,8 +174,8 @@ def png_bytes(pixels: np.ndarray) -> bytes:
 def test_serve_fills_a_turned_tiff_and_a_phone_jpeg_with_a_second_image(tmp_path: Path) -> None:
     from starlette.testclient import TestClient
 
-    from inpaint_cli import serving
-    from inpaint_cli.image_fill import bundled_predictor
+    from inpaint_cli.inpainting.image_fill import bundled_predictor
+    from inpaint_cli.stages import serving
 
     client = TestClient(serving.create_app(bundled_predictor()))
     upright = turned_tiff(tmp_path / "turned.tif", 6, "tiff_lzw")

@@ -11,7 +11,7 @@ import pytest
 from conftest import landscape
 from PIL import Image
 
-from inpaint_cli import export
+from inpaint_cli.stages import export
 
 FAKE = 'open({marker!r}, "a").write(__name__ + "\\n")\nraise ImportError("tensorflow must not be imported")\n'
 
@@ -77,8 +77,8 @@ def test_the_command_exits_with_the_error_status_and_one_line(tmp_path: Path) ->
 
 
 def test_fill_can_plan_and_start_decoding_before_numpy_loads() -> None:
-    """filling, planning and images import neither numpy nor OpenCV: the first photo decodes while they load."""
-    modules = "inpaint_cli.cli, inpaint_cli.filling, inpaint_cli.planning, inpaint_cli.images"
+    """filling, fill_paths and images import neither numpy nor OpenCV: the first photo decodes while they load."""
+    modules = "inpaint_cli.cli, inpaint_cli.stages.filling, inpaint_cli.stages.fill_paths, inpaint_cli.files.images"
     check = f"import sys, {modules}; print('numpy' in sys.modules or 'cv2' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -88,7 +88,8 @@ def test_fill_can_plan_and_start_decoding_before_numpy_loads() -> None:
 SPY_ON_THE_READER = """
 import sys
 from typer.testing import CliRunner
-from inpaint_cli import cli, images
+from inpaint_cli import cli
+from inpaint_cli.files import images
 numpy_loaded_when_decoding_began = []
 start = images.PhotoReader.__init__
 def spy(reader, *args, **kwargs):

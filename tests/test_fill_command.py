@@ -8,8 +8,9 @@ from conftest import landscape
 from PIL import Image
 from typer.testing import CliRunner
 
-from inpaint_cli import atomic_files, filling, photo_writing
 from inpaint_cli.cli import app
+from inpaint_cli.files import atomic_files, photo_writing
+from inpaint_cli.stages import filling
 
 runner = CliRunner()
 

@@ -5,8 +5,10 @@ import pytest
 from conftest import landscape
 from PIL import Image, ImageOps
 
-from inpaint_cli import boxes, filling, hole_plan, image_fill, masking, runtime
 from inpaint_cli.errors import UsageError
+from inpaint_cli.inpainting import hole_plan, image_fill, masking, rectangles
+from inpaint_cli.model import runtime
+from inpaint_cli.stages import filling
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +57,7 @@ def test_grayscale_and_alpha_keep_their_mode(tiny_model: runtime.Predictor, mode
 def test_box_outside_the_photo_names_box_and_size() -> None:
     image = Image.fromarray(landscape(600, 800, seed=3))
     with pytest.raises(UsageError, match=r"box 790,590,50 lies outside photo.png \(800x600\)"):
-        image_fill.hole_mask([boxes.parse_box("790,590,50")], None, *image.size, name="photo.png")
+        image_fill.hole_mask([rectangles.parse_box("790,590,50")], None, *image.size, name="photo.png")
 
 
 def test_jpeg_metadata_survives(tiny_model_dir: Path, tmp_path: Path) -> None:

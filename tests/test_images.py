@@ -5,8 +5,8 @@ import pytest
 from conftest import landscape
 from PIL import Image
 
-from inpaint_cli import images
 from inpaint_cli.errors import InpaintError
+from inpaint_cli.files import images
 
 
 def test_photo_reader_reads_ahead_in_order_and_raises_a_bad_photos_error_in_the_caller(tmp_path: Path) -> None:

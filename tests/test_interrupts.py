@@ -12,7 +12,7 @@ from PIL import Image
 TERMINATED_WHILE_WRITING = """
 import os, signal, sys
 from pathlib import Path
-from inpaint_cli import atomic_files, photo_writing
+from inpaint_cli.files import atomic_files, photo_writing
 from inpaint_cli.cli import run
 
 save_photo = photo_writing.save_photo

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from inpaint_cli import boxes, masking, network_fill
 from inpaint_cli.errors import UsageError
+from inpaint_cli.inpainting import context_windows, masking, rectangles
 
 
 @pytest.mark.parametrize(
@@ -13,13 +13,13 @@ from inpaint_cli.errors import UsageError
     [("10,20,30", masking.Box(10, 20, 30)), (" 0, 0 ,1 ", masking.Box(0, 0, 1)), ("7,8,9", masking.Box(7, 8, 9))],
 )
 def test_parse_box_accepts_three_whole_numbers(text: str, expected: masking.Box) -> None:
-    assert boxes.parse_box(text) == expected
+    assert rectangles.parse_box(text) == expected
 
 
 @pytest.mark.parametrize("text", ["10,10", "a,b,c", "1,2,3,4", "", "-1,2,3", "1,2,0", "1.5,2,3", "1,,3"])
 def test_parse_box_rejects_malformed_text_naming_it(text: str) -> None:
     with pytest.raises(UsageError, match="box"):
-        boxes.parse_box(text)
+        rectangles.parse_box(text)
 
 
 def test_draw_boxes_marks_exactly_the_squares() -> None:
@@ -104,9 +104,9 @@ def test_a_diagonal_stroke_is_cut_into_squares_of_about_twice_its_width() -> Non
     assert covered[hole].all()
     # The context window follows the stroke's width: 3 x 22 px is under the input, so full resolution.
     square, thickness = squares[0]
-    assert network_fill.context_window(square, 800, 1200, 128, 3.0, thickness).size == 128
-    assert network_fill.context_window(square, 800, 1200, 128, 10.0, thickness).size == 10 * thickness  # not 10 x 42
-    assert network_fill.context_window(masking.Box(0, 0, 96), 800, 1200, 128, 3.0).size == 288  # a square: its side
+    assert context_windows.context_window(square, 800, 1200, 128, 3.0, thickness).size == 128
+    assert context_windows.context_window(square, 800, 1200, 128, 10.0, thickness).size == 10 * thickness  # not 10 x 42
+    assert context_windows.context_window(masking.Box(0, 0, 96), 800, 1200, 128, 3.0).size == 288  # a square: its side
 
 
 def test_hole_squares_of_a_hole_in_the_far_corner_and_of_no_hole() -> None:
@@ -172,7 +172,7 @@ def test_fill_image_and_mask_files_take_a_red_stroke_and_skip_transparent_white(
     """The Python API (a Pillow mask), a mask file (--mask, --mask-dir) and an anti-aliased JPEG mask agree."""
     from conftest import landscape
 
-    from inpaint_cli import image_fill
+    from inpaint_cli.inpainting import image_fill
 
     mask, expected = rule_mask(band=6, width=80)
     height = len(expected)

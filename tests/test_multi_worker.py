@@ -22,10 +22,11 @@ import numpy as np
 import pytest
 from conftest import prepared_dataset
 
-from inpaint_cli import cluster, dataset, runtime, training
+from inpaint_cli.model import runtime
+from inpaint_cli.training import cluster, dataset, training_loop
 
 PREPARE = dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, val_fraction=0.25, seed=0)
-CONFIG = training.TrainConfig(epochs=2, batch_size=4, learning_rate=3e-3, width=2, seed=0)
+CONFIG = training_loop.TrainConfig(epochs=2, batch_size=4, learning_rate=3e-3, width=2, seed=0)
 OPTIONS = ["--epochs", "2", "--batch-size", "4", "--learning-rate", "0.003", "--width", "2"]
 FINISHED_FILES = ["history.csv", "model.json", "model.keras", "preview.png"]
 
@@ -125,7 +126,7 @@ def test_two_workers_train_and_learn_what_one_machine_learns(dataset_dir: Path, 
     # (measured: losses within 1e-6 relative). A worker that applied only its own half's gradient, or a
     # loss divided by the per-worker batch, moves these curves by whole percents.
     started = time.perf_counter()
-    one = training.train(dataset_dir, tmp_path / "one", CONFIG, lambda *report: None, strategy="default")
+    one = training_loop.train(dataset_dir, tmp_path / "one", CONFIG, lambda *report: None, strategy="default")
     one_seconds = time.perf_counter() - started
     assert one.card["strategy"]["replicas"] == 1
     one_rows = history(tmp_path / "one")

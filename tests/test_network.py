@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from inpaint_cli import network
 from inpaint_cli.backend import keras
 from inpaint_cli.errors import InpaintError
+from inpaint_cli.model import network
 
 
 def holed_gradient(size: int, hole: slice) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 from conftest import landscape
 
-from inpaint_cli import filling, masking, network_fill, runtime
+from inpaint_cli.inpainting import context_windows, masking
+from inpaint_cli.model import runtime
+from inpaint_cli.stages import filling
 
 FLAT = filling.FillOptions().flat_detail
 
@@ -16,40 +18,40 @@ def tiny_model(tiny_model_dir: Path) -> runtime.Predictor:
 
 def test_context_window_holds_the_hole_and_stays_inside() -> None:
     for hole in [masking.Box(0, 0, 10), masking.Box(990, 490, 10), masking.Box(400, 200, 200)]:
-        window = network_fill.context_window(hole, height=500, width=1000, input_size=128, factor=3.0)
+        window = context_windows.context_window(hole, height=500, width=1000, input_size=128, factor=3.0)
         assert 0 <= window.x and window.x + window.size <= 1000
         assert 0 <= window.y and window.y + window.size <= 500
         assert window.x <= hole.x and hole.x + hole.size <= window.x + window.size
         assert window.y <= hole.y and hole.y + hole.size <= window.y + window.size
-    assert network_fill.context_window(masking.Box(500, 200, 10), 500, 1000, 128, 3.0).size == 128  # full resolution
-    assert network_fill.context_window(masking.Box(400, 100, 100), 500, 1000, 128, 3.0).size == 300
+    assert context_windows.context_window(masking.Box(500, 200, 10), 500, 1000, 128, 3.0).size == 128  # full resolution
+    assert context_windows.context_window(masking.Box(400, 100, 100), 500, 1000, 128, 3.0).size == 300
 
 
 def test_window_detail_is_the_mean_step_between_known_neighbours() -> None:
     window = np.zeros((8, 8, 4), np.float32)
     window[:, :, :3] = 0.5
-    assert network_fill.window_detail(window) == 0.0
+    assert context_windows.window_detail(window) == 0.0
     window[:, 4:, :3] = 0.6  # one vertical edge: 8 of the 112 neighbour pairs step by 0.1
-    assert network_fill.window_detail(window) == pytest.approx(0.1 * 8 / 112)
+    assert context_windows.window_detail(window) == pytest.approx(0.1 * 8 / 112)
     window[2:4, 2:4, :3], window[2:4, 2:4, 3] = 0.0, 1.0  # a hole: its pixels and pairs do not count
-    assert network_fill.window_detail(window) == pytest.approx(0.1 * 6 / 100)
+    assert context_windows.window_detail(window) == pytest.approx(0.1 * 6 / 100)
     window[::2, :, 3], window[1::2, 1::2, 3] = 1.0, 1.0  # no two known pixels touch: nothing says it is flat
-    assert network_fill.window_detail(window) == float("inf")
+    assert context_windows.window_detail(window) == float("inf")
 
 
 def test_flat_windows_take_the_smooth_fill_and_detailed_ones_the_networks() -> None:
     fill, smooth = np.full((4, 4, 3), 0.2, np.float32), np.full((4, 4, 3), 0.6, np.float32)
     prediction = np.concatenate([fill, smooth], axis=-1)
     flat = np.zeros((4, 4, 4), np.float32)
-    assert np.allclose(network_fill.fill_colours(prediction, flat, FLAT), 0.6)
+    assert np.allclose(context_windows.fill_colours(prediction, flat, FLAT), 0.6)
     striped = flat.copy()
     striped[:, ::2, :3] = 0.1  # every horizontal step is 0.1: far above FLAT_DETAIL
-    assert np.allclose(network_fill.fill_colours(prediction, striped, FLAT), 0.2)
+    assert np.allclose(context_windows.fill_colours(prediction, striped, FLAT), 0.2)
     low, high = FLAT
     halfway = flat.copy()
     halfway[:, ::2, :3] = (low + high) / 2 * 24 / 12  # 12 of the 24 pairs step
-    assert np.allclose(network_fill.fill_colours(prediction, halfway, FLAT), 0.4)
-    assert network_fill.fill_colours(fill, flat, FLAT) is fill  # a 3-channel model has no smooth fill
+    assert np.allclose(context_windows.fill_colours(prediction, halfway, FLAT), 0.4)
+    assert context_windows.fill_colours(fill, flat, FLAT) is fill  # a 3-channel model has no smooth fill
 
 
 def test_a_flat_sky_takes_the_smooth_fill_and_a_textured_photo_the_networks(tiny_model: runtime.Predictor) -> None:

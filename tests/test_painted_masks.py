@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from conftest import landscape
 
-from inpaint_cli import filling, hole_plan, image_fill, masking, network_fill, runtime
+from inpaint_cli.inpainting import context_windows, hole_plan, image_fill, masking
+from inpaint_cli.model import runtime
+from inpaint_cli.stages import filling
 
 COLOUR = (30, 120, 200)
 
@@ -75,10 +77,10 @@ def test_specks_share_network_windows() -> None:
         cv2.circle(speckled, (int(rng.integers(0, 1000)), int(rng.integers(0, 1000))), int(rng.integers(1, 4)), 1, -1)
     hole = speckled > 0
     squares = masking.hole_squares(hole, min_side=64)
-    windows = network_fill._windows(squares, hole, 128, (3.0, 6.0), lambda square, why: None)
+    windows = context_windows._windows(squares, hole, 128, (3.0, 6.0), lambda square, why: None)
     assert sorted(index for window in windows for index in window.square_indices) == list(range(len(squares)))
     assert len(windows) < len(squares) / 2.5
-    assert not any(network_fill._mirrored(window, squares, 128) for window in windows)
+    assert not any(context_windows._mirrored(window, squares, 128) for window in windows)
 
 
 def test_specks_are_filled_as_well_in_shared_windows_as_alone(bundled: runtime.Predictor) -> None:

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 import painted_masks  # noqa: E402
 
-from inpaint_cli.filling import FillOptions  # noqa: E402
+from inpaint_cli.stages.filling import FillOptions  # noqa: E402
 
 
 def striped_photos() -> list[np.ndarray]:

@@ -18,12 +18,13 @@ import pytest
 from conftest import prepared_dataset
 from typer.testing import CliRunner
 
-from inpaint_cli import cluster, dataset, runtime, storage, training
 from inpaint_cli.cli import app
 from inpaint_cli.errors import InpaintError, UsageError
+from inpaint_cli.model import runtime
+from inpaint_cli.training import cluster, dataset, storage, training_loop
 
 PREPARE = dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, val_fraction=0.25, seed=0)
-TINY = training.TrainConfig(epochs=3, batch_size=4, learning_rate=3e-3, width=2, seed=0)
+TINY = training_loop.TrainConfig(epochs=3, batch_size=4, learning_rate=3e-3, width=2, seed=0)
 ONE_EPOCH = dataclasses.replace(TINY, epochs=1)
 FINISHED_FILES = ["history.csv", "model.json", "model.keras", "preview.png"]
 runner = CliRunner()
@@ -99,10 +100,10 @@ def test_a_killed_run_resumes_and_counts_each_epoch_once(dataset_dir: Path, tmp_
 
 @pytest.mark.slow
 def test_an_interrupted_run_resumes_to_the_result_of_an_uninterrupted_one(dataset_dir: Path, tmp_path: Path) -> None:
-    whole = training.train(dataset_dir, tmp_path / "whole", TINY, no_report)
+    whole = training_loop.train(dataset_dir, tmp_path / "whole", TINY, no_report)
     folder = tmp_path / "cut"
-    with pytest.raises(training.TrainingInterrupted) as stopped:
-        training.train(dataset_dir, folder, TINY, interrupt_after(1))
+    with pytest.raises(training_loop.TrainingInterrupted) as stopped:
+        training_loop.train(dataset_dir, folder, TINY, interrupt_after(1))
     assert str(stopped.value) == "interrupted after epoch 1 of 3; run the same command again to resume"
     assert stopped.value.exit_code == 130
     assert history_epochs(folder) == [1] and not (folder / "model.json").exists()
@@ -111,7 +112,7 @@ def test_an_interrupted_run_resumes_to_the_result_of_an_uninterrupted_one(datase
 
     other = dataclasses.replace(TINY, epochs=4, learning_rate=1e-3)
     with pytest.raises(UsageError) as refused:
-        training.train(dataset_dir, folder, other, no_report)
+        training_loop.train(dataset_dir, folder, other, no_report)
     assert str(refused.value) == (
         f"{folder} holds an interrupted run with other options "
         "(--epochs was 3, now 4; --learning-rate was 0.003, now 0.001); "
@@ -122,7 +123,7 @@ def test_an_interrupted_run_resumes_to_the_result_of_an_uninterrupted_one(datase
     # What a kill in the middle of atomic writes leaves behind is swept away on resuming.
     (folder / ".tmp-a1b2c3-model.keras").write_bytes(b"half a model")
     (folder / ".backup" / ".tmp-d4e5f6-epoch-0002.weights.h5").write_bytes(b"half the weights")
-    resumed = training.train(dataset_dir, folder, TINY, no_report, start="resume")
+    resumed = training_loop.train(dataset_dir, folder, TINY, no_report, start="resume")
     assert resumed.resumed_from == 1 and resumed.card["resumed_at_epochs"] == [1]
     assert history_epochs(folder) == [1, 2, 3]
     assert sorted(path.name for path in folder.iterdir()) == FINISHED_FILES
@@ -141,9 +142,9 @@ def test_ctrl_c_in_train_prints_how_to_resume_and_exits_130(
     dataset_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def interrupted(*arguments: object, **options: object) -> None:
-        raise training.TrainingInterrupted(7, 40)
+        raise training_loop.TrainingInterrupted(7, 40)
 
-    monkeypatch.setattr(training, "train", interrupted)
+    monkeypatch.setattr(training_loop, "train", interrupted)
     result = runner.invoke(app, ["train", str(dataset_dir), "--out", str(tmp_path / "model")])
     assert result.exit_code == 130
     assert result.output == "Error: interrupted after epoch 7 of 40; run the same command again to resume\n"
@@ -151,7 +152,7 @@ def test_ctrl_c_in_train_prints_how_to_resume_and_exits_130(
 
 def test_nothing_to_resume_is_refused(dataset_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(UsageError) as refused:
-        training.train(dataset_dir, tmp_path / "model", TINY, no_report, start="resume")
+        training_loop.train(dataset_dir, tmp_path / "model", TINY, no_report, start="resume")
     assert str(refused.value) == (
         f"nothing to resume in {tmp_path / 'model'}: it holds no interrupted run (.backup/); "
         "leave out --resume to start one"
@@ -162,17 +163,19 @@ def test_nothing_to_resume_is_refused(dataset_dir: Path, tmp_path: Path) -> None
 def test_a_finished_model_is_replaced_only_with_restart(dataset_dir: Path, tmp_path: Path) -> None:
     folder = finished_folder(tmp_path / "model")
     with pytest.raises(UsageError) as refused:
-        training.train(dataset_dir, folder, ONE_EPOCH, no_report)
+        training_loop.train(dataset_dir, folder, ONE_EPOCH, no_report)
     assert str(refused.value) == (
         f"{folder} already holds a trained model (model.json); "
         "use --restart to train it again from scratch, or choose another --out"
     )
     with pytest.raises(UsageError, match="holds a finished model, not an interrupted run; use --restart"):
-        training.train(dataset_dir, folder, ONE_EPOCH, no_report, start="resume")
+        training_loop.train(dataset_dir, folder, ONE_EPOCH, no_report, start="resume")
     assert (folder / "model.json").read_text() == "{}"
 
     (folder / "model.tflite").write_bytes(b"an export of the old model")
-    result = training.train(dataset_dir, folder, dataclasses.replace(ONE_EPOCH, seed=1), no_report, start="restart")
+    result = training_loop.train(
+        dataset_dir, folder, dataclasses.replace(ONE_EPOCH, seed=1), no_report, start="restart"
+    )
     assert result.card["training"]["seed"] == 1 and result.resumed_from == 0
     assert result.notes == [
         f"Removed the old model.tflite of an earlier run; `inpaint export {folder}` makes a fresh one."
@@ -226,14 +229,14 @@ from inpaint_cli.backend import tf, keras
 tf.config.set_visible_devices([], "GPU")
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from inpaint_cli import training
+from inpaint_cli.training import training_loop
 from inpaint_cli.errors import UsageError
 
 dataset_dir, out = sys.argv[1], sys.argv[2]
-config = training.TrainConfig(epochs=2, batch_size=4, learning_rate=3e-3, width=2, seed=0)
+config = training_loop.TrainConfig(epochs=2, batch_size=4, learning_rate=3e-3, width=2, seed=0)
 runs = {}
 for name in ("default", "mirrored"):
-    result = training.train(dataset_dir, f"{out}/{name}", config, lambda *report: None, strategy=name)
+    result = training_loop.train(dataset_dir, f"{out}/{name}", config, lambda *report: None, strategy=name)
     model = keras.saving.load_model(f"{out}/{name}/model.keras", compile=False)
     runs[name] = {
         "replicas": result.card["strategy"]["replicas"],
@@ -241,7 +244,7 @@ for name in ("default", "mirrored"):
         "weights": np.concatenate([weights.ravel() for weights in model.get_weights()]).tolist(),
     }
 try:
-    training.train(dataset_dir, f"{out}/odd", training.TrainConfig(batch_size=5), print, strategy="mirrored")
+    training_loop.train(dataset_dir, f"{out}/odd", training_loop.TrainConfig(batch_size=5), print, strategy="mirrored")
 except UsageError as error:
     runs["odd_batch"] = str(error)
 print(json.dumps(runs))
@@ -280,13 +283,13 @@ def test_dataset_and_model_folders_may_be_gfile_urls(dataset_dir: Path, tmp_path
     assert storage.read_bytes(f"{ram}/ds/train-00000.tfrecord") == (dataset_dir / "train-00000.tfrecord").read_bytes()
 
     # The dataset through a file:// URL (the non-local code path), the model into ram://.
-    result = training.train(f"file://{dataset_dir}", f"{ram}/model", ONE_EPOCH, no_report)
+    result = training_loop.train(f"file://{dataset_dir}", f"{ram}/model", ONE_EPOCH, no_report)
     assert result.card["dataset"]["path"] == f"file://{dataset_dir}"
     assert storage.glob(f"{ram}/model/*") == [f"{ram}/model/{name}" for name in FINISHED_FILES]
     assert not storage.exists(f"{ram}/model/.backup")
     assert json.loads(storage.read_text(f"{ram}/model/model.json")) == result.card
     with pytest.raises(UsageError, match="already holds a trained model"):
-        training.train(str(dataset_dir), f"{ram}/model", ONE_EPOCH, no_report)  # a plain string path too
+        training_loop.train(str(dataset_dir), f"{ram}/model", ONE_EPOCH, no_report)  # a plain string path too
 
 
 def test_storage_writes_atomically_and_reports_bad_paths(tmp_path: Path) -> None:

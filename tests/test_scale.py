@@ -15,8 +15,8 @@ from conftest import landscape, takes_ctrl_c
 from PIL import Image
 from typer.testing import CliRunner
 
-from inpaint_cli import cluster_fill
 from inpaint_cli.cli import app
+from inpaint_cli.stages import cluster_fill
 
 pytestmark = pytest.mark.slow  # starts worker processes
 runner = CliRunner()
@@ -181,7 +181,7 @@ def test_fill_pairs_fills_a_list_or_a_bag_inside_a_dask_pipeline(
     import dask.bag
     from distributed import Client
 
-    from inpaint_cli.boxes import Box
+    from inpaint_cli.inpainting.rectangles import Box
 
     photos = sorted(twenty_photos.glob("*.png"))[:3]
     pairs = [(str(photo), None) for photo in photos]
@@ -240,8 +240,8 @@ def test_a_jobs_worker_killed_mid_run_fails_only_its_photo(tmp_path: Path) -> No
 def test_the_cluster_submits_a_few_photos_at_a_time_when_asked(
     twenty_photos: Path, filled_here: dict[str, bytes], local_cluster: object, tmp_path: Path
 ) -> None:
-    from inpaint_cli.boxes import Box
-    from inpaint_cli.filling import FillRequest
+    from inpaint_cli.inpainting.rectangles import Box
+    from inpaint_cli.stages.filling import FillRequest
 
     request = FillRequest([twenty_photos], [Box(20, 16, 32)], out_dir=tmp_path)
     reports = []

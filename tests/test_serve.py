@@ -20,9 +20,9 @@ from conftest import landscape, start_server
 from PIL import Image
 from starlette.testclient import TestClient
 
-from inpaint_cli import serving
-from inpaint_cli.image_fill import bundled_predictor
-from inpaint_cli.runtime import Predictor
+from inpaint_cli.inpainting.image_fill import bundled_predictor
+from inpaint_cli.model.runtime import Predictor
+from inpaint_cli.stages import serving
 
 STATIC = Path(serving.__file__).parent / "static"
 
@@ -238,7 +238,9 @@ def test_upload_names_are_reduced_to_plain_names() -> None:
 
 
 def test_fill_does_not_import_the_web_stack() -> None:
-    code = "import sys, inpaint_cli.cli, inpaint_cli.filling; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    code = (
+        "import sys, inpaint_cli.cli, inpaint_cli.stages.filling; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     for name in ("starlette", "uvicorn", "multipart", "python_multipart", "anyio"):
         assert f"'{name}'" not in loaded
@@ -368,7 +370,7 @@ def test_a_page_served_on_loopback_refuses_other_host_names() -> None:
 
 def test_a_red_stroke_is_a_hole_and_transparent_white_is_not_as_for_fill(client: TestClient) -> None:
     """Item 3: serve reads a mask by masking.as_hole's rule, as --mask and fill_image do."""
-    from inpaint_cli import masking
+    from inpaint_cli.inpainting import masking
 
     pixels = landscape(60, 80, seed=11)
     mask = np.zeros((60, 80, 4), np.uint8)

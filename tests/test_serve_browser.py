@@ -24,7 +24,7 @@ from browser import (
 from conftest import RunningServer, landscape, start_server
 from PIL import Image
 
-from inpaint_cli import images
+from inpaint_cli.files import images
 
 pytestmark = pytest.mark.slow
 

@@ -17,9 +17,13 @@ import pytest
 from PIL import Image, ImageOps, PngImagePlugin
 from typer.testing import CliRunner
 
-from inpaint_cli import dataset, encoded_files, evaluation, filling, masking, runtime
 from inpaint_cli.cli import app
 from inpaint_cli.errors import InpaintError
+from inpaint_cli.files import encoded_files
+from inpaint_cli.inpainting import masking
+from inpaint_cli.model import runtime
+from inpaint_cli.stages import evaluation, filling
+from inpaint_cli.training import dataset
 
 runner = CliRunner()
 BOX = masking.Box(30, 20, 16)
@@ -264,7 +268,7 @@ def test_fill_image_takes_sixteen_bit_arrays_and_gray_images(tiny_model: runtime
 
 
 def test_the_page_fills_a_sixteen_bit_upload_at_sixteen_bits(tiny_model: runtime.Predictor, tmp_path: Path) -> None:
-    from inpaint_cli import serving
+    from inpaint_cli.stages import serving
 
     before = with_square(surface(3))
     photo = write(tmp_path / "deep.png", before)

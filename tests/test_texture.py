@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from conftest import landscape
 
-from inpaint_cli import evaluation, filling, hole_plan, image_fill, masking, network_fill, runtime
+from inpaint_cli.inpainting import context_windows, hole_plan, image_fill, masking
+from inpaint_cli.model import runtime
+from inpaint_cli.stages import evaluation, filling
 
 SMOOTH = filling.FillOptions(texture=False)
 LINE_MODE = filling.FillOptions(texture_options=replace(filling.FillOptions().texture_options, line_mode=True))
@@ -95,8 +97,10 @@ def test_smooth_is_the_networks_fill_alone(tiny_model: runtime.Predictor) -> Non
     hole = masking.draw_boxes([masking.Box(100, 50, 48), masking.Box(10, 140, 30)], 200, 300) > 0
     expected = photo.copy()
     options = filling.FillOptions()
-    squares = network_fill.network_squares(hole_plan.HolePart(hole, masking.hole_regions(hole)), tiny_model.input_size)
-    for square, rgb, _ in network_fill.square_fills(
+    squares = context_windows.network_squares(
+        hole_plan.HolePart(hole, masking.hole_regions(hole)), tiny_model.input_size
+    )
+    for square, rgb, _ in context_windows.square_fills(
         lambda box: photo[box.slices],
         hole,
         squares,

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inpaint_cli import dataset, network, runtime, training, training_outputs
 from inpaint_cli.errors import UsageError
+from inpaint_cli.model import network, runtime
+from inpaint_cli.training import dataset, training_loop, training_outputs
 
 
 @pytest.mark.slow
@@ -16,10 +17,10 @@ def test_tiny_training_run_lowers_the_loss_and_writes_every_file(photo_folder: P
     config = dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, val_fraction=0.25, seed=0)
     dataset.prepare([photo_folder], tmp_path / "ds", config)
     reports = []
-    result = training.train(
+    result = training_loop.train(
         tmp_path / "ds",
         tmp_path / "model",
-        training.TrainConfig(epochs=4, batch_size=4, learning_rate=3e-3, width=4, seed=0),
+        training_loop.TrainConfig(epochs=4, batch_size=4, learning_rate=3e-3, width=4, seed=0),
         on_epoch=lambda epoch, total, logs: reports.append(logs),
     )
     card = result.card
@@ -43,8 +44,8 @@ def test_tiny_training_run_lowers_the_loss_and_writes_every_file(photo_folder: P
 def test_the_tutorial_recipe_trains_a_network_seeing_only_the_zeroed_image(photo_folder: Path, tmp_path: Path) -> None:
     prepare_config = dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, val_fraction=0.25, seed=0)
     dataset.prepare([photo_folder], tmp_path / "ds", prepare_config)
-    config = training.TrainConfig(epochs=1, batch_size=4, width=4, loss="mse", prefill=False, mask_input=False)
-    card = training.train(tmp_path / "ds", tmp_path / "model", config, on_epoch=lambda *report: None).card
+    config = training_loop.TrainConfig(epochs=1, batch_size=4, width=4, loss="mse", prefill=False, mask_input=False)
+    card = training_loop.train(tmp_path / "ds", tmp_path / "model", config, on_epoch=lambda *report: None).card
     assert card["model"]["prefill"] is False and card["model"]["mask_input"] is False
     assert card["training"]["loss"] == "mse"
     unet = runtime.load_network(tmp_path / "model")
@@ -55,21 +56,21 @@ def test_the_tutorial_recipe_trains_a_network_seeing_only_the_zeroed_image(photo
 def test_training_can_start_from_the_weights_of_another_model(photo_folder: Path, tmp_path: Path) -> None:
     dataset.prepare([photo_folder], tmp_path / "ds", dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, seed=0))
     first = tmp_path / "first"
-    base = training.TrainConfig(epochs=1, batch_size=4, width=4, seed=0)
-    first_card = training.train(tmp_path / "ds", first, base, on_epoch=lambda *report: None).card
+    base = training_loop.TrainConfig(epochs=1, batch_size=4, width=4, seed=0)
+    first_card = training_loop.train(tmp_path / "ds", first, base, on_epoch=lambda *report: None).card
     # Another seed, and a learning rate too small to move anything: only the start can make the weights equal.
     config = replace(base, seed=1, learning_rate=1e-12, init_from=str(first))
-    card = training.train(tmp_path / "ds", tmp_path / "second", config, on_epoch=lambda *report: None).card
+    card = training_loop.train(tmp_path / "ds", tmp_path / "second", config, on_epoch=lambda *report: None).card
     before, after = runtime.load_network(first), runtime.load_network(tmp_path / "second")
     for start, end in zip(before.get_weights(), after.get_weights(), strict=True):
         assert np.allclose(start, end, atol=1e-6)
     assert card["initialised_from"] == {"path": str(first), "command": None, "best": first_card["best"]}
     with pytest.raises(UsageError, match="does not match this network"):
-        training.train(
+        training_loop.train(
             tmp_path / "ds", tmp_path / "third", replace(base, width=8, init_from=str(first)), lambda *report: None
         )
     with pytest.raises(UsageError, match="no .*model.keras"):
-        training.train(
+        training_loop.train(
             tmp_path / "ds", tmp_path / "fourth", replace(base, init_from=str(tmp_path / "none")), lambda *report: None
         )
 

@@ -1,10 +1,10 @@
-"""The watchdog of a multi-worker start, run as cluster.py runs it: `python -m inpaint_cli.watchdog`."""
+"""The watchdog of a multi-worker start, run as cluster.py runs it: `python -m inpaint_cli.training.watchdog`."""
 
 import socket
 import subprocess
 import sys
 
-from inpaint_cli import cluster
+from inpaint_cli.training import cluster
 
 
 def closed_port() -> int:
@@ -15,7 +15,14 @@ def closed_port() -> int:
 
 
 def start_watchdog(parent: int, timeout: float, *others: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "inpaint_cli.watchdog", str(parent), str(timeout), "INPAINT_WORKER_TIMEOUT"]
+    command = [
+        sys.executable,
+        "-m",
+        "inpaint_cli.training.watchdog",
+        str(parent),
+        str(timeout),
+        "INPAINT_WORKER_TIMEOUT",
+    ]
     return subprocess.Popen(
         [*command, *others],
         stdin=subprocess.PIPE,

@@ -11,14 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from inpaint_cli import images, photo_writing, planning
 from inpaint_cli.errors import InpaintError, UsageError
-from inpaint_cli.fill_options import FillOptions
+from inpaint_cli.files import images, photo_writing
+from inpaint_cli.inpainting.fill_options import FillOptions
+from inpaint_cli.stages import fill_paths
 
 if TYPE_CHECKING:
-    from inpaint_cli.boxes import Box
-    from inpaint_cli.image_fill import fill_image
-    from inpaint_cli.runtime import Predictor
+    from inpaint_cli.inpainting.image_fill import fill_image
+    from inpaint_cli.inpainting.rectangles import Box
+    from inpaint_cli.model.runtime import Predictor
 
 __all__ = ["FillOptions", "FillRequest", "PhotoOutcome", "fill_image", "fill_photos"]
 
@@ -28,7 +29,7 @@ Warn = Callable[[str], None]
 def __getattr__(name: str) -> object:
     """fill_image, image_fill.fill_image, looked up when first asked for: this module stays light to import."""
     if name == "fill_image":
-        from inpaint_cli.image_fill import fill_image
+        from inpaint_cli.inpainting.image_fill import fill_image
 
         return fill_image
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -92,7 +93,7 @@ def fill_photos(
     processes = min(workers or _cores(), len(todo))
     # The first photo decodes from here on, while numpy, OpenCV and the model load (about 50 ms of a 12 MP JPEG).
     reader = images.PhotoReader((job.photo for job in todo), request.max_pixels) if processes <= 1 else None
-    unmade = planning.make_output_folders(todo, request.out_dir)
+    unmade = fill_paths.make_output_folders(todo, request.out_dir)
     refusals = {job: unmade.get(job.target.parent) or _refusal(job, request) for job in todo}
     if len(jobs) == 1 and todo and refusals[jobs[0]] is not None:  # before the model loads (4 s for a .keras)
         raise refusals[jobs[0]]
@@ -119,7 +120,7 @@ def fill_photos(
 
 def _cores() -> int:
     """The cores this process may use; worker_pool (multiprocessing) is imported only for --jobs."""
-    from inpaint_cli import worker_pool
+    from inpaint_cli.stages import worker_pool
 
     return worker_pool.cpu_count()
 
@@ -136,10 +137,10 @@ def check_request(request: FillRequest) -> None:
 
 def plan_run(
     request: FillRequest,
-) -> tuple[list[planning.FillJob], dict[planning.FillJob, str | None], list[planning.FillJob]]:
+) -> tuple[list[fill_paths.FillJob], dict[fill_paths.FillJob, str | None], list[fill_paths.FillJob]]:
     """Check the request and plan it: every job, why each one skipped is skipped (else None), those to do."""
     check_request(request)
-    jobs = planning.plan_jobs(request.photos, request.out, request.out_dir, request.mask, request.mask_dir)
+    jobs = fill_paths.plan_jobs(request.photos, request.out, request.out_dir, request.mask, request.mask_dir)
     if request.compare is not None:
         if len(jobs) > 1:
             raise UsageError("a comparison picture shows one photo: ask for it with one photo only")
@@ -151,7 +152,7 @@ def plan_run(
 
 
 def fill_job(
-    job: planning.FillJob,
+    job: fill_paths.FillJob,
     request: FillRequest,
     options: FillOptions,
     predictor: Predictor,
@@ -167,14 +168,15 @@ def fill_job(
 
 
 def _filled_here(
-    jobs: list[planning.FillJob],
+    jobs: list[fill_paths.FillJob],
     request: FillRequest,
     options: FillOptions,
     predictor: Predictor | None,
     reader: images.PhotoReader,
 ) -> Iterator[PhotoOutcome]:
     """The outcome of each job, filled in this process in order; the model loads before the first."""
-    from inpaint_cli import image_fill, runtime  # noqa: F401 - numpy, OpenCV: while the photo decodes
+    from inpaint_cli.inpainting import image_fill  # noqa: F401 - numpy, OpenCV: while the photo decodes
+    from inpaint_cli.model import runtime
 
     if jobs:
         predictor = predictor or runtime.load_predictor(request.model)
@@ -183,10 +185,10 @@ def _filled_here(
 
 
 def _filled_in_processes(
-    jobs: list[planning.FillJob], request: FillRequest, options: FillOptions, processes: int
+    jobs: list[fill_paths.FillJob], request: FillRequest, options: FillOptions, processes: int
 ) -> Iterator[PhotoOutcome]:
     """The outcome of each job, in order, filled by that many worker processes sharing the cores."""
-    from inpaint_cli import worker_pool
+    from inpaint_cli.stages import worker_pool
 
     threads = max(1, worker_pool.cpu_count() // processes)
     task = worker_pool.WorkerTask(_start_worker, (request, options, threads), _fill_in_worker)
@@ -202,13 +204,13 @@ def _start_worker(request: FillRequest, options: FillOptions, threads: int) -> t
     """A worker process's setup: its share of the cores for OpenCV and LiteRT, and the model, loaded once."""
     import cv2
 
-    from inpaint_cli import runtime
+    from inpaint_cli.model import runtime
 
     cv2.setNumThreads(threads)
     return request, options, runtime.load_predictor(request.model, threads)
 
 
-def _fill_in_worker(state: tuple, job: planning.FillJob) -> PhotoOutcome:
+def _fill_in_worker(state: tuple, job: fill_paths.FillJob) -> PhotoOutcome:
     """Fill one job in a worker process, with what _start_worker set up."""
     request, options, predictor = state
     return fill_job(job, request, options, predictor, lambda path: images.open_photo(path, request.max_pixels))
@@ -219,7 +221,7 @@ def _same_file(first: Path, second: Path) -> bool:
     return first.resolve() == second.resolve()
 
 
-def _skip_reason(job: planning.FillJob, request: FillRequest) -> str | None:
+def _skip_reason(job: fill_paths.FillJob, request: FillRequest) -> str | None:
     """Why the job is skipped rather than filled (an output kept, no mask of its own), or None."""
     if request.skip_existing and job.target.is_file() and not _same_file(job.target, job.photo):
         return f"{job.target} already exists (--skip-existing)"
@@ -228,19 +230,19 @@ def _skip_reason(job: planning.FillJob, request: FillRequest) -> str | None:
     return None
 
 
-def _refusal(job: planning.FillJob, request: FillRequest) -> InpaintError | None:
+def _refusal(job: fill_paths.FillJob, request: FillRequest) -> InpaintError | None:
     """Why the job's outputs may not be written, or None."""
     try:
-        planning.check_output(job.photo, job.target, request.force)
+        fill_paths.check_output(job.photo, job.target, request.force)
         if request.compare is not None:
-            planning.check_output(job.photo, request.compare, request.force)
+            fill_paths.check_output(job.photo, request.compare, request.force)
     except InpaintError as error:
         return error
     return None
 
 
 def _fill_file(
-    job: planning.FillJob,
+    job: fill_paths.FillJob,
     request: FillRequest,
     options: FillOptions,
     predictor: Predictor,
@@ -248,7 +250,7 @@ def _fill_file(
     on_warning: Warn,
 ) -> None:
     """Fill one photo file and write the result (and the comparison picture, when asked) atomically."""
-    from inpaint_cli import image_fill  # imported by fill_photos once the first photo is decoding
+    from inpaint_cli.inpainting import image_fill  # imported by fill_photos once the first photo is decoding
 
     source = open_photo(job.photo)
     if source.image.mode in images.HIGH_BIT_MODES:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from inpaint_cli import images
 from inpaint_cli.errors import InpaintError, OutputExists, UsageError
+from inpaint_cli.files import images
 
 OUTPUT_MARK = ".filled"
 

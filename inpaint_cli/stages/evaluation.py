@@ -25,10 +25,14 @@ from types import ModuleType
 
 import numpy as np
 
-from inpaint_cli import __version__, atomic_files, filling, images, masking, runtime, training_photos
+from inpaint_cli import __version__
 from inpaint_cli.errors import InpaintError, UsageError
-from inpaint_cli.runtime import Predictor
+from inpaint_cli.files import atomic_files, images, training_photos
+from inpaint_cli.inpainting import masking
+from inpaint_cli.model import runtime
+from inpaint_cli.model.runtime import Predictor
 from inpaint_cli.settings import EVALUATION_SEED
+from inpaint_cli.stages import filling
 
 Fill = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (uint8 HxWx3 holed, uint8 HxW mask 1 = hole) -> uint8 HxWx3
 EvaluationProgress = Callable[[int, int, Path, "str | None"], None]  # (done, total, photo, why it was skipped or None)

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 from PIL import Image, ImageFilter
 
-from inpaint_cli import masking
-from inpaint_cli.runtime import Predictor
+from inpaint_cli.inpainting import masking
+from inpaint_cli.model.runtime import Predictor
 
 if TYPE_CHECKING:
-    from inpaint_cli.hole_plan import HolePart
+    from inpaint_cli.inpainting.hole_plan import HolePart
 
 BATCH = 16  # windows predicted together
 # Pixels around a scaled-down hole that also count as hole: bicubic scaling mixes input from up to 2 output

@@ -16,7 +16,7 @@ import numpy as np
 
 from inpaint_cli import native_logs
 from inpaint_cli.errors import InpaintError, UsageError
-from inpaint_cli.model_folder import KERAS_FILE, LITERT_FILE, card_input_size, model_path, runnable_files
+from inpaint_cli.model.model_folder import KERAS_FILE, LITERT_FILE, card_input_size, model_path, runnable_files
 
 # float32 NxSxSx4 -> float32 NxSxSx6 (the network's fill, then its smooth fill; or only the first 3), in [0, 1]
 Predict = Callable[[np.ndarray], np.ndarray]
@@ -137,7 +137,7 @@ def _installed(package: str) -> bool:
 
 def load_network(path: Path):  # noqa: ANN201 - a keras.Model; keras is imported only here
     """Load the network of a .keras file or a model folder's model.keras, for inference (imports TensorFlow)."""
-    import inpaint_cli.network  # noqa: F401 - registers the custom layers; says which extra installs TensorFlow
+    import inpaint_cli.model.network  # noqa: F401 - registers the custom layers; says which extra installs TensorFlow
     from inpaint_cli.backend import keras
 
     model_file = runnable_files(path)[0]
@@ -156,7 +156,7 @@ def load_network(path: Path):  # noqa: ANN201 - a keras.Model; keras is imported
 
 def _load_keras(keras_file: Path, path: Path) -> Predictor:
     """Load a .keras file (of the model at path) through Keras; its outputs gain the smooth fill."""
-    from inpaint_cli import network
+    from inpaint_cli.model import network
 
     unet = network.with_smooth_fill(load_network(keras_file))
     input_size = unet.input_shape[1] or card_input_size(keras_file)

@@ -15,12 +15,12 @@ from typing import TypeVar
 
 import numpy as np
 
-from inpaint_cli import dataset
 from inpaint_cli.backend import tf
-from inpaint_cli.cluster import cluster_addresses, is_multi_worker
 from inpaint_cli.errors import InpaintError, UsageError
 from inpaint_cli.settings import TrainConfig
-from inpaint_cli.storage import StoragePath
+from inpaint_cli.training import dataset
+from inpaint_cli.training.cluster import cluster_addresses, is_multi_worker
+from inpaint_cli.training.storage import StoragePath
 
 Began = TypeVar("Began")
 

@@ -18,10 +18,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from inpaint_cli import __version__, atomic_files, images, masking, storage, training_photos
+from inpaint_cli import __version__
 from inpaint_cli.errors import InpaintError, OutputExists, UsageError
+from inpaint_cli.files import atomic_files, images, training_photos
+from inpaint_cli.inpainting import masking
 from inpaint_cli.settings import PrepareConfig
-from inpaint_cli.storage import StoragePath
+from inpaint_cli.training import storage
+from inpaint_cli.training.storage import StoragePath
 
 if TYPE_CHECKING:
     from inpaint_cli.backend import tf

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 from PIL import Image, UnidentifiedImageError
 
-from inpaint_cli import encoded_files
 from inpaint_cli.errors import InpaintError, TooManyPixels, UsageError
+from inpaint_cli.files import encoded_files
 
 if TYPE_CHECKING:
     import numpy as np

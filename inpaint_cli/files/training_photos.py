@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from inpaint_cli.errors import InpaintError
-from inpaint_cli.images import open_photo
+from inpaint_cli.files.images import open_photo
 
 if TYPE_CHECKING:
     import numpy as np

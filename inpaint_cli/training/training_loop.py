@@ -20,17 +20,25 @@ import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from inpaint_cli import dataset, network, storage
 from inpaint_cli.backend import keras, tf
-from inpaint_cli.cluster import is_chief, is_multi_worker, make_strategy
-from inpaint_cli.dataset import TrainingInputs
 from inpaint_cli.errors import InpaintError, UsageError
-from inpaint_cli.model_folder import CARD_FILE, KERAS_FILE, LITERT_FILE, PREVIEW_FILE, card_text, keras_and_card_files
-from inpaint_cli.resuming import TrainingFolder
+from inpaint_cli.model import network
+from inpaint_cli.model.model_folder import (
+    CARD_FILE,
+    KERAS_FILE,
+    LITERT_FILE,
+    PREVIEW_FILE,
+    card_text,
+    keras_and_card_files,
+)
 from inpaint_cli.settings import TrainConfig
-from inpaint_cli.storage import StoragePath
-from inpaint_cli.training_outputs import model_card, write_preview
-from inpaint_cli.worker_sync import all_workers_start, copy_chief_variables, same_options_on_every_worker
+from inpaint_cli.training import dataset, storage
+from inpaint_cli.training.cluster import is_chief, is_multi_worker, make_strategy
+from inpaint_cli.training.dataset import TrainingInputs
+from inpaint_cli.training.resuming import TrainingFolder
+from inpaint_cli.training.storage import StoragePath
+from inpaint_cli.training.training_outputs import model_card, write_preview
+from inpaint_cli.training.worker_sync import all_workers_start, copy_chief_variables, same_options_on_every_worker
 
 EpochReport = Callable[[int, int, dict[str, float]], None]
 

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from inpaint_cli import atomic_files
 from inpaint_cli.errors import InpaintError, UsageError
+from inpaint_cli.files import atomic_files
 
 StoragePath = str | os.PathLike
 

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from inpaint_cli import atomic_files, masking, native_logs, runtime
+from inpaint_cli import native_logs
 from inpaint_cli.errors import InpaintError, UsageError
-from inpaint_cli.model_folder import KERAS_FILE, LITERT_FILE, card_input_size
+from inpaint_cli.files import atomic_files
+from inpaint_cli.inpainting import masking
+from inpaint_cli.model import runtime
+from inpaint_cli.model.model_folder import KERAS_FILE, LITERT_FILE, card_input_size
 from inpaint_cli.settings import EXPORT_TOLERANCE
 
 SAMPLES = 4  # sample inputs compared after export
@@ -52,7 +55,7 @@ def export(model_dir: Path, tolerance: float = EXPORT_TOLERANCE, samples: int = 
         raise UsageError(f"model folder {model_dir} has no {KERAS_FILE} to export")
     if not 0 <= tolerance:
         raise UsageError(f"tolerance must be at least 0, not {tolerance}")
-    from inpaint_cli import network  # imports TensorFlow
+    from inpaint_cli.model import network  # imports TensorFlow
 
     unet = network.with_smooth_fill(runtime.load_network(model_dir))
     input_size = unet.input_shape[1] or card_input_size(model_dir)

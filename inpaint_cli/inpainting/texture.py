@@ -44,8 +44,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from inpaint_cli.boxes import Rect
-from inpaint_cli.fill_options import TextureOptions
+from inpaint_cli.inpainting.fill_options import TextureOptions
+from inpaint_cli.inpainting.rectangles import Rect
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 INVALID = np.float32(1e12)

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from inpaint_cli import encoded_files
-from inpaint_cli.atomic_files import write_atomically
 from inpaint_cli.errors import UsageError
-from inpaint_cli.images import FORMATS, IMAGE_SUFFIXES, STORED, Photo, to_eight_bits
+from inpaint_cli.files import encoded_files
+from inpaint_cli.files.atomic_files import write_atomically
+from inpaint_cli.files.images import FORMATS, IMAGE_SUFFIXES, STORED, Photo, to_eight_bits
 
 if TYPE_CHECKING:
     import numpy as np

@@ -13,12 +13,14 @@ from dataclasses import asdict
 
 import numpy as np
 
-from inpaint_cli import __version__, network, storage
+from inpaint_cli import __version__
 from inpaint_cli.backend import keras, tf
-from inpaint_cli.dataset import TrainingInputs
-from inpaint_cli.model_folder import CARD_FORMAT, keras_and_card_files, parse_card
+from inpaint_cli.model import network
+from inpaint_cli.model.model_folder import CARD_FORMAT, keras_and_card_files, parse_card
 from inpaint_cli.settings import TrainConfig
-from inpaint_cli.storage import StoragePath
+from inpaint_cli.training import storage
+from inpaint_cli.training.dataset import TrainingInputs
+from inpaint_cli.training.storage import StoragePath
 
 
 def history_csv(rows: list[dict[str, float]]) -> str:

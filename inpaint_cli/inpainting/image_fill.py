@@ -1,4 +1,4 @@
-"""Filling the holes of one image in memory: the network's fill (network_fill.py), then the texture stage.
+"""Filling the holes of one image in memory: the network's fill (context_windows.py), then the texture stage.
 
 Everything outside the holes is left exactly as it was; alpha is never changed.
 """
@@ -15,11 +15,13 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from inpaint_cli import hole_plan, images, masking, network_fill, runtime, texture
-from inpaint_cli.boxes import Rect
 from inpaint_cli.errors import InpaintError, UsageError
-from inpaint_cli.fill_options import FillOptions, TextureOptions
-from inpaint_cli.runtime import Predictor
+from inpaint_cli.files import images
+from inpaint_cli.inpainting import context_windows, hole_plan, masking, texture
+from inpaint_cli.inpainting.fill_options import FillOptions, TextureOptions
+from inpaint_cli.inpainting.rectangles import Rect
+from inpaint_cli.model import runtime
+from inpaint_cli.model.runtime import Predictor
 
 Warn = Callable[[str], None]
 DIFFUSION_RADIUS = 5  # px of known neighbours that OpenCV's Navier-Stokes fill looks at, as its users set it
@@ -135,10 +137,10 @@ def _network_fill(
     remaining, on_poor_fill = plan.network.pixels, _PoorFillWarnings(plan.network.regions, on_warning)
     for layer in plan.layers:
         unseen = np.zeros_like(remaining)
-        for square, rgb, seen in network_fill.square_fills(
+        for square, rgb, seen in context_windows.square_fills(
             lambda box: np.asarray(result.crop(box.rect)),
             remaining,
-            network_fill.network_squares(layer, predictor.input_size, options.square_thicknesses),
+            context_windows.network_squares(layer, predictor.input_size, options.square_thicknesses),
             predictor,
             options.context_factors,
             options.flat_detail,
@@ -163,7 +165,7 @@ def _reconstruct(result: Image.Image, target: hole_plan.HolePart, hole: np.ndarr
     """
     for square, thickness in masking.squares_covering(target.pixels, target.regions, min_side=32, per_thickness=4.0):
         around = square.rect.grown(max(2 * thickness, 16), *hole.shape)
-        rgb = np.ascontiguousarray(network_fill.as_rgb(np.asarray(result.crop(around))))
+        rgb = np.ascontiguousarray(context_windows.as_rgb(np.asarray(result.crop(around))))
         known = (~hole[around.slices]).astype(np.uint8) * 255
         filled = np.zeros_like(rgb)
         cv2.xphoto.inpaint(rgb, known, filled, cv2.xphoto.INPAINT_FSR_FAST)
@@ -180,7 +182,7 @@ def _diffuse(result: Image.Image, target: np.ndarray, hole: np.ndarray) -> None:
     a tenth of a second instead of 2-11 s. hole (a superset of target) holds no colour to diffuse.
     """
     around = masking.bounding_rect(target).grown(DIFFUSION_REACH, *target.shape)
-    rgb = np.ascontiguousarray(network_fill.as_rgb(np.asarray(result.crop(around))))
+    rgb = np.ascontiguousarray(context_windows.as_rgb(np.asarray(result.crop(around))))
     unknown = hole[around.slices].astype(np.uint8)
     diffused = cv2.inpaint(rgb, unknown, DIFFUSION_RADIUS, cv2.INPAINT_NS)
     _paste_colour(result, around, diffused, target[around.slices])
@@ -194,7 +196,7 @@ def _interpolate(result: Image.Image, target: np.ndarray, unknown: np.ndarray) -
     bounds = masking.bounding_rect(target)
     around = bounds.grown(max(bounds.height, bounds.width), *target.shape)
     crop = np.asarray(result.crop(around))
-    blended = texture.interpolate(network_fill.as_rgb(crop), unknown[around.slices])
+    blended = texture.interpolate(context_windows.as_rgb(crop), unknown[around.slices])
     _paste_colour(result, around, blended, target[around.slices])
 
 
@@ -315,7 +317,7 @@ def _add_piece_texture(
     if not target.any():
         return
     done[square.slices] |= target[inside]
-    guide = network_fill.as_rgb(np.asarray(result.crop(around)))
+    guide = context_windows.as_rgb(np.asarray(result.crop(around)))
     textured = texture.add_texture(guide, target, strength, options, unknown=hole[around.slices])
     _paste_colour(result, square, textured[inside], target[inside])
 

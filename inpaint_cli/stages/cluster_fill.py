@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from inpaint_cli import filling, images, planning
 from inpaint_cli.errors import InpaintError, OutputExists, UsageError
-from inpaint_cli.fill_options import FillOptions
+from inpaint_cli.files import images
+from inpaint_cli.inpainting.fill_options import FillOptions
+from inpaint_cli.stages import fill_paths, filling
 
 if TYPE_CHECKING:
-    from inpaint_cli.boxes import Box
-    from inpaint_cli.runtime import Predictor
+    from inpaint_cli.inpainting.rectangles import Box
+    from inpaint_cli.model.runtime import Predictor
 
 PART_SUFFIX = ".inpaint-part"  # a result on its way in: .<name>.<random>.inpaint-part beside it
 # fsspec protocols of object stores: an upload is one object, seen whole or not at all.
@@ -166,7 +167,7 @@ def plan_tasks(request: filling.FillRequest) -> tuple[list[PhotoTask], dict[int,
             target = str(request.out)
         else:
             folder = posixpath.join(str(request.out_dir), relative) if request.out_dir is not None else None
-            target = posixpath.join(folder or posixpath.dirname(photo), f"{stem}{planning.OUTPUT_MARK}{suffix}")
+            target = posixpath.join(folder or posixpath.dirname(photo), f"{stem}{fill_paths.OUTPUT_MARK}{suffix}")
         mask = str(request.mask) if request.mask is not None else None
         if request.mask_dir is not None:
             candidates = masks.get(posixpath.normpath(posixpath.join(relative, stem)), [])
@@ -210,7 +211,7 @@ def _photos_in(source: str) -> list[tuple[str, str]]:
     found = []
     for path in sorted(file_system.find(root)):
         stem, suffix = posixpath.splitext(posixpath.basename(path))
-        if suffix.lower() in images.IMAGE_SUFFIXES and not stem.endswith(planning.OUTPUT_MARK):
+        if suffix.lower() in images.IMAGE_SUFFIXES and not stem.endswith(fill_paths.OUTPUT_MARK):
             relative = posixpath.relpath(posixpath.dirname(path), root.rstrip("/") or "/")
             found.append((_unstrip(file_system, path, source), "" if relative == "." else relative))
     if not found:
@@ -275,7 +276,7 @@ def _fill_in(scratch: Path, task: PhotoTask, shared: ClusterFill, warnings: list
         quality=shared.quality,
         max_pixels=shared.max_pixels,
     )
-    job = planning.FillJob(photo, made, mask)
+    job = fill_paths.FillJob(photo, made, mask)
     open_photo = lambda path: images.open_photo(path, shared.max_pixels)  # noqa: E731
     outcome = filling.fill_job(job, request, shared.options, _predictor(shared.model), open_photo)
     warnings.extend(outcome.warnings)
@@ -337,7 +338,7 @@ _worker_state = threading.local()  # each worker thread's own predictor: a LiteR
 
 def _predictor(model: str | None) -> Predictor:
     """The model, loaded once per worker thread (and model), on one core: the cluster's parallelism is photos."""
-    from inpaint_cli import runtime
+    from inpaint_cli.model import runtime
 
     loaded = getattr(_worker_state, "predictors", None)
     if loaded is None:
@@ -387,7 +388,7 @@ def fill_pairs(
 def _task_of_pair(pair: tuple[str, str | None], out_dir: str) -> PhotoTask:
     photo, mask = pair
     stem, suffix = posixpath.splitext(posixpath.basename(str(photo)))
-    return PhotoTask(str(photo), posixpath.join(out_dir, f"{stem}{planning.OUTPUT_MARK}{suffix}"), mask)
+    return PhotoTask(str(photo), posixpath.join(out_dir, f"{stem}{fill_paths.OUTPUT_MARK}{suffix}"), mask)
 
 
 __all__ = ["ClusterFill", "PhotoTask", "fill_on_cluster", "fill_pairs", "fill_photo", "plan_tasks"]

@@ -1,6 +1,6 @@
 """Ends a worker of --strategy multi-worker that waits too long for its cluster to form.
 
-Run by cluster.py as `python -m inpaint_cli.watchdog PARENT_PID TIMEOUT VARIABLE ADDRESS...`, in a
+Run by cluster.py as `python -m inpaint_cli.training.watchdog PARENT_PID TIMEOUT VARIABLE ADDRESS...`, in a
 process of its own: while TensorFlow waits for the cluster it holds Python's lock in native code,
 where no thread, signal handler or exception of the worker runs. When the worker closes the
 watchdog's stdin (the cluster formed, or the worker ended) it exits; after TIMEOUT seconds it names

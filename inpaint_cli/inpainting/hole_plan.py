@@ -13,8 +13,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from inpaint_cli import masking, texture
-from inpaint_cli.fill_options import FillOptions
+from inpaint_cli.inpainting import masking, texture
+from inpaint_cli.inpainting.fill_options import FillOptions
 
 STROKE_LENGTH = 3  # a hole this many times as long as it is thick is a stroke
 

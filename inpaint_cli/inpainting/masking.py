@@ -14,8 +14,8 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
-from inpaint_cli.boxes import Box, Rect
 from inpaint_cli.errors import UsageError
+from inpaint_cli.inpainting.rectangles import Box, Rect
 
 
 def draw_boxes(boxes: list[Box], height: int, width: int, dtype: type = np.float32) -> np.ndarray:
@@ -89,7 +89,7 @@ def read_mask(
     but another size is scaled with nearest-neighbour (edges stay hard), and on_note says so.
     Any other size is an error naming both.
     """
-    from inpaint_cli import images
+    from inpaint_cli.files import images
 
     mask = images.open_photo(path).image
     if mask.size == (height, width) and orientation in {5, 6, 7, 8} and width != height:
@@ -130,7 +130,7 @@ def as_hole(mask: np.ndarray | Image.Image) -> np.ndarray:
 
 def _image_holes(mask: Image.Image) -> np.ndarray:
     """as_hole's rule for a Pillow image: any colour channel above HOLE_LEVEL, and alpha (where there is one) too."""
-    from inpaint_cli import images
+    from inpaint_cli.files import images
 
     if mask.mode in images.HIGH_BIT_MODES:  # 16-bit gray as a 16-bit mask file is read: at 8 bits
         values = np.asarray(mask)

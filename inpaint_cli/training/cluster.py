@@ -92,7 +92,15 @@ def _multi_worker_strategy() -> tf.distribute.Strategy:
     # The watchdog runs in a process of its own: while TensorFlow waits for the cluster, it holds Python's
     # lock in native code, where no thread, signal handler or exception runs.
     watchdog = subprocess.Popen(
-        [sys.executable, "-m", "inpaint_cli.watchdog", str(os.getpid()), str(timeout), WORKER_TIMEOUT_ENV, *others],
+        [
+            sys.executable,
+            "-m",
+            "inpaint_cli.training.watchdog",
+            str(os.getpid()),
+            str(timeout),
+            WORKER_TIMEOUT_ENV,
+            *others,
+        ],
         stdin=subprocess.PIPE,
         env=_watchdog_environment(),
     )
@@ -105,7 +113,7 @@ def _multi_worker_strategy() -> tf.distribute.Strategy:
 
 def _watchdog_environment() -> dict[str, str]:
     """This environment with the folder holding inpaint_cli first on PYTHONPATH, so the watchdog runs this code."""
-    here = str(Path(__file__).resolve().parent.parent)
+    here = str(Path(__file__).resolve().parent.parent.parent)
     paths = [here, *(path for path in os.environ.get("PYTHONPATH", "").split(os.pathsep) if path)]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 

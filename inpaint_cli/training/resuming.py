@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 
-from inpaint_cli import atomic_files, storage
 from inpaint_cli.backend import keras
 from inpaint_cli.errors import InpaintError, UsageError
-from inpaint_cli.model_folder import CARD_FILE, HISTORY_FILE, KERAS_FILE, TRAINED_FILES
-from inpaint_cli.storage import StoragePath
-from inpaint_cli.training_outputs import best_row, history_csv
+from inpaint_cli.files import atomic_files
+from inpaint_cli.model.model_folder import CARD_FILE, HISTORY_FILE, KERAS_FILE, TRAINED_FILES
+from inpaint_cli.training import storage
+from inpaint_cli.training.storage import StoragePath
+from inpaint_cli.training.training_outputs import best_row, history_csv
 
 BACKUP_DIR = ".backup"  # inside the model folder
 OPTIONS_FILE = "options.json"  # in BACKUP_DIR: what a resumed run must match

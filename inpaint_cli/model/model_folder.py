@@ -33,7 +33,7 @@ def bundled_model_path() -> Path:
     An installed package carries models/ as inpaint_cli/bundled; a source checkout
     (or an editable install) reads the repository's models/ directly.
     """
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     installed = package / "bundled"  # pyproject.toml installs models/ as the package inpaint_cli.bundled
     return installed if installed.is_dir() else package.parent / "models"
 

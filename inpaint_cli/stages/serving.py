@@ -37,11 +37,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
-from inpaint_cli import __version__, images, photo_writing, runtime
+from inpaint_cli import __version__
 from inpaint_cli.errors import InpaintError, TooManyPixels, UsageError
-from inpaint_cli.filling import FillOptions, fill_image
-from inpaint_cli.runtime import Predictor
+from inpaint_cli.files import images, photo_writing
+from inpaint_cli.model import runtime
+from inpaint_cli.model.runtime import Predictor
 from inpaint_cli.settings import SERVE_HOST, SERVE_PORT
+from inpaint_cli.stages.filling import FillOptions, fill_image
 
 STATIC = Path(__file__).resolve().parent / "static"
 DEFAULT_MAX_BODY_BYTES = 200 * 2**20  # a 12 MP 8-bit TIFF or PNG is 20-40 MB; 200 MB holds a 50 MP one
@@ -183,7 +185,7 @@ def _open(path: Path, max_pixels: int | None, what: str) -> images.Photo:
 
 def _hole(mask):  # noqa: ANN001, ANN202 - a Pillow image in, a bool numpy array out
     """The mask's holes by masking.as_hole's rule, as `inpaint fill --mask` reads them; none is a RequestError."""
-    from inpaint_cli import masking
+    from inpaint_cli.inpainting import masking
 
     hole = masking.as_hole(mask)
     if not hole.any():

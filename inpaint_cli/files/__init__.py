@@ -1,0 +1,1 @@
+"""Photos read and written with their metadata, and the one atomic write."""
