@@ -150,13 +150,13 @@ def main() -> None:
 
 def library_fill(photo: Path, target: Path, model: Path | None, hole: int, smooth: bool) -> Callable[[], None]:
     """A callable that fills the photo through the library, the model loaded beforehand."""
-    from inpaint_cli.inpainting import masking
+    from inpaint_cli.inpainting.rectangles import Box
     from inpaint_cli.model import runtime
     from inpaint_cli.stages import filling
 
     predictor = runtime.load_predictor(model)  # loaded before timing
     with Image.open(photo) as image:
-        box = masking.Box(image.width // 2, image.height // 2, hole)
+        box = Box(image.width // 2, image.height // 2, hole)
     request = filling.FillRequest([photo], [box], out=target, force=True)
     options = filling.FillOptions(texture=not smooth)
     return lambda: filling.fill_photos(request, options, predictor=predictor)

@@ -25,7 +25,8 @@ from big_photos import DEFAULT_PHOTOS, noise_painted, place_holes
 from PIL import Image
 
 from inpaint_cli.files import images, training_photos
-from inpaint_cli.inpainting import context_windows, masking
+from inpaint_cli.inpainting import context_windows
+from inpaint_cli.inpainting.rectangles import Box
 from inpaint_cli.model import runtime
 from inpaint_cli.stages import evaluation, filling
 
@@ -57,7 +58,12 @@ def variants(model: runtime.Predictor) -> dict[str, runtime.Predictor]:
 
 
 def windows(
-    original: np.ndarray, holed: np.ndarray, mask: np.ndarray, box: masking.Box, source: str, model: runtime.Predictor
+    original: np.ndarray,
+    holed: np.ndarray,
+    mask: np.ndarray,
+    box: Box,
+    source: str,
+    model: runtime.Predictor,
 ) -> Iterator[Window]:
     """The hole filled through each context window on its own, every way."""
     height, width = mask.shape
@@ -93,7 +99,7 @@ def photo_windows(folder: Path, per_photo: int, seed: int, model: runtime.Predic
             original = photos[hole.photo]
             holed, mask = noise_painted(original, hole)
             source = f"photos 1/{divisor}, {hole.side} px"
-            yield from windows(original, holed, mask, masking.Box(hole.left, hole.top, hole.side), source, model)
+            yield from windows(original, holed, mask, Box(hole.left, hole.top, hole.side), source, model)
 
 
 def shrunk(photo: np.ndarray, divisor: int) -> np.ndarray:

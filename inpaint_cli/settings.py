@@ -1,5 +1,5 @@
 """The options of `inpaint prepare` and `inpaint train` as frozen dataclasses, and the defaults of
-`inpaint export` and `inpaint evaluate`, with no heavy imports.
+`inpaint export`, `inpaint evaluate` and `inpaint serve`, with no heavy imports.
 
 The command line takes its defaults from here, so they are written once; the dataset's manifest and
 the model card store prepare's and train's.

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from inpaint_cli.cli import app
 from inpaint_cli.errors import InpaintError, UsageError
 from inpaint_cli.inpainting import masking
+from inpaint_cli.inpainting.rectangles import Box
 from inpaint_cli.stages import evaluation
 
 runner = CliRunner()
@@ -35,16 +36,16 @@ def eval_photos(tmp_path: Path) -> Path:
 
 def test_identical_images_give_the_capped_psnr_and_no_error() -> None:
     image = landscape(32, 32, seed=1)
-    mask = masking.draw_boxes([masking.Box(4, 6, 10)], 32, 32)
+    mask = masking.draw_boxes([Box(4, 6, 10)], 32, 32)
     assert evaluation.hole_psnr(image, image, mask) == evaluation.PSNR_CAP_DB == 100.0
     assert evaluation.hole_l1(image, image, mask) == 0.0
-    assert evaluation.box_ssim(image, image, masking.Box(4, 6, 10)) == pytest.approx(1.0)
+    assert evaluation.box_ssim(image, image, Box(4, 6, 10)) == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("offset", [1, 5, 40])
 def test_constant_offset_in_the_hole_gives_the_textbook_psnr_and_l1(offset: int) -> None:
     image = np.clip(landscape(32, 32, seed=2), 0, 200).astype(np.uint8)
-    box = masking.Box(8, 3, 12)
+    box = Box(8, 3, 12)
     mask = masking.draw_boxes([box], 32, 32)
     filled = 255 - image  # wrong everywhere outside the hole: only hole pixels may count
     filled[mask > 0] = image[mask > 0] + offset
@@ -71,11 +72,11 @@ def test_a_one_pixel_hole() -> None:
     image = np.full((8, 8, 3), 100, np.uint8)
     filled = image.copy()
     filled[5, 2] = (110, 100, 90)  # errors of 10, 0, 10 levels
-    mask = masking.draw_boxes([masking.Box(2, 5, 1)], 8, 8)
+    mask = masking.draw_boxes([Box(2, 5, 1)], 8, 8)
     mse = (2 * (10 / 255) ** 2) / 3
     assert evaluation.hole_psnr(image, filled, mask) == pytest.approx(-10 * math.log10(mse))
     assert evaluation.hole_l1(image, filled, mask) == pytest.approx(100 * 20 / 255 / 3)
-    assert -1.0 <= evaluation.box_ssim(image, filled, masking.Box(2, 5, 1)) < 1.0
+    assert -1.0 <= evaluation.box_ssim(image, filled, Box(2, 5, 1)) < 1.0
     with pytest.raises(ValueError, match="no hole pixels"):
         evaluation.hole_psnr(image, filled, np.zeros((8, 8)))
 
@@ -89,7 +90,7 @@ def test_hole_range_scales_with_the_model_size() -> None:
 def test_the_protocol_is_fixed_by_the_seed(eval_photos: Path) -> None:
     paths = sorted(eval_photos.iterdir())
 
-    def boxes(seed: int) -> list[masking.Box]:
+    def boxes(seed: int) -> list[Box]:
         return [sample.box for _, sample in evaluation.holed_samples(paths, 32, seed)]
 
     assert boxes(1234) == boxes(1234)
@@ -111,7 +112,7 @@ def test_the_protocol_is_fixed_by_the_seed(eval_photos: Path) -> None:
 
 def test_baselines_fill_the_hole_only() -> None:
     image = landscape(64, 64, seed=3)  # room for shift-map to find pieces to copy
-    mask = masking.draw_boxes([masking.Box(24, 40, 8)], 64, 64).astype(np.uint8)
+    mask = masking.draw_boxes([Box(24, 40, 8)], 64, 64).astype(np.uint8)
     holed = image * (1 - mask)[..., None]
     for name, fill in evaluation.BASELINES.items():
         filled = fill(holed.copy(), mask)

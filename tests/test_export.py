@@ -11,6 +11,7 @@ from inpaint_cli import settings
 from inpaint_cli.cli import app
 from inpaint_cli.errors import InpaintError, UsageError
 from inpaint_cli.inpainting import masking
+from inpaint_cli.inpainting.rectangles import Box
 from inpaint_cli.model import runtime
 from inpaint_cli.stages import export, filling
 
@@ -56,7 +57,7 @@ def test_load_picks_the_tflite_and_fills_only_the_holes(exported_dir: Path, tmp_
     photo, target = tmp_path / "photo.png", tmp_path / "photo.filled.png"
     pixels = landscape(300, 400, seed=6)
     Image.fromarray(pixels).save(photo)
-    boxes = [masking.Box(10, 20, 12), masking.Box(200, 100, 90), masking.Box(380, 280, 20)]
+    boxes = [Box(10, 20, 12), Box(200, 100, 90), Box(380, 280, 20)]
     [outcome] = filling.fill_photos(filling.FillRequest([photo], boxes, out=target, model=exported_dir))
     assert outcome.error is None
     filled = np.asarray(Image.open(target))

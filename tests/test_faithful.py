@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from inpaint_cli.cli import app
 from inpaint_cli.files import atomic_files, images
 from inpaint_cli.inpainting import masking, rectangles
+from inpaint_cli.inpainting.rectangles import Box
 
 runner = CliRunner()
 
@@ -266,7 +267,7 @@ def test_overlapping_mask_pixels_stay_bit_exact_outside(tmp_path: Path) -> None:
     photo = save(tmp_path / "photo.png", 64, 80)
     assert fill(photo, "--box", "10,10,20").exit_code == 0
     before, after = np.asarray(Image.open(photo)), np.asarray(Image.open(tmp_path / "photo.filled.png"))
-    hole = masking.draw_boxes([masking.Box(10, 10, 20)], 64, 80) > 0
+    hole = masking.draw_boxes([Box(10, 10, 20)], 64, 80) > 0
     assert np.array_equal(before[~hole], after[~hole])
 
 
@@ -331,7 +332,7 @@ def test_a_mask_must_have_the_photos_shape_as_displayed_or_as_stored(tmp_path: P
 # --- 4, 6, 8, 9: what each file keeps -------------------------------------------------------------
 
 
-def outside_changes(before: Path, after: Path, box: masking.Box) -> float:
+def outside_changes(before: Path, after: Path, box: Box) -> float:
     """Share of the pixels outside box that differ between two photos, both turned upright."""
     from PIL import ImageOps
 
@@ -349,7 +350,7 @@ def test_a_lossless_webp_stays_lossless_and_a_lossy_one_gets_a_high_quality(tmp_
     lossless = save(tmp_path / "lossless.webp", 96, 128, lossless=True)
     lossy = save(tmp_path / "lossy.webp", 96, 128, quality=90)
     assert (webp_chunk(lossless), webp_chunk(lossy)) == (b"VP8L", b"VP8 ")
-    box = masking.Box(30, 30, 20)
+    box = Box(30, 30, 20)
     for photo in (lossless, lossy):
         assert fill(photo, "--box", str(box)).exit_code == 0
     assert webp_chunk(tmp_path / "lossless.filled.webp") == b"VP8L"
@@ -428,7 +429,7 @@ def test_an_exif_rotated_jpeg_changes_outside_the_hole_no_more_than_an_upright_o
     exif[0x0112] = 6
     rotated = tmp_path / "rotated.jpg"
     Image.fromarray(pixels).transpose(images.STORED[6]).save(rotated, quality=85, exif=exif.tobytes())
-    box = masking.Box(96, 64, 32)  # on the 16 px block grid both ways
+    box = Box(96, 64, 32)  # on the 16 px block grid both ways
     for photo in (upright, rotated):
         assert fill(photo, "--box", str(box)).exit_code == 0
     with Image.open(tmp_path / "rotated.filled.jpg") as written, Image.open(rotated) as source:

@@ -19,9 +19,10 @@ from typer.testing import CliRunner
 from inpaint_cli.cli import app
 from inpaint_cli.files import encoded_files, images, photo_writing
 from inpaint_cli.inpainting import masking
+from inpaint_cli.inpainting.rectangles import Box
 
 runner = CliRunner()
-BOX = masking.Box(10, 12, 12)
+BOX = Box(10, 12, 12)
 # Every compression Pillow writes for 8-bit RGB (the CCITT group ones are for 1-bit images only).
 TIFF_COMPRESSIONS = ["raw", "tiff_lzw", "tiff_adobe_deflate", "jpeg", "packbits"]
 # Mean difference of a JPEG-compressed TIFF (Pillow's quality 75) from its noisy pixels: about 3.6 when it is whole

@@ -6,13 +6,18 @@ from PIL import Image, ImageDraw
 
 from inpaint_cli.errors import UsageError
 from inpaint_cli.inpainting import context_windows, masking, rectangles
+from inpaint_cli.inpainting.rectangles import Box
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("10,20,30", masking.Box(10, 20, 30)), (" 0, 0 ,1 ", masking.Box(0, 0, 1)), ("7,8,9", masking.Box(7, 8, 9))],
+    [
+        ("10,20,30", Box(10, 20, 30)),
+        (" 0, 0 ,1 ", Box(0, 0, 1)),
+        ("7,8,9", Box(7, 8, 9)),
+    ],
 )
-def test_parse_box_accepts_three_whole_numbers(text: str, expected: masking.Box) -> None:
+def test_parse_box_accepts_three_whole_numbers(text: str, expected: Box) -> None:
     assert rectangles.parse_box(text) == expected
 
 
@@ -23,7 +28,7 @@ def test_parse_box_rejects_malformed_text_naming_it(text: str) -> None:
 
 
 def test_draw_boxes_marks_exactly_the_squares() -> None:
-    mask = masking.draw_boxes([masking.Box(2, 3, 4), masking.Box(0, 0, 1)], height=10, width=12)
+    mask = masking.draw_boxes([Box(2, 3, 4), Box(0, 0, 1)], height=10, width=12)
     assert mask.shape == (10, 12) and mask.dtype == np.float32
     assert mask.sum() == 16 + 1
     assert mask[3:7, 2:6].all() and mask[0, 0] == 1
@@ -31,9 +36,9 @@ def test_draw_boxes_marks_exactly_the_squares() -> None:
 
 
 def test_box_fits_in_checks_both_edges() -> None:
-    assert masking.Box(90, 40, 10).fits_in(100, 50)
-    assert not masking.Box(91, 40, 10).fits_in(100, 50)
-    assert not masking.Box(0, 41, 10).fits_in(100, 50)
+    assert Box(90, 40, 10).fits_in(100, 50)
+    assert not Box(91, 40, 10).fits_in(100, 50)
+    assert not Box(0, 41, 10).fits_in(100, 50)
 
 
 def test_random_boxes_stay_inside_with_sizes_in_range() -> None:
@@ -106,13 +111,13 @@ def test_a_diagonal_stroke_is_cut_into_squares_of_about_twice_its_width() -> Non
     square, thickness = squares[0]
     assert context_windows.context_window(square, 800, 1200, 128, 3.0, thickness).size == 128
     assert context_windows.context_window(square, 800, 1200, 128, 10.0, thickness).size == 10 * thickness  # not 10 x 42
-    assert context_windows.context_window(masking.Box(0, 0, 96), 800, 1200, 128, 3.0).size == 288  # a square: its side
+    assert context_windows.context_window(Box(0, 0, 96), 800, 1200, 128, 3.0).size == 288  # a square: its side
 
 
 def test_hole_squares_of_a_hole_in_the_far_corner_and_of_no_hole() -> None:
     mask = np.zeros((1000, 1300), dtype=np.float32)
     mask[990:, 1290:] = 1  # the cell grid is coarser than a pixel here: the last cells are partial
-    assert masking.hole_squares(mask, min_side=64) == [masking.HoleSquare(masking.Box(1290, 990, 10), 10)]
+    assert masking.hole_squares(mask, min_side=64) == [masking.HoleSquare(Box(1290, 990, 10), 10)]
     assert masking.hole_squares(np.zeros((50, 60), bool), min_side=16) == []
 
 

@@ -21,12 +21,13 @@ from inpaint_cli.cli import app
 from inpaint_cli.errors import InpaintError
 from inpaint_cli.files import encoded_files
 from inpaint_cli.inpainting import masking
+from inpaint_cli.inpainting.rectangles import Box
 from inpaint_cli.model import runtime
 from inpaint_cli.stages import evaluation, filling
 from inpaint_cli.training import dataset
 
 runner = CliRunner()
-BOX = masking.Box(30, 20, 16)
+BOX = Box(30, 20, 16)
 
 
 @pytest.fixture(scope="module")

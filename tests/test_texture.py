@@ -9,6 +9,7 @@ import pytest
 from conftest import landscape
 
 from inpaint_cli.inpainting import context_windows, hole_plan, image_fill, masking
+from inpaint_cli.inpainting.rectangles import Box
 from inpaint_cli.model import runtime
 from inpaint_cli.stages import evaluation, filling
 
@@ -56,7 +57,7 @@ def test_a_textured_hole_gets_the_surroundings_gradient_energy_and_the_smooth_fi
     tiny_model: runtime.Predictor, kind: str
 ) -> None:
     photo = periodic(kind)
-    hole = masking.draw_boxes([masking.Box(120, 110, 64)], *photo.shape[:2]) > 0
+    hole = masking.draw_boxes([Box(120, 110, 64)], *photo.shape[:2]) > 0
     inner = np.zeros_like(hole)
     inner[112:172, 122:182] = True  # the hole less a 2 px border, where Sobel would see the seam itself
     around = gradient_energy(photo, ring_around(hole, 32))
@@ -84,7 +85,7 @@ def test_the_texture_stage_changes_no_pixel_outside_the_hole_and_is_deterministi
 def test_a_flat_sky_gets_no_seams(tiny_model: runtime.Predictor) -> None:
     yy = np.mgrid[0:300, 0:400][0].astype(float)
     sky = np.stack([90 + 40 * yy / 300, 140 + 30 * yy / 300, 230 - 10 * yy / 300], axis=-1).round().astype(np.uint8)
-    hole = masking.draw_boxes([masking.Box(150, 100, 96)], 300, 400) > 0
+    hole = masking.draw_boxes([Box(150, 100, 96)], 300, 400) > 0
     textured = filling.fill_image(sky, hole, predictor=tiny_model)
     smooth = filling.fill_image(sky, hole, SMOOTH, tiny_model)
     step = np.abs(np.diff(textured.astype(int), axis=1)).max(axis=-1)  # any seam shows as a jump between columns
@@ -94,7 +95,7 @@ def test_a_flat_sky_gets_no_seams(tiny_model: runtime.Predictor) -> None:
 
 def test_smooth_is_the_networks_fill_alone(tiny_model: runtime.Predictor) -> None:
     photo = landscape(200, 300, seed=5)
-    hole = masking.draw_boxes([masking.Box(100, 50, 48), masking.Box(10, 140, 30)], 200, 300) > 0
+    hole = masking.draw_boxes([Box(100, 50, 48), Box(10, 140, 30)], 200, 300) > 0
     expected = photo.copy()
     options = filling.FillOptions()
     squares = context_windows.network_squares(
@@ -116,7 +117,7 @@ def test_smooth_is_the_networks_fill_alone(tiny_model: runtime.Predictor) -> Non
 
 def test_a_hole_filled_at_the_scale_of_the_whole_photo_gets_no_texture(tiny_model: runtime.Predictor) -> None:
     photo = periodic("noise", 120, 120)  # the tiny model's finest window (3 x 40 px) shows all of it
-    hole = masking.draw_boxes([masking.Box(40, 40, 40)], 120, 120) > 0
+    hole = masking.draw_boxes([Box(40, 40, 40)], 120, 120) > 0
     assert np.array_equal(
         filling.fill_image(photo, hole, predictor=tiny_model), filling.fill_image(photo, hole, SMOOTH, tiny_model)
     )

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from inpaint_cli.inpainting import masking
+from inpaint_cli.inpainting.rectangles import Box
 from inpaint_cli.model.runtime import Predictor
 
 if TYPE_CHECKING:
@@ -30,16 +31,16 @@ BICUBIC_REACH = 1
 MIRROR_MIN_THICKNESS = 8  # px: thinner holes are not mirrored
 SHARED_MARGIN = 16  # px of context that a small hole keeps on every side in a window shared with other holes
 
-CropOf = Callable[[masking.Box], np.ndarray]  # the photo's uint8 pixels inside a box
+CropOf = Callable[[Box], np.ndarray]  # the photo's uint8 pixels inside a box
 # A square of a hole and why its fill will be poor ("covers 83% of ..."): the caller names the hole the user gave.
-OnPoorFill = Callable[[masking.Box, str], None]
+OnPoorFill = Callable[[Box, str], None]
 
 
 class SquareFill(NamedTuple):
     """A square covering part of a hole, the network's uint8 RGB fill of all of it, and whether any of its
     windows held a known pixel (in a photo as thin as the hole is wide, none does: the fill is then black)."""
 
-    square: masking.Box
+    square: Box
     rgb: np.ndarray
     seen: bool
 
@@ -49,12 +50,12 @@ class _Window(NamedTuple):
     other)."""
 
     square_indices: tuple[int, ...]
-    box: masking.Box
+    box: Box
 
 
 def context_window(
-    square: masking.Box, height: int, width: int, input_size: int, factor: float, thickness: int | None = None
-) -> masking.Box:
+    square: Box, height: int, width: int, input_size: int, factor: float, thickness: int | None = None
+) -> Box:
     """A square window around a square covering (part of) a hole that the network sees.
 
     About factor times the hole's thickness (default: the square's side; a stroke's width),
@@ -66,7 +67,7 @@ def context_window(
     centre_x, centre_y = square.x + square.size / 2, square.y + square.size / 2
     left = int(round(min(max(centre_x - side / 2, 0), width - side)))
     top = int(round(min(max(centre_y - side / 2, 0), height - side)))
-    return masking.Box(left, top, side)
+    return Box(left, top, side)
 
 
 def resize(
@@ -234,7 +235,7 @@ def _windows(
 
 def _shared_windows(
     squares: list[masking.HoleSquare],
-    small: list[tuple[int, masking.Box]],
+    small: list[tuple[int, Box]],
     height: int,
     width: int,
     size: int,
@@ -254,7 +255,7 @@ def _shared_windows(
         first = squares[left_over[0]]
         left = min(max(round(first.box.x + first.box.size / 2 - size / 2), 0), width - size)
         top = min(max(first.box.y - _margin(first, size, factor), 0), height - size)
-        window = masking.Box(left, top, size)
+        window = Box(left, top, size)
         taken = tuple(index for index in left_over if _inside(squares[index], window, height, width, size, factor))
         if left_over[0] not in taken:
             taken, window = (left_over[0],), own[left_over[0]]
@@ -270,7 +271,7 @@ def _margin(square: masking.HoleSquare, size: int, factor: float) -> int:
     return min(wanted, (size - square.box.size) // 2)
 
 
-def _inside(square: masking.HoleSquare, window: masking.Box, height: int, width: int, size: int, factor: float) -> bool:
+def _inside(square: masking.HoleSquare, window: Box, height: int, width: int, size: int, factor: float) -> bool:
     """Whether square lies inside window with the margin of context it needs (none toward the photo's edge)."""
     margin, box = _margin(square, size, factor), square.box
     low_x = window.x + margin if window.x > 0 else 0
@@ -280,7 +281,7 @@ def _inside(square: masking.HoleSquare, window: masking.Box, height: int, width:
     return low_x <= box.x and box.x + box.size <= high_x and low_y <= box.y and box.y + box.size <= high_y
 
 
-def _scaled_to_square(rgb: np.ndarray, square: masking.Box, window: masking.Box, size: int) -> np.ndarray:
+def _scaled_to_square(rgb: np.ndarray, square: Box, window: Box, size: int) -> np.ndarray:
     """The part of a window's fill (size x size, float RGB) over square, scaled to the square's pixels."""
     scale = size / window.size
     left, top = (square.x - window.x) * scale, (square.y - window.y) * scale
@@ -289,7 +290,7 @@ def _scaled_to_square(rgb: np.ndarray, square: masking.Box, window: masking.Box,
 
 
 def _warn_when_poor(
-    square: masking.Box, window: masking.Box, window_hole: np.ndarray, input_size: int, on_poor_fill: OnPoorFill
+    square: Box, window: Box, window_hole: np.ndarray, input_size: int, on_poor_fill: OnPoorFill
 ) -> None:
     """Say when a hole is too large next to its surroundings for a good fill."""
     share = float(window_hole.mean())

@@ -26,9 +26,13 @@ class HolePart(NamedTuple):
     regions: list[masking.HoleRegion]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: compared by identity, never element by element
 class HolePlan:
-    """A photo's hole split between the fill's stages, each part with its connected holes."""
+    """A photo's hole split between the fill's stages, each part with its connected holes.
+
+    The squares are cut from these regions by each stage, at its own size (the network's by its input size,
+    the texture stage's by its tile, the reconstruction's by 4 thicknesses), so they are not part of the plan.
+    """
 
     diffuse: np.ndarray | None  # holes thinner than options.diffuse_below: diffused (image_fill._diffuse)
     reconstruct: HolePart | None  # strokes inside the photo thinner than reconstruct_below, of the rest: FSR

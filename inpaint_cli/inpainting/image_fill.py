@@ -1,6 +1,11 @@
-"""Filling the holes of one image in memory: the network's fill (context_windows.py), then the texture stage.
+"""Filling the holes of one image in memory (fill_image): plan, then each stage in turn, written back in place.
 
-Everything outside the holes is left exactly as it was; alpha is never changed.
+The hole's plan (hole_plan.py) says which pixels each stage fills: specks and hairlines are diffused (OpenCV's
+Navier-Stokes), thin strokes reconstructed (OpenCV-contrib's FSR), the rest filled by the network
+(context_windows.py, in layers where a hole reaches far from known pixels), then given the photo's own detail by
+the texture stage (texture.py). Everything outside the holes is left exactly as it was; alpha is never changed.
+Also here, for the files' side: a photo's holes from boxes and a mask file (hole_mask), the 16-bit fill
+(sixteen_bit_fill) and the before/after picture (comparison_image).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from inpaint_cli.errors import InpaintError, UsageError
 from inpaint_cli.files import images
 from inpaint_cli.inpainting import context_windows, hole_plan, masking, texture
 from inpaint_cli.inpainting.fill_options import FillOptions, TextureOptions
-from inpaint_cli.inpainting.rectangles import Rect
+from inpaint_cli.inpainting.rectangles import Box, Rect
 from inpaint_cli.model import runtime
 from inpaint_cli.model.runtime import Predictor
 
@@ -37,11 +42,19 @@ def bundled_predictor() -> Predictor:
 
 @overload
 def fill_image(
-    image: Image.Image, mask: np.ndarray | Image.Image, options: FillOptions = ..., predictor: Predictor | None = ...
+    image: Image.Image,
+    mask: np.ndarray | Image.Image,
+    options: FillOptions = ...,
+    predictor: Predictor | None = ...,
+    on_warning: Warn | None = ...,
 ) -> Image.Image: ...
 @overload
 def fill_image(
-    image: np.ndarray, mask: np.ndarray | Image.Image, options: FillOptions = ..., predictor: Predictor | None = ...
+    image: np.ndarray,
+    mask: np.ndarray | Image.Image,
+    options: FillOptions = ...,
+    predictor: Predictor | None = ...,
+    on_warning: Warn | None = ...,
 ) -> np.ndarray: ...
 
 
@@ -62,7 +75,7 @@ def fill_image(
     predictor: a loaded model (runtime.load_predictor); default: the bundled model.
     on_warning receives warnings about holes too large for a good fill.
     """
-    hole = _as_hole(mask)
+    hole = masking.as_hole(mask)
     size = image.size[::-1] if isinstance(image, Image.Image) else image.shape[:2]
     if hole.shape != tuple(size):
         raise UsageError(f"the mask is {hole.shape[1]}x{hole.shape[0]} but the image is {size[1]}x{size[0]}")
@@ -83,11 +96,6 @@ def fill_image(
 
 def _ignore(message: str) -> None:
     """A warning nobody asked to see."""
-
-
-def _as_hole(mask: np.ndarray | Image.Image) -> np.ndarray:
-    """A mask as bool HxW, true = hole, by masking.as_hole's rule."""
-    return masking.as_hole(mask)
 
 
 def fill_pillow(
@@ -120,14 +128,14 @@ def fill_pillow(
     if plan.reconstruct is not None:
         _reconstruct(result, plan.reconstruct, plan.undiffused)
     if plan.network.regions:  # any hole left for the network
-        _network_fill(result, plan, options, predictor, on_warning)
+        _fill_by_network(result, plan, options, predictor, on_warning)
         if options.texture:
             factor = min(options.context_factors)
             _add_texture(result, plan.network, predictor.input_size, factor, options.texture_options)
     return result
 
 
-def _network_fill(
+def _fill_by_network(
     result: Image.Image, plan: hole_plan.HolePlan, options: FillOptions, predictor: Predictor, on_warning: Warn
 ) -> None:
     """The network's fill of every pixel of the plan's network hole, square by square, layer by layer, in place.
@@ -228,7 +236,7 @@ class _PoorFillWarnings:
         self._regions, self._on_warning = regions, on_warning
         self._warned: set[masking.HoleRegion] = set()
 
-    def __call__(self, square: masking.Box, why: str) -> None:
+    def __call__(self, square: Box, why: str) -> None:
         """Warn about the hole that square covers (the one its rectangle shares most with), unless warned already."""
         region = max(self._regions, key=lambda region: region.rect.shared_area(square.rect))
         if region not in self._warned:
@@ -342,7 +350,7 @@ def _write_colour(region: np.ndarray, rgb: np.ndarray, target: np.ndarray) -> No
 
 
 def hole_mask(
-    boxes: list[masking.Box],
+    boxes: list[Box],
     mask_path: Path | None,
     width: int,
     height: int,

@@ -1,4 +1,5 @@
-"""Rectangles of pixels (Rect), the square hole a `--box x,y,size` describes (Box), and its parsing.
+"""Rectangles of pixels (Rect), squares of pixels (Box: a `--box x,y,size`, a square of a hole, a window), and
+parsing a `--box`.
 
 Light to import (no numpy), so that reading a command line does not wait for numpy: the first
 photo starts decoding first. Holes are drawn in masking.py.
@@ -53,7 +54,7 @@ class Rect(NamedTuple):
 
 @dataclass(frozen=True)
 class Box:
-    """A square hole: top-left corner (x, y) and side length, in pixels."""
+    """A square of pixels: top-left corner (x, y) and side length; a `--box`, a square of a hole, a window."""
 
     x: int
     y: int

@@ -56,7 +56,7 @@ class Line(NamedTuple):
 
     strength: float  # how clearly the ring holds it, in (0, 1]
     angle: float  # its direction, radians, x towards y
-    centre: tuple[float, float]  # (y, x) of a point on it, in the hole's box
+    centre: tuple[float, float]  # (y, x) of a point on it, in the hole's search area
 
     @property
     def along(self) -> np.ndarray:
@@ -95,8 +95,8 @@ def add_texture(
     thickness = 2 * float(distance_to_known(hole)[hole].max())
     scale = max(1, round(thickness / options.coarse))
     pad = max(options.smooth, int(3 * options.border_sigma))
-    box = Rect(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1).grown(pad, *hole.shape)
-    here = box.slices
+    area = Rect(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1).grown(pad, *hole.shape)
+    here = area.slices
     image_here, hole_here = image[here], hole[here]
     ring = _grow(hole_here, options.ring) & ~unknown[here]
     low_here = cv2.GaussianBlur(image_here, (0, 0), options.sigma)
@@ -106,7 +106,7 @@ def add_texture(
     base_coarse = _wide_blur(base, options.mid_sigma)
     line = _find_line(image_here, hole_here, unknown[here], thickness, options) if options.line_mode else None
     source_high, source_mid, source_coarse, chosen, aligned = _sources(
-        image, hole, unknown, scale, thickness, box, options, line, base_coarse
+        image, hole, unknown, scale, thickness, area, options, line, base_coarse
     )
     a_mid, a_coarse = options.mid_share * textured, options.coarse_share * textured
     if line is not None:  # the sources' own bands where they continue the edge, not the guide's blur
@@ -178,15 +178,15 @@ def _sources(
     unknown: np.ndarray,
     scale: int,
     thickness: float,
-    box: Rect,
+    area: Rect,
     options: TextureOptions,
     line: Line | None = None,
     guide_coarse: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Over box: the chosen sources' high-pass, mid band and coarse band (float32 HxWx3), where chosen, and how far
+    """Over area: the chosen sources' high-pass, mid band and coarse band (float32 HxWx3), where chosen, and how far
     (0..1, blended like the bands) the chosen sources' offsets run along a line hole's edge (0 without a line).
 
-    guide_coarse: the guide's coarse band over box, to which a line hole's sources' coarse bands are moved.
+    guide_coarse: the guide's coarse band over area, to which a line hole's sources' coarse bands are moved.
     """
     low = cv2.GaussianBlur(image, (0, 0), options.sigma)
     # Known pixels whose high-pass does not mix in the hole.
@@ -198,14 +198,14 @@ def _sources(
     if line is not None:
         edge_costs = _edge_candidates(features[..., 0], hole, unknown, thickness, line, scale, options)
         offsets = np.array(sorted(set(map(tuple, offsets.tolist())) | set(edge_costs)), np.int64).reshape(-1, 2)
-        line_costs = _line_costs(image, unknown, box, thickness, line, edge_costs, options)
-    shape = (box.height, box.width)
+        line_costs = _line_costs(image, unknown, area, thickness, line, edge_costs, options)
+    shape = (area.height, area.width)
     if len(offsets) == 0:
         empty = np.zeros(shape + (3,), np.float32)
         return empty, empty.copy(), empty.copy(), np.zeros(shape, bool), np.zeros(shape, np.float32)
-    label = _labels(image, low, unknown, source_ok, offsets, box, options, line_costs)
-    inside = hole[box.slices]
-    return _gather(image, low, source_ok, offsets, label, inside, box, options, line, guide_coarse)
+    label = _labels(image, low, unknown, source_ok, offsets, area, options, line_costs)
+    inside = hole[area.slices]
+    return _gather(image, low, source_ok, offsets, label, inside, area, options, line, guide_coarse)
 
 
 def _gather(
@@ -215,12 +215,12 @@ def _gather(
     offsets: np.ndarray,
     label: np.ndarray,
     inside: np.ndarray,
-    box: Rect,
+    area: Rect,
     options: TextureOptions,
     line: Line | None,
     guide_coarse: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """_sources' bands over box, each hole pixel (inside) taking its label's source: the high-pass as it is, the mid
+    """_sources' bands over area, each hole pixel (inside) taking its label's source: the high-pass as it is, the mid
     and coarse bands blended across label seams over options.feather px."""
     coarse = _wide_blur(image, options.mid_sigma)
     high, mid = image - low, low - coarse
@@ -230,14 +230,14 @@ def _gather(
     chosen = np.zeros(shape, bool)
     total, aligned = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
     for k, (dy, dx) in enumerate(offsets):
-        valid = _shifted(source_ok, dy, dx, box, False)
+        valid = _shifted(source_ok, dy, dx, area, False)
         mine = (label == k) & valid & inside
         if mine.any():
-            source_high[mine] = _shifted(high, dy, dx, box, 0)[mine]
+            source_high[mine] = _shifted(high, dy, dx, area, 0)[mine]
             chosen |= mine
             weight = cv2.GaussianBlur(mine.astype(np.float32), (0, 0), options.feather) * valid
-            source_mid += weight[..., None] * _shifted(mid, dy, dx, box, 0)
-            shifted = _shifted(coarse, dy, dx, box, 0)
+            source_mid += weight[..., None] * _shifted(mid, dy, dx, area, 0)
+            shifted = _shifted(coarse, dy, dx, area, 0)
             if line is not None:
                 shifted = _median_moved(shifted, mine, guide_coarse, options.median_stride)
                 aligned += weight * _alignment(line, dy, dx, options.line_align)
@@ -249,7 +249,7 @@ def _gather(
 
 
 def _median_moved(coarse: np.ndarray, mine: np.ndarray, guide_coarse: np.ndarray, stride: int) -> np.ndarray:
-    """A source's coarse band over box moved by its median step against the guide's over mine (every stride-th pixel):
+    """A source's coarse band over area moved by its median step against the guide's over mine (every stride-th pixel):
     a source from far along the edge brings its structure, not its broad colour."""
     at = np.flatnonzero(mine)[::stride]
     step = np.median(coarse.reshape(-1, 3)[at] - guide_coarse.reshape(-1, 3)[at], axis=0)
@@ -436,9 +436,9 @@ def _lumas(features: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.stack([features[..., 0], features[..., 1:] @ LUMA], axis=-1))
 
 
-def _shifted(array: np.ndarray, dy: int, dx: int, box: Rect, fill: float) -> np.ndarray:
-    """array[y + dy, x + dx] for (y, x) in box; fill where that is outside the array."""
-    l0, t0, l1, t1 = box
+def _shifted(array: np.ndarray, dy: int, dx: int, area: Rect, fill: float) -> np.ndarray:
+    """array[y + dy, x + dx] for (y, x) in area; fill where that is outside the array."""
+    l0, t0, l1, t1 = area.left, area.top, area.right, area.bottom
     out = np.full((t1 - t0, l1 - l0) + array.shape[2:], fill, array.dtype)
     height, width = array.shape[:2]
     a0, a1 = max(t0 + dy, 0), min(t1 + dy, height)
@@ -454,30 +454,30 @@ def _labels(
     unknown: np.ndarray,
     source_ok: np.ndarray,
     offsets: np.ndarray,
-    box: Rect,
+    area: Rect,
     options: TextureOptions,
     line_costs: _LineCosts | None = None,
 ) -> np.ndarray:
-    """Per pixel of box, the index of the offset with the least box-summed cost (the first of equals).
+    """Per pixel of area, the index of the offset with the least box-summed cost (the first of equals).
 
     Cost of an offset at a pixel: full-colour SSD to the source where the pixel is known, low_weight x low-pass SSD
     to the source where it is unknown (the guide's low-pass); invalid where the source is not a known pixel.
     On a line hole, plus line mode's terms (_with_line_cost).
-    A running minimum over the offsets: memory for two planes of box, not one per offset.
+    A running minimum over the offsets: memory for two planes of area, not one per offset.
     """
-    here = box.slices
+    here = area.slices
     known = ~unknown[here]
     target = np.where(known[..., None], image[here], low[here])
     weight = np.where(known, 1.0, options.low_weight).astype(np.float32)
     best = np.full(known.shape, np.inf, np.float32)
     label = np.zeros(known.shape, np.int64)
     for k, (dy, dx) in enumerate(offsets):
-        source = np.where(known[..., None], _shifted(image, dy, dx, box, 0), _shifted(low, dy, dx, box, 0))
+        source = np.where(known[..., None], _shifted(image, dy, dx, area, 0), _shifted(low, dy, dx, area, 0))
         diff = source - target
         squared = np.einsum("ijc,ijc->ij", diff, diff)
         edge = line_costs is not None and (int(dy), int(dx)) in line_costs.edge_costs
         cost = (line_costs.edge_pixel_weight if edge else weight) * squared
-        valid = _shifted(source_ok, dy, dx, box, False)
+        valid = _shifted(source_ok, dy, dx, area, False)
         cost[~valid] = INVALID
         cost = cv2.boxFilter(cost, -1, (options.smooth, options.smooth), borderType=cv2.BORDER_REPLICATE)
         if line_costs is not None:
@@ -488,7 +488,7 @@ def _labels(
 
 
 class _LineCosts(NamedTuple):
-    """Line mode's terms in the label costs of a line hole, over the hole's box (_line_costs)."""
+    """Line mode's terms in the label costs of a line hole, over the hole's search area (_line_costs)."""
 
     weight: float  # of the terms: along_weight x the line's strength
     pixel_weight: np.ndarray  # per pixel, the weight of the squared error averaged along the edge
@@ -503,16 +503,16 @@ class _LineCosts(NamedTuple):
 def _line_costs(
     image: np.ndarray,
     unknown: np.ndarray,
-    box: Rect,
+    area: Rect,
     thickness: float,
     line: Line,
     edge_costs: dict[tuple[int, int], float],
     options: TextureOptions,
 ) -> _LineCosts:
     """Line mode's label-cost terms for a line hole (edge_costs: its edge candidates' ring matches)."""
-    known = ~unknown[box.slices]
+    known = ~unknown[area.slices]
     ring = _grow(~known, options.ring) & known
-    image_here = image[box.slices]
+    image_here = image[area.slices]
     miss = options.along_miss * float(image_here[ring].var(0).sum()) if ring.any() else 0.0
     step = options.along_step
     kernel = _line_kernel(options.along_length * thickness / step, options.along_width / step, line.angle)

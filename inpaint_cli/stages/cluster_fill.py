@@ -12,6 +12,7 @@ client removes part files a dead worker left. Python use (dask.bag or a list): f
 from __future__ import annotations
 
 import itertools
+import os
 import posixpath
 import tempfile
 import threading
@@ -347,7 +348,8 @@ def _predictor(model: str | None) -> Predictor:
         import cv2
 
         cv2.setNumThreads(1)
-        _keep_freed_memory()
+        if _scratch_folder() is not None and "MALLOC_TRIM_THRESHOLD_" in os.environ:  # a nanny's worker process
+            _keep_freed_memory()
         loaded = _worker_state.predictors = {}
     if model not in loaded:
         loaded[model] = runtime.load_predictor(model, threads=1)
@@ -363,17 +365,13 @@ def _keep_freed_memory() -> None:
     where glibc's own dynamic ones end up, and a worker keeps at most tens of MB more. Elsewhere: nothing to do.
     """
     import ctypes
-    import ctypes.util
 
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name) if name else None
-        mallopt = libc.mallopt if libc is not None else None
-    except (OSError, AttributeError):  # not glibc (musl, macOS, Windows)
+        mallopt = ctypes.CDLL(None).mallopt  # the C library the process runs on
+    except (OSError, AttributeError):  # no mallopt: not glibc (macOS, Windows)
         return
-    if mallopt is not None:
-        mallopt(M_MMAP_THRESHOLD, KEPT_BLOCK_BYTES)
-        mallopt(M_TRIM_THRESHOLD, 2 * KEPT_BLOCK_BYTES)
+    mallopt(M_MMAP_THRESHOLD, KEPT_BLOCK_BYTES)  # process-wide; setting it again (another thread) changes nothing
+    mallopt(M_TRIM_THRESHOLD, 2 * KEPT_BLOCK_BYTES)
 
 
 def _scratch_folder() -> str | None:

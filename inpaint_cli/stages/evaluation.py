@@ -29,6 +29,7 @@ from inpaint_cli import __version__
 from inpaint_cli.errors import InpaintError, UsageError
 from inpaint_cli.files import atomic_files, images, training_photos
 from inpaint_cli.inpainting import masking
+from inpaint_cli.inpainting.rectangles import Box
 from inpaint_cli.model import runtime
 from inpaint_cli.model.runtime import Predictor
 from inpaint_cli.settings import EVALUATION_SEED
@@ -91,7 +92,7 @@ def sobel_magnitude(image: np.ndarray) -> np.ndarray:
     return np.hypot(gradient_x, gradient_y)
 
 
-def box_ssims(original: np.ndarray, results: Sequence[np.ndarray], box: masking.Box) -> list[float]:
+def box_ssims(original: np.ndarray, results: Sequence[np.ndarray], box: Box) -> list[float]:
     """SSIM (max_val 1) of each uint8 HxWx3 result against original, over the box's pixels."""
     rows, columns = box.slices
     return [ssim(original[rows, columns], result[rows, columns]) for result in results]
@@ -125,7 +126,7 @@ def ssim(truth: np.ndarray, guess: np.ndarray) -> float:
     return float(np.mean(luminance * structure))
 
 
-def box_ssim(original: np.ndarray, filled: np.ndarray, box: masking.Box) -> float:
+def box_ssim(original: np.ndarray, filled: np.ndarray, box: Box) -> float:
     """SSIM (max_val 1) of a uint8 HxWx3 fill against original, over the box's pixels."""
     return box_ssims(original, [filled], box)[0]
 
@@ -249,7 +250,7 @@ class Sample:
 
     path: Path
     original: np.ndarray
-    box: masking.Box
+    box: Box
 
     @property
     def mask(self) -> np.ndarray:

@@ -22,6 +22,7 @@ from inpaint_cli import __version__
 from inpaint_cli.errors import InpaintError, OutputExists, UsageError
 from inpaint_cli.files import atomic_files, images, training_photos
 from inpaint_cli.inpainting import masking
+from inpaint_cli.inpainting.rectangles import Box
 from inpaint_cli.settings import PrepareConfig
 from inpaint_cli.training import storage
 from inpaint_cli.training.storage import StoragePath
@@ -76,7 +77,7 @@ class _ShardWriter:
             self._writer = None
 
 
-def _example(png: bytes, boxes: list[masking.Box]) -> bytes:
+def _example(png: bytes, boxes: list[Box]) -> bytes:
     from inpaint_cli.backend import tf
 
     flat_boxes = [value for box in boxes for value in (box.x, box.y, box.size)]
@@ -226,7 +227,7 @@ def _parser(manifest: dict[str, object], random_holes: bool, stroke_fraction: fl
     holes_per_image = int(parameters["holes_per_image"])
 
     def prepared_mask(flat_boxes: np.ndarray) -> np.ndarray:
-        boxes = [masking.Box(*map(int, flat_boxes[i : i + 3])) for i in range(0, len(flat_boxes), 3)]
+        boxes = [Box(*map(int, flat_boxes[i : i + 3])) for i in range(0, len(flat_boxes), 3)]
         return masking.draw_boxes(boxes, size, size)
 
     def fresh_mask(mask_seed: np.ndarray) -> np.ndarray:

@@ -5,6 +5,7 @@ import pytest
 from conftest import landscape
 
 from inpaint_cli.inpainting import context_windows, masking
+from inpaint_cli.inpainting.rectangles import Box
 from inpaint_cli.model import runtime
 from inpaint_cli.stages import filling
 
@@ -17,14 +18,14 @@ def tiny_model(tiny_model_dir: Path) -> runtime.Predictor:
 
 
 def test_context_window_holds_the_hole_and_stays_inside() -> None:
-    for hole in [masking.Box(0, 0, 10), masking.Box(990, 490, 10), masking.Box(400, 200, 200)]:
-        window = context_windows.context_window(hole, height=500, width=1000, input_size=128, factor=3.0)
+    for square in [Box(0, 0, 10), Box(990, 490, 10), Box(400, 200, 200)]:
+        window = context_windows.context_window(square, height=500, width=1000, input_size=128, factor=3.0)
         assert 0 <= window.x and window.x + window.size <= 1000
         assert 0 <= window.y and window.y + window.size <= 500
-        assert window.x <= hole.x and hole.x + hole.size <= window.x + window.size
-        assert window.y <= hole.y and hole.y + hole.size <= window.y + window.size
-    assert context_windows.context_window(masking.Box(500, 200, 10), 500, 1000, 128, 3.0).size == 128  # full resolution
-    assert context_windows.context_window(masking.Box(400, 100, 100), 500, 1000, 128, 3.0).size == 300
+        assert window.x <= square.x and square.x + square.size <= window.x + window.size
+        assert window.y <= square.y and square.y + square.size <= window.y + window.size
+    assert context_windows.context_window(Box(500, 200, 10), 500, 1000, 128, 3.0).size == 128  # full resolution
+    assert context_windows.context_window(Box(400, 100, 100), 500, 1000, 128, 3.0).size == 300
 
 
 def test_window_detail_is_the_mean_step_between_known_neighbours() -> None:
@@ -60,7 +61,7 @@ def test_a_flat_sky_takes_the_smooth_fill_and_a_textured_photo_the_networks(tiny
         return np.concatenate([np.full_like(smooth, 0.5), smooth], axis=-1)
 
     model = runtime.Predictor(grey_network, tiny_model.input_size, tiny_model.path)
-    hole = masking.draw_boxes([masking.Box(120, 140, 40)], 200, 300) > 0
+    hole = masking.draw_boxes([Box(120, 140, 40)], 200, 300) > 0
     sky = np.zeros((200, 300, 3), np.uint8) + np.array([90, 140, 210], np.uint8)
     smooth = filling.FillOptions(texture=False)  # the network's fill alone, without the texture stage
     assert np.array_equal(filling.fill_image(sky, hole, smooth, model), sky)
