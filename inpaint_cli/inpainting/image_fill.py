@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
-from typing import overload
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -29,6 +29,7 @@ from inpaint_cli.model import runtime
 from inpaint_cli.model.runtime import Predictor
 
 Warn = Callable[[str], None]
+ImageT = TypeVar("ImageT", Image.Image, np.ndarray)  # fill_image gives back the kind of image it was given
 DIFFUSION_RADIUS = 5  # px of known neighbours that OpenCV's Navier-Stokes fill looks at, as its users set it
 DIFFUSION_REACH = 16  # px of the photo read around thin holes for it
 MIN_KNOWN_SHARE = 0.1  # below this share of known pixels the holes are interpolated, not filled by the network
@@ -40,31 +41,13 @@ def bundled_predictor() -> Predictor:
     return runtime.load_predictor()
 
 
-@overload
 def fill_image(
-    image: Image.Image,
-    mask: np.ndarray | Image.Image,
-    options: FillOptions = ...,
-    predictor: Predictor | None = ...,
-    on_warning: Warn | None = ...,
-) -> Image.Image: ...
-@overload
-def fill_image(
-    image: np.ndarray,
-    mask: np.ndarray | Image.Image,
-    options: FillOptions = ...,
-    predictor: Predictor | None = ...,
-    on_warning: Warn | None = ...,
-) -> np.ndarray: ...
-
-
-def fill_image(
-    image: Image.Image | np.ndarray,
+    image: ImageT,
     mask: np.ndarray | Image.Image,
     options: FillOptions = FillOptions(),  # noqa: B008 - frozen, so one shared default is safe
     predictor: Predictor | None = None,
     on_warning: Warn | None = None,
-) -> Image.Image | np.ndarray:
+) -> ImageT:
     """Fill the holes of an image in memory; every pixel outside them keeps its exact value.
 
     image: a Pillow image (RGB, L, RGBA, LA, 16-bit gray I;16; palette with transparency comes back as
