@@ -5,9 +5,9 @@ Generates N photos at 1 MP as fill_throughput.py does (a 128 px box and a stroke
 prints the wall time of each and the CPU seconds of the `--jobs` command and its workers, and, for the cluster
 run, of its worker processes, of this process (the scheduler and its client side) and of the command.
 --no-trim starts the workers without the MALLOC_TRIM_THRESHOLD_ a Dask nanny sets (Dask's config, set to None),
-to see what that setting costs.
+to see what that setting costs; --no-profile without the worker's statistical profiler (a stack sample every 10 ms).
 
-Usage: python benchmarks/cluster_cpu.py [--count 60] [--no-trim]
+Usage: python benchmarks/cluster_cpu.py [--count 60] [--no-trim] [--no-profile]
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=60, help="1 MP photos")
     parser.add_argument("--no-trim", action="store_true", help="workers without Dask's MALLOC_TRIM_THRESHOLD_")
+    parser.add_argument("--no-profile", action="store_true", help="workers without Dask's statistical profiler")
     arguments = parser.parse_args()
     import dask
     from distributed import Client, LocalCluster
@@ -63,6 +64,8 @@ def main() -> None:
         print(f"--jobs 2: {seconds:.2f} s, command and workers {cpu:.1f} CPU s")
         if arguments.no_trim:
             dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
+        if arguments.no_profile:
+            dask.config.set({"distributed.worker.profile.enabled": False})
         with (
             LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster,
             Client(cluster) as client,
