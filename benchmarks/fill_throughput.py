@@ -100,7 +100,7 @@ def children_of(process: subprocess.Popen) -> list[int]:
 def timed_fill(arguments: list[list[str]], memory_of_process: bool = False) -> tuple[float, float, list[float]]:
     """Wall seconds and CPU seconds (theirs and their workers') of these fill commands run side by side,
     and the peak memory (MiB) of their worker processes, or of themselves."""
-    started, cpu_before = time.perf_counter(), _children_cpu()
+    started, cpu_before = time.perf_counter(), children_cpu()
     processes = [subprocess.Popen([*COMMAND, *args], stderr=subprocess.PIPE, text=True) for args in arguments]
     if memory_of_process:
         sampler = PeakMemory(lambda: [process.pid for process in processes])
@@ -110,10 +110,10 @@ def timed_fill(arguments: list[list[str]], memory_of_process: bool = False) -> t
         _, errors = process.communicate()
         if process.returncode != 0:
             raise SystemExit(f"fill failed: {errors[-2000:]}")
-    return time.perf_counter() - started, _children_cpu() - cpu_before, sampler.stop()
+    return time.perf_counter() - started, children_cpu() - cpu_before, sampler.stop()
 
 
-def _children_cpu() -> float:
+def children_cpu() -> float:
     """User + system CPU seconds of this process's finished children (and the workers they waited for)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
