@@ -6,14 +6,15 @@ then times the whole command `inpaint fill DIR --mask-dir MASKS --box ... --out-
   --jobs 1; --jobs 2 (one LiteRT/OpenCV thread per worker); two `--jobs 1` processes side by side on
   half the photos each (each with every core's threads: what oversubscribing the cores costs);
   --cluster on a LocalCluster of 2 worker processes (1 thread each), started for that run only (its start
-  is not timed; its idle processes would take CPU from the other runs).
+  is not timed; its idle processes would take CPU from the other runs), without Dask's statistical profiler
+  as docs/scale.md tells cluster users to start their workers (--profile keeps it: ~35 ms per photo more).
 Every run's outputs are compared byte for byte with --jobs 1. Each kind runs --repeats times, round-robin,
 and its fastest run is kept: on a machine shared with other work the load varies from run to run (the
 load average at each run's start is printed). Reports photos/s, the speed-up over --jobs 1, CPU seconds
 per photo (user + system, of the command and its workers), the cluster's overhead per photo against
 --jobs 2 ((t_cluster - t_jobs2) / photos, wall and CPU) and the peak resident memory of each worker.
 
-Usage: python benchmarks/fill_throughput.py [--small 200] [--large 12] [--repeats 2] [--json results.json]
+Usage: python benchmarks/fill_throughput.py [--small 200] [--large 12] [--repeats 2] [--profile] [--json results.json]
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def same_files(first: Path, second: Path) -> bool:
     )
 
 
-def measure(work: Path, label: str, count: int, repeats: int) -> list[dict]:
+def measure(work: Path, label: str, count: int, repeats: int, profile: bool) -> list[dict]:
     """The rows of one photo size: each run repeated, round-robin, its fastest kept (the load of others varies)."""
     photos, masks = work / label / "photos", work / label / "masks"
     make_photos(photos, masks, count, SIZES[label], seed=count)
@@ -143,7 +144,7 @@ def measure(work: Path, label: str, count: int, repeats: int) -> list[dict]:
         shutil.copy(photo, halves / str(index % 2) / photo.name)
 
     def cluster_run(out: Path) -> tuple[float, float, list[float]]:
-        with local_cluster() as (address, client):
+        with local_cluster(profile) as (address, client):
             client.run(_reset_peak)
             cpu_before = sum(client.run(_own_cpu).values())
             seconds, cpu, _ = timed_fill([[str(photos), *holes, "--out-dir", str(out), "--cluster", address]])
@@ -182,15 +183,18 @@ def measure(work: Path, label: str, count: int, repeats: int) -> list[dict]:
 
 
 @contextmanager
-def local_cluster() -> Iterator[tuple[str, object]]:
+def local_cluster(profile: bool) -> Iterator[tuple[str, object]]:
     """A LocalCluster of 2 single-threaded worker processes on loopback, and a client of it, for one run only.
 
     Started and stopped around each cluster run (not timed): alive during the other runs, its idle processes'
     heartbeats took CPU from them, which cost --jobs 2 (both cores busy) several % and --jobs 1 nothing.
+    Without profile, the workers run as docs/scale.md starts them (DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False).
     """
+    import dask
     from distributed import Client, LocalCluster
 
     with (
+        dask.config.set({"distributed.worker.profile.enabled": profile}),
         LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
         ) as cluster,
@@ -217,6 +221,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=200, help="1 MP photos")
     parser.add_argument("--large", type=int, default=12, help="12 MP photos")
     parser.add_argument("--repeats", type=int, default=2, help="runs of each kind, round-robin; the fastest is kept")
+    parser.add_argument("--profile", action="store_true", help="cluster workers with Dask's statistical profiler")
     parser.add_argument("--json", type=Path, help="write the rows here")
     arguments = parser.parse_args()
     load_before = os.getloadavg()
@@ -224,7 +229,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fill-throughput-") as folder:
         for label, count in (("1 MP", arguments.small), ("12 MP", arguments.large)):
             if count:
-                rows.extend(measure(Path(folder), label, count, arguments.repeats))
+                rows.extend(measure(Path(folder), label, count, arguments.repeats, arguments.profile))
     by_run = {(row["photos"], row["run"]): row for row in rows}
     print(f"load average before: {load_before[0]:.2f}, after: {os.getloadavg()[0]:.2f} (on {os.cpu_count()} cores)")
     print("| photos | run | s | photos/s | x --jobs 1 | CPU s/photo | peak MiB per worker | identical | load |")
