@@ -295,6 +295,13 @@ def train(
     stroke_fraction: Annotated[
         float, typer.Option(help="Share of training holes that are free-form strokes.", show_default="1/3")
     ] = TrainConfig.stroke_fraction,
+    painted_fraction: Annotated[
+        float,
+        typer.Option(
+            help="Share of training holes painted like users do: irregular blobs (half cut by the border) and "
+            "bands across the sample; the rest are squares and strokes."
+        ),
+    ] = TrainConfig.painted_fraction,
     zoom_fraction: Annotated[
         float, typer.Option(help="Share of training samples that are random crops enlarged to full size (smooth).")
     ] = TrainConfig.zoom_fraction,
@@ -348,6 +355,7 @@ def train(
         width=width,
         seed=seed,
         stroke_fraction=stroke_fraction,
+        painted_fraction=painted_fraction,
         zoom_fraction=zoom_fraction,
         loss=loss.value,
         prefill=prefill,

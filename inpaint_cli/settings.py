@@ -83,6 +83,7 @@ class TrainConfig:
     seed: int = 0
     hole_weight: float = 6.0
     stroke_fraction: float = 1 / 3
+    painted_fraction: float = 0.0  # share of holes that are blobs (half cut by the border) or bands across the sample
     zoom_fraction: float = 0.5  # share of samples that are enlarged crops (dataset._zoomed)
     loss: str = "hole-l1"  # one of LOSSES
     prefill: bool = True  # see network.ModelConfig
@@ -96,5 +97,5 @@ class TrainConfig:
             raise UsageError(f"the loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
         if not self.learning_rate > 0:
             raise UsageError("the learning rate must be positive")
-        if not 0.0 <= self.stroke_fraction <= 1.0 or not 0.0 <= self.zoom_fraction <= 1.0:
-            raise UsageError("the stroke and zoom fractions must be in [0, 1]")
+        if not all(0.0 <= share <= 1.0 for share in (self.stroke_fraction, self.painted_fraction, self.zoom_fraction)):
+            raise UsageError("the stroke, painted and zoom fractions must be in [0, 1]")

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from conftest import landscape
 
+from inpaint_cli.errors import UsageError
 from inpaint_cli.inpainting import context_windows, masking
 from inpaint_cli.inpainting.rectangles import Box
 from inpaint_cli.model import runtime
@@ -44,15 +45,29 @@ def test_flat_windows_take_the_smooth_fill_and_detailed_ones_the_networks() -> N
     fill, smooth = np.full((4, 4, 3), 0.2, np.float32), np.full((4, 4, 3), 0.6, np.float32)
     prediction = np.concatenate([fill, smooth], axis=-1)
     flat = np.zeros((4, 4, 4), np.float32)
-    assert np.allclose(context_windows.fill_colours(prediction, flat, FLAT), 0.6)
+    assert np.allclose(context_windows.fill_colours(prediction, flat, FLAT, "prefill"), 0.6)
     striped = flat.copy()
     striped[:, ::2, :3] = 0.1  # every horizontal step is 0.1: far above FLAT_DETAIL
-    assert np.allclose(context_windows.fill_colours(prediction, striped, FLAT), 0.2)
+    assert np.allclose(context_windows.fill_colours(prediction, striped, FLAT, "prefill"), 0.2)
     low, high = FLAT
     halfway = flat.copy()
     halfway[:, ::2, :3] = (low + high) / 2 * 24 / 12  # 12 of the 24 pairs step
-    assert np.allclose(context_windows.fill_colours(prediction, halfway, FLAT), 0.4)
+    assert np.allclose(context_windows.fill_colours(prediction, halfway, FLAT, "prefill"), 0.4)
     assert context_windows.fill_colours(fill, flat, FLAT) is fill  # a 3-channel model has no smooth fill
+
+
+def test_a_flat_window_is_diffused_from_its_border_not_averaged() -> None:
+    # A sky that brightens from left to right with a hole at its right end: diffusion carries the bright
+    # border in; the prefill (here a wide average) would be too dark. Known pixels step by 0.002 (flat).
+    window = np.zeros((32, 32, 4), np.float32)
+    window[..., :3] = np.linspace(0.4, 0.462, 32, dtype=np.float32)[None, :, None]
+    window[8:24, 24:, :3], window[8:24, 24:, 3] = 0.0, 1.0
+    average = np.full((32, 32, 3), 0.43, np.float32)
+    prediction = np.concatenate([np.zeros((32, 32, 3), np.float32), average], axis=-1)
+    diffused = context_windows.fill_colours(prediction, window, FLAT)
+    hole = window[..., 3] > 0
+    assert np.all(diffused[hole] > 0.44) and np.all(diffused[hole] < 0.47)
+    assert np.allclose(context_windows.fill_colours(prediction, window, FLAT, "prefill")[hole], 0.43)
 
 
 def test_a_flat_sky_takes_the_smooth_fill_and_a_textured_photo_the_networks(tiny_model: runtime.Predictor) -> None:
@@ -67,3 +82,16 @@ def test_a_flat_sky_takes_the_smooth_fill_and_a_textured_photo_the_networks(tiny
     assert np.array_equal(filling.fill_image(sky, hole, smooth, model), sky)
     textured = landscape(200, 300, seed=4)  # the hole lies in the ground's texture
     assert set(np.unique(filling.fill_image(textured, hole, smooth, model)[hole])) <= {127, 128}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"context_factors": (0.5,)}, "context factors must be at least 1"),
+        ({"flat_detail": (0.006, 0.003)}, "two increasing thresholds"),
+        ({"flat_fill": "average"}, "flat_fill must be one of edge-diffusion, diffusion, prefill"),
+    ],
+)
+def test_fill_options_refuse_what_cannot_work(changes: dict[str, object], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        filling.FillOptions(**changes)

@@ -59,6 +59,34 @@ def test_a_hole_at_the_edge_or_in_a_tiny_photo_comes_back_in_the_photos_colour(
     assert np.array_equal(filled[~hole], photo[~hole])
 
 
+def sky_gradient(height: int, width: int) -> np.ndarray:
+    """A smooth sky, darker at the top and slightly warmer to the right, uint8 HxWx3."""
+    yy, xx = np.mgrid[0:height, 0:width].astype(float)
+    rgb = [70 + 60 * yy / height + 10 * xx / width, 120 + 50 * yy / height, 230 - 20 * yy / height]
+    return np.stack(rgb, axis=-1).round().astype(np.uint8)
+
+
+@pytest.mark.parametrize(
+    ("rows", "columns", "at_most"),
+    [(slice(0, 80), slice(150, 230), 1.0), (slice(0, 80), slice(0, 80), 3.0), (slice(230, 300), slice(330, 400), 1.0)],
+    ids=["top edge", "top-left corner", "bottom-right corner"],
+)
+def test_a_hole_at_the_edge_of_a_smooth_gradient_continues_it(
+    bundled: runtime.Predictor, rows: slice, columns: slice, at_most: float
+) -> None:
+    # The network's own smooth guess averages the known pixels around the hole, all on one side of it here:
+    # too dark at the top of a sky that brightens downwards. Diffusion carries the hole's border in.
+    sky, hole = sky_gradient(300, 400), hole_at(300, 400, rows, columns)
+    errors = {
+        flat_fill: np.abs(
+            filling.fill_image(sky, hole, filling.FillOptions(flat_fill=flat_fill), bundled).astype(int) - sky
+        )[hole].mean()
+        for flat_fill in ("edge-diffusion", "prefill")
+    }
+    assert errors["edge-diffusion"] <= at_most
+    assert errors["edge-diffusion"] < errors["prefill"] / 2
+
+
 def test_a_photo_with_almost_nothing_known_is_interpolated_with_a_warning(bundled: runtime.Predictor) -> None:
     photo = one_colour(200, 200)
     hole = np.ones((200, 200), bool)

@@ -108,6 +108,7 @@ def test_smooth_is_the_networks_fill_alone(tiny_model: runtime.Predictor) -> Non
         tiny_model,
         options.context_factors,
         options.flat_detail,
+        options.flat_fill,
         options.mirror,
         lambda square, why: None,
     ):

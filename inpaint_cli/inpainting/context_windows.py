@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 from PIL import Image, ImageFilter
 
-from inpaint_cli.inpainting import masking
+from inpaint_cli.inpainting import diffusion, masking
 from inpaint_cli.inpainting.rectangles import Box
 from inpaint_cli.model.runtime import Predictor
 
@@ -125,16 +125,35 @@ def window_detail(window_input: np.ndarray) -> float:
     return steps / pairs if pairs else math.inf
 
 
-def fill_colours(prediction: np.ndarray, window_input: np.ndarray, flat_detail: tuple[float, float]) -> np.ndarray:
-    """The window's RGB fill: the network's, or where the window is flat (below flat_detail) its smooth fill.
+def fill_colours(
+    prediction: np.ndarray, window_input: np.ndarray, flat_detail: tuple[float, float], flat_fill: str = "diffusion"
+) -> np.ndarray:
+    """The window's RGB fill: the network's, or where the window is flat (below flat_detail) a smooth fill.
 
-    Between the two thresholds of flat_detail the two are mixed linearly.
+    Between the two thresholds of flat_detail the two are mixed linearly. The smooth fill is the window's
+    diffusion (flat_fill "diffusion") or the network's prefill ("prefill"; square_fills decides for
+    "edge-diffusion"); a model without a prefill output (3 channels) gives its own fill everywhere.
     """
     if prediction.shape[-1] == 3:
         return prediction
     low, high = flat_detail
     share = min(max((window_detail(window_input) - low) / (high - low), 0.0), 1.0)
-    return share * prediction[..., :3] + (1 - share) * prediction[..., 3:]
+    if share == 1.0:
+        return prediction[..., :3]
+    smooth = prediction[..., 3:] if flat_fill == "prefill" else diffused_window(window_input)
+    return share * prediction[..., :3] + (1 - share) * smooth
+
+
+def diffused_window(window_input: np.ndarray) -> np.ndarray:
+    """A network input's RGB (HxWx4 float, hole channel last) with its hole diffused from the known pixels.
+
+    Diffusion carries in the ring next to the hole, so one ring more counts as hole: the negative lobes of
+    bicubic scaling leave it a level or two off where the zeroed hole was scaled down with the photo.
+    """
+    rgb = (window_input[..., :3] * 255).round().astype(np.uint8)
+    hole = (window_input[..., 3] > 0).astype(np.uint8)
+    ring = np.asarray(Image.fromarray(hole * 255).filter(ImageFilter.MaxFilter(3))) > 0
+    return diffusion.diffuse(rgb, ring).astype(np.float32) / 255.0
 
 
 def predict_windows(predictor: Predictor, batch: np.ndarray, mirror: np.ndarray) -> np.ndarray:
@@ -162,6 +181,7 @@ def square_fills(
     predictor: Predictor,
     context_factors: Sequence[float],
     flat_detail: tuple[float, float],
+    flat_fill: str,
     mirror: bool,
     on_poor_fill: OnPoorFill,
 ) -> Iterator[SquareFill]:
@@ -187,7 +207,10 @@ def square_fills(
         for window, prediction, window_input in zip(
             chunk, predict_windows(predictor, batch, mirrored), batch, strict=True
         ):
-            rgb = fill_colours(prediction, window_input, flat_detail)
+            smooth_fill = flat_fill
+            if flat_fill == "edge-diffusion":
+                smooth_fill = "diffusion" if _reaches_photo_edge(window.box, hole) else "prefill"
+            rgb = fill_colours(prediction, window_input, flat_detail, smooth_fill)
             if not window_input[..., 3].all():
                 seen.update(window.square_indices)
             for index in window.square_indices:
@@ -196,6 +219,18 @@ def square_fills(
                 if counts[index] == needed[index]:
                     fill = (totals.pop(index) / needed[index] * 255).round().astype(np.uint8)
                     yield SquareFill(squares[index].box, fill, index in seen)
+
+
+def _reaches_photo_edge(box: Box, hole: np.ndarray) -> bool:
+    """Whether the hole inside a window touches a side of the window that is the photo's edge."""
+    rect, (height, width) = box.rect, hole.shape
+    inside = hole[box.slices]
+    return bool(
+        (rect.top == 0 and inside[0].any())
+        or (rect.bottom >= height and inside[-1].any())
+        or (rect.left == 0 and inside[:, 0].any())
+        or (rect.right >= width and inside[:, -1].any())
+    )
 
 
 def _mirrored(window: _Window, squares: list[masking.HoleSquare], size: int) -> bool:

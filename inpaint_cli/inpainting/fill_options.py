@@ -62,6 +62,9 @@ class TextureOptions:
     edge_band: float = 0.25  # edge candidates fill only this many hole thicknesses across the edge's line
 
 
+FLAT_FILLS = ("edge-diffusion", "diffusion", "prefill")  # the smooth fills of flat windows (FillOptions.flat_fill)
+
+
 @dataclass(frozen=True)
 class FillOptions:
     """How a hole is filled, at predict time; the defaults are what `inpaint fill` does.
@@ -74,10 +77,16 @@ class FillOptions:
     flat_detail: below the first mean RGB step between known neighbours (in [0, 1]) a window takes
     the smooth fill, above the second the network's, in between a mix. On flat sky the network's
     correction is mostly noise: the smooth fill is 6 dB ahead below 0.003 (docs/how-fill-works.md).
+    flat_fill: that smooth fill: "prefill" (the network's own push-pull guess, an average of a wide
+    neighbourhood), "diffusion" (OpenCV's Navier-Stokes on the window: the hole's border carried in, diffusion.py)
+    or "edge-diffusion": diffusion where the hole reaches the photo's edge, the prefill elsewhere. Inside the
+    photo the average is robust to the border's noise (diffusion: -0.45 dB on 96 px squares); at the photo's edge
+    it can only average one side and misses the gradient (diffusion: +0.36 dB on edge blobs; docs/benchmarks.md).
     """
 
     context_factors: tuple[float, ...] = (3.0, 6.0)
     flat_detail: tuple[float, float] = (0.003, 0.006)
+    flat_fill: str = "edge-diffusion"  # one of FLAT_FILLS
     mirror: bool = True
     texture: bool = True  # the texture stage (texture.py): detail from the photo's own pixels; off: --smooth
     square_thicknesses: float = 2.0  # a long hole is cut into squares of this many thicknesses (at least input / 2)
@@ -90,3 +99,5 @@ class FillOptions:
             raise UsageError("context factors must be at least 1 (the window holds the hole)")
         if not 0 <= self.flat_detail[0] < self.flat_detail[1]:
             raise UsageError("flat_detail must be two increasing thresholds of at least 0")
+        if self.flat_fill not in FLAT_FILLS:
+            raise UsageError(f"flat_fill must be one of {', '.join(FLAT_FILLS)}, not {self.flat_fill!r}")

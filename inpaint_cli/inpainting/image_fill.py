@@ -22,7 +22,7 @@ from PIL import Image
 
 from inpaint_cli.errors import InpaintError, UsageError
 from inpaint_cli.files import images
-from inpaint_cli.inpainting import context_windows, hole_plan, masking, texture
+from inpaint_cli.inpainting import context_windows, diffusion, hole_plan, masking, texture
 from inpaint_cli.inpainting.fill_options import FillOptions, TextureOptions
 from inpaint_cli.inpainting.rectangles import Box, Rect
 from inpaint_cli.model import runtime
@@ -30,7 +30,6 @@ from inpaint_cli.model.runtime import Predictor
 
 Warn = Callable[[str], None]
 ImageT = TypeVar("ImageT", Image.Image, np.ndarray)  # fill_image gives back the kind of image it was given
-DIFFUSION_RADIUS = 5  # px of known neighbours that OpenCV's Navier-Stokes fill looks at, as its users set it
 DIFFUSION_REACH = 16  # px of the photo read around thin holes for it
 MIN_KNOWN_SHARE = 0.1  # below this share of known pixels the holes are interpolated, not filled by the network
 
@@ -135,6 +134,7 @@ def _fill_by_network(
             predictor,
             options.context_factors,
             options.flat_detail,
+            options.flat_fill,
             options.mirror,
             on_poor_fill,
         ):
@@ -173,9 +173,7 @@ def _diffuse(result: Image.Image, target: np.ndarray, hole: np.ndarray) -> None:
     a tenth of a second instead of 2-11 s. hole (a superset of target) holds no colour to diffuse.
     """
     around = masking.bounding_rect(target).grown(DIFFUSION_REACH, *target.shape)
-    rgb = np.ascontiguousarray(context_windows.as_rgb(np.asarray(result.crop(around))))
-    unknown = hole[around.slices].astype(np.uint8)
-    diffused = cv2.inpaint(rgb, unknown, DIFFUSION_RADIUS, cv2.INPAINT_NS)
+    diffused = diffusion.diffuse(context_windows.as_rgb(np.asarray(result.crop(around))), hole[around.slices])
     _paste_colour(result, around, diffused, target[around.slices])
 
 

@@ -64,14 +64,67 @@ def _segment_mask(xx: np.ndarray, yy: np.ndarray, start: np.ndarray, end: np.nda
     return (dx * dx + dy * dy <= radius * radius).astype(np.float32)
 
 
+BLOB_HARMONICS = 4  # wiggles of a blob's outline: the k-th harmonic of its radius has amplitude up to 0.4 / k
+
+
+def random_blob_mask(rng: np.random.Generator, image_size: int, hole_min: int, hole_max: int) -> np.ndarray:
+    """An irregular blob, like an object a user paints over; half of them are cut by the sample's border.
+
+    The blob is star-shaped around its centre, its radius wandering with the angle (a few low harmonics).
+    The cut ones stand for objects at a photo's edge: fill shifts a window inward to stay inside the photo,
+    so there the hole touches the window's border, which square training holes never do.
+    """
+    radius = rng.uniform(hole_min, hole_max * 1.25) / 2
+    centre = rng.uniform(radius, image_size - radius, size=2)
+    if rng.uniform() < 0.5:
+        axis = int(rng.integers(0, 2))
+        inward = rng.uniform(-0.3, 0.6) * radius  # the centre's distance from the border (< 0: beyond it)
+        centre[axis] = inward if rng.uniform() < 0.5 else image_size - 1 - inward
+    yy, xx = np.mgrid[0:image_size, 0:image_size].astype(np.float32)
+    dy, dx = yy - centre[0], xx - centre[1]
+    angle = np.arctan2(dy, dx)
+    outline = np.ones_like(angle)
+    for harmonic in range(1, BLOB_HARMONICS + 1):
+        amplitude = rng.uniform(0.0, 0.4 / harmonic)
+        outline += amplitude * np.cos(harmonic * angle + rng.uniform(0, 2 * math.pi))
+    return (dx * dx + dy * dy <= (radius * outline) ** 2).astype(np.float32)
+
+
+def random_band_mask(rng: np.random.Generator, image_size: int, hole_min: int, hole_max: int) -> np.ndarray:
+    """A thick band across the whole sample, straight or bent once: a painted stroke or strip as fill sees it.
+
+    fill cuts a stroke into squares and shows the network a window 3 or 6 times the stroke's width around
+    each, so in the window the hole is a band from border to border, as thick as a square training hole.
+    """
+    yy, xx = np.mgrid[0:image_size, 0:image_size].astype(np.float32)
+    thickness = rng.uniform(hole_min, hole_max)
+    bend = rng.uniform(image_size * 0.25, image_size * 0.75, size=2)
+    reach = 2.0 * image_size  # both ends well beyond the border
+    mask = np.zeros((image_size, image_size), dtype=np.float32)
+    angle = rng.uniform(0, 2 * math.pi)
+    for turn in (0.0, math.pi + rng.uniform(-0.5, 0.5)):
+        end = bend + reach * np.array([math.cos(angle + turn), math.sin(angle + turn)])
+        mask = np.maximum(mask, _segment_mask(xx, yy, bend, end, thickness / 2))
+    return mask
+
+
 def random_training_mask(
     rng: np.random.Generator,
     image_size: int,
     hole_min: int,
     hole_max: int,
     stroke_fraction: float,
+    painted_fraction: float = 0.0,
 ) -> np.ndarray:
-    """One training hole: a free-form stroke with probability stroke_fraction, else a square."""
+    """One training hole.
+
+    With probability painted_fraction a painted hole (a blob or a band, even odds), else a free-form stroke
+    with probability stroke_fraction, else a square. Without painted holes no random number is drawn for
+    them, so the holes of runs from before painted holes stay the same.
+    """
+    if painted_fraction > 0 and rng.uniform() < painted_fraction:
+        painted = random_blob_mask if rng.uniform() < 0.5 else random_band_mask
+        return painted(rng, image_size, hole_min, hole_max)
     if rng.uniform() < stroke_fraction:
         return random_stroke_mask(rng, image_size, hole_min, hole_max)
     box = random_box(rng, image_size, hole_min, hole_max)

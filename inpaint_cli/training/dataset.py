@@ -218,7 +218,13 @@ def _zoomed(image, key, zoom_fraction: float, size: int):
     return tf.where(draw[0] < zoom_fraction, enlarged, image)
 
 
-def _parser(manifest: dict[str, object], random_holes: bool, stroke_fraction: float, zoom_fraction: float = 0.0):
+def _parser(
+    manifest: dict[str, object],
+    random_holes: bool,
+    stroke_fraction: float,
+    zoom_fraction: float = 0.0,
+    painted_fraction: float = 0.0,
+):
     """parse(record, key) -> (image, mask); key, an int64 pair, seeds the random holes, flip and zoom (stateless)."""
     from inpaint_cli.backend import tf
 
@@ -234,7 +240,8 @@ def _parser(manifest: dict[str, object], random_holes: bool, stroke_fraction: fl
         rng = np.random.default_rng(int(mask_seed))
         hole_min, hole_max = parameters["hole_min"], parameters["hole_max"]
         holes = [
-            masking.random_training_mask(rng, size, hole_min, hole_max, stroke_fraction) for _ in range(holes_per_image)
+            masking.random_training_mask(rng, size, hole_min, hole_max, stroke_fraction, painted_fraction)
+            for _ in range(holes_per_image)
         ]
         return np.maximum.reduce(holes)
 
@@ -302,9 +309,11 @@ def training_stream(
     start: int = 0,
     zoom_fraction: float = 0.0,
     share: tuple[int, int, int] = (0, 1, 1),
+    painted_fraction: float = 0.0,
 ):
     """Endless (image, mask) pairs for training: pass after pass over the train split, with fresh holes.
 
+    painted_fraction of the holes are painted ones (blobs and bands, see masking.random_training_mask).
     Each pass reads the shards in a new order and shuffles them within windows of
     SHUFFLE_BUFFER samples; each element gets its own random holes, flip and zoom. Element
     k of the stream is a pure function of (seed, k), whatever the thread timing,
@@ -340,7 +349,7 @@ def training_stream(
         return records.batch(window).enumerate().flat_map(shuffled)
 
     stream = tf.data.Dataset.range(first_pass, 2**62).flat_map(one_pass)
-    parse = _parser(manifest, random_holes=True, stroke_fraction=stroke_fraction, zoom_fraction=zoom_fraction)
+    parse = _parser(manifest, True, stroke_fraction, zoom_fraction, painted_fraction)
     part, parts, batch_size = share
     if parts < 1 or batch_size % parts or not 0 <= part < parts or (parts > 1 and start % batch_size):
         raise InpaintError(f"cannot take share {share} of a stream starting at element {start}")

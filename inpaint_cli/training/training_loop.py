@@ -92,6 +92,7 @@ def training_batches(
             dataset_dir,
             manifest,
             stroke_fraction=config.stroke_fraction,
+            painted_fraction=config.painted_fraction,
             seed=config.seed,
             start=start,
             zoom_fraction=config.zoom_fraction,
