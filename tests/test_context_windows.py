@@ -53,7 +53,7 @@ def test_flat_windows_take_the_smooth_fill_and_detailed_ones_the_networks() -> N
     halfway = flat.copy()
     halfway[:, ::2, :3] = (low + high) / 2 * 24 / 12  # 12 of the 24 pairs step
     assert np.allclose(context_windows.fill_colours(prediction, halfway, FLAT, "prefill"), 0.4)
-    assert context_windows.fill_colours(fill, flat, FLAT) is fill  # a 3-channel model has no smooth fill
+    assert context_windows.fill_colours(fill, flat, FLAT, "diffusion") is fill  # a 3-channel model: no smooth fill
 
 
 def test_a_flat_window_is_diffused_from_its_border_not_averaged() -> None:
@@ -64,7 +64,7 @@ def test_a_flat_window_is_diffused_from_its_border_not_averaged() -> None:
     window[8:24, 24:, :3], window[8:24, 24:, 3] = 0.0, 1.0
     average = np.full((32, 32, 3), 0.43, np.float32)
     prediction = np.concatenate([np.zeros((32, 32, 3), np.float32), average], axis=-1)
-    diffused = context_windows.fill_colours(prediction, window, FLAT)
+    diffused = context_windows.fill_colours(prediction, window, FLAT, "diffusion")
     hole = window[..., 3] > 0
     assert np.all(diffused[hole] > 0.44) and np.all(diffused[hole] < 0.47)
     assert np.allclose(context_windows.fill_colours(prediction, window, FLAT, "prefill")[hole], 0.43)

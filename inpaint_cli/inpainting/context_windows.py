@@ -126,7 +126,7 @@ def window_detail(window_input: np.ndarray) -> float:
 
 
 def fill_colours(
-    prediction: np.ndarray, window_input: np.ndarray, flat_detail: tuple[float, float], flat_fill: str = "diffusion"
+    prediction: np.ndarray, window_input: np.ndarray, flat_detail: tuple[float, float], flat_fill: str
 ) -> np.ndarray:
     """The window's RGB fill: the network's, or where the window is flat (below flat_detail) a smooth fill.
 
