@@ -293,13 +293,18 @@ def train(
     ] = TrainConfig.width,
     seed: Annotated[int, typer.Option(help="Seed of weights, shuffling and training holes.")] = TrainConfig.seed,
     stroke_fraction: Annotated[
-        float, typer.Option(help="Share of training holes that are free-form strokes.", show_default="1/3")
+        float,
+        typer.Option(
+            help="Share of the training holes that are free-form strokes (of those not painted, with "
+            "--painted-fraction); the rest are squares.",
+            show_default="1/3",
+        ),
     ] = TrainConfig.stroke_fraction,
     painted_fraction: Annotated[
         float,
         typer.Option(
-            help="Share of training holes painted like users do: irregular blobs (half cut by the border) and "
-            "bands across the sample; the rest are squares and strokes."
+            help="Share of training holes painted like users do: irregular blobs (about half cut by the border) "
+            "and bands across the sample; the rest are squares and strokes."
         ),
     ] = TrainConfig.painted_fraction,
     zoom_fraction: Annotated[

@@ -83,12 +83,12 @@ class TrainConfig:
     seed: int = 0
     hole_weight: float = 6.0
     stroke_fraction: float = 1 / 3
-    painted_fraction: float = 0.0  # share of holes that are blobs (half cut by the border) or bands across the sample
     zoom_fraction: float = 0.5  # share of samples that are enlarged crops (dataset._zoomed)
     loss: str = "hole-l1"  # one of LOSSES
     prefill: bool = True  # see network.ModelConfig
     mask_input: bool = True
     init_from: str | None = None  # a model (.keras file or folder) of the same shape whose weights training starts from
+    painted_fraction: float = 0.0  # share of holes that are blobs (about half cut by the border) or bands across it
 
     def check(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.width < 1:
@@ -97,5 +97,7 @@ class TrainConfig:
             raise UsageError(f"the loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
         if not self.learning_rate > 0:
             raise UsageError("the learning rate must be positive")
-        if not all(0.0 <= share <= 1.0 for share in (self.stroke_fraction, self.painted_fraction, self.zoom_fraction)):
-            raise UsageError("the stroke, painted and zoom fractions must be in [0, 1]")
+        shares = {"stroke": self.stroke_fraction, "painted": self.painted_fraction, "zoom": self.zoom_fraction}
+        for name, share in shares.items():
+            if not 0.0 <= share <= 1.0:
+                raise UsageError(f"--{name}-fraction must be in [0, 1], not {share:g}")

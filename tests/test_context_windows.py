@@ -95,3 +95,30 @@ def test_a_flat_sky_takes_the_smooth_fill_and_a_textured_photo_the_networks(tiny
 def test_fill_options_refuse_what_cannot_work(changes: dict[str, object], message: str) -> None:
     with pytest.raises(UsageError, match=message):
         filling.FillOptions(**changes)
+
+
+@pytest.mark.parametrize(
+    ("hole_box", "window", "reaches"),
+    [
+        (Box(0, 40, 10), Box(0, 20, 64), True),  # the photo's left edge
+        (Box(90, 40, 10), Box(36, 20, 64), True),  # its right edge: the window ends at the photo's width, 100
+        (Box(40, 70, 10), Box(20, 16, 64), True),  # its bottom edge: the window ends at its height, 80
+        (Box(10, 30, 10), Box(0, 20, 64), False),  # the window is at the edge, the hole is not
+        (Box(40, 20, 10), Box(30, 20, 40), False),  # the hole touches the window's top, which is inside the photo
+    ],
+)
+def test_a_window_knows_whether_its_hole_reaches_the_photos_edge(hole_box: Box, window: Box, reaches: bool) -> None:
+    hole = masking.draw_boxes([hole_box], 80, 100) > 0
+    assert context_windows._reaches_photo_edge(window, hole) is reaches
+
+
+def test_inside_the_photo_edge_diffusion_fills_as_the_prefill_does(tiny_model: runtime.Predictor) -> None:
+    sky = np.zeros((200, 300, 3), np.uint8) + np.array([90, 140, 210], np.uint8)
+    sky[:, :, 0] += np.linspace(0, 40, 300).round().astype(np.uint8)  # a gradient: the two fills would differ
+    hole = masking.draw_boxes([Box(120, 80, 40)], 200, 300) > 0
+    fills = {
+        flat_fill: filling.fill_image(sky, hole, filling.FillOptions(flat_fill=flat_fill), tiny_model)
+        for flat_fill in ("edge-diffusion", "prefill", "diffusion")
+    }
+    assert np.array_equal(fills["edge-diffusion"], fills["prefill"])
+    assert not np.array_equal(fills["diffusion"], fills["prefill"])

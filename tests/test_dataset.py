@@ -101,6 +101,25 @@ def test_training_stream_zooms_into_the_share_asked_deterministically(photo_fold
     assert 4 <= sum(same) <= 20  # about half are left as they were
 
 
+def test_training_stream_draws_the_share_of_painted_holes_asked(photo_folder: Path, tmp_path: Path) -> None:
+    config = dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, val_fraction=0.25, seed=0)
+    manifest = dataset.prepare([photo_folder], tmp_path / "ds", config)
+
+    def squares(painted_fraction: float) -> int:
+        stream = dataset.training_stream(tmp_path / "ds", manifest, seed=3, painted_fraction=painted_fraction)
+        masks = [mask.numpy()[..., 0] > 0 for _, mask in stream.take(30)]
+        return sum(_is_one_filled_square(mask) for mask in masks)
+
+    assert squares(1.0) == 0  # blobs and bands only
+    assert squares(0.0) >= 12  # two thirds of the holes are squares without painted ones
+
+
+def _is_one_filled_square(mask: np.ndarray) -> bool:
+    rows, columns = np.nonzero(mask)
+    height, width = np.ptp(rows) + 1, np.ptp(columns) + 1
+    return height == width and mask.sum() == height * width
+
+
 def test_several_holes_per_image_are_drawn_and_read_back(photo_folder: Path, tmp_path: Path) -> None:
     config = dataclasses.replace(CONFIG, holes_per_image=3, hole_min=4, hole_max=6)
     manifest = dataset.prepare([photo_folder], tmp_path / "ds", config)

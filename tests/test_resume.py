@@ -308,3 +308,18 @@ def test_storage_writes_atomically_and_reports_bad_paths(tmp_path: Path) -> None
         storage.exists("nosuch://bucket/ds")
     with pytest.raises(UsageError, match="does not exist"):
         storage.write_text(tmp_path / "missing" / "a.json", "{}")
+
+
+def test_a_run_interrupted_before_an_option_existed_resumes_with_its_default(dataset_dir: Path, tmp_path: Path) -> None:
+    two_epochs, folder = dataclasses.replace(TINY, epochs=2), tmp_path / "older"
+    with pytest.raises(training_loop.TrainingInterrupted):
+        training_loop.train(dataset_dir, folder, two_epochs, interrupt_after(1))
+    stored = folder / ".backup" / "options.json"
+    options = json.loads(stored.read_text())
+    del options["training"]["painted_fraction"]  # as a version without --painted-fraction wrote it
+    stored.write_text(json.dumps(options))
+    painted = dataclasses.replace(two_epochs, painted_fraction=0.5)
+    with pytest.raises(UsageError, match="--painted-fraction was 0.0, now 0.5"):
+        training_loop.train(dataset_dir, folder, painted, no_report)
+    resumed = training_loop.train(dataset_dir, folder, two_epochs, no_report, start="resume")
+    assert resumed.resumed_from == 1 and history_epochs(folder) == [1, 2]

@@ -84,3 +84,17 @@ def test_a_parent_card_of_the_first_format_has_its_best_epoch_counted_from_one(
     (tmp_path / "model.json").write_text(json.dumps({"format": card_format, "command": "inpaint train", "best": best}))
     quoted = training_outputs.parent_record(str(tmp_path))
     assert quoted == {"path": str(tmp_path), "command": "inpaint train", "best": {**best, "epoch": epoch}}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"painted_fraction": 1.5}, "--painted-fraction must be in [0, 1], not 1.5"),
+        ({"stroke_fraction": -0.1}, "--stroke-fraction must be in [0, 1], not -0.1"),
+        ({"zoom_fraction": 2.0}, "--zoom-fraction must be in [0, 1], not 2"),
+    ],
+)
+def test_a_share_out_of_range_is_named_in_the_error(changes: dict[str, float], message: str) -> None:
+    with pytest.raises(UsageError) as refused:
+        replace(training_loop.TrainConfig(), **changes).check()
+    assert str(refused.value) == message

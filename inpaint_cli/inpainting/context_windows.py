@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -21,6 +21,7 @@ from inpaint_cli.inpainting.rectangles import Box
 from inpaint_cli.model.runtime import Predictor
 
 if TYPE_CHECKING:
+    from inpaint_cli.inpainting.fill_options import FlatFill
     from inpaint_cli.inpainting.hole_plan import HolePart
 
 BATCH = 16  # windows predicted together
@@ -126,7 +127,10 @@ def window_detail(window_input: np.ndarray) -> float:
 
 
 def fill_colours(
-    prediction: np.ndarray, window_input: np.ndarray, flat_detail: tuple[float, float], flat_fill: str
+    prediction: np.ndarray,
+    window_input: np.ndarray,
+    flat_detail: tuple[float, float],
+    flat_fill: Literal["diffusion", "prefill"],
 ) -> np.ndarray:
     """The window's RGB fill: the network's, or where the window is flat (below flat_detail) a smooth fill.
 
@@ -140,6 +144,8 @@ def fill_colours(
     share = min(max((window_detail(window_input) - low) / (high - low), 0.0), 1.0)
     if share == 1.0:
         return prediction[..., :3]
+    if flat_fill not in ("diffusion", "prefill"):
+        raise ValueError(f"a window's smooth fill is diffusion or prefill, not {flat_fill!r}")
     smooth = prediction[..., 3:] if flat_fill == "prefill" else diffused_window(window_input)
     return share * prediction[..., :3] + (1 - share) * smooth
 
@@ -148,7 +154,8 @@ def diffused_window(window_input: np.ndarray) -> np.ndarray:
     """A network input's RGB (HxWx4 float, hole channel last) with its hole diffused from the known pixels.
 
     Diffusion carries in the ring next to the hole, so one ring more counts as hole: the negative lobes of
-    bicubic scaling leave it a level or two off where the zeroed hole was scaled down with the photo.
+    bicubic scaling leave it a level or two off where the zeroed hole was scaled down with the photo. (A window
+    at full resolution loses a good ring by this; on a one-colour photo the fill was off by a level without it.)
     """
     rgb = (window_input[..., :3] * 255).round().astype(np.uint8)
     hole = (window_input[..., 3] > 0).astype(np.uint8)
@@ -181,7 +188,7 @@ def square_fills(
     predictor: Predictor,
     context_factors: Sequence[float],
     flat_detail: tuple[float, float],
-    flat_fill: str,
+    flat_fill: FlatFill,
     mirror: bool,
     on_poor_fill: OnPoorFill,
 ) -> Iterator[SquareFill]:
@@ -207,10 +214,7 @@ def square_fills(
         for window, prediction, window_input in zip(
             chunk, predict_windows(predictor, batch, mirrored), batch, strict=True
         ):
-            smooth_fill = flat_fill
-            if flat_fill == "edge-diffusion":
-                smooth_fill = "diffusion" if _reaches_photo_edge(window.box, hole) else "prefill"
-            rgb = fill_colours(prediction, window_input, flat_detail, smooth_fill)
+            rgb = fill_colours(prediction, window_input, flat_detail, _smooth_fill(flat_fill, window.box, hole))
             if not window_input[..., 3].all():
                 seen.update(window.square_indices)
             for index in window.square_indices:
@@ -221,8 +225,20 @@ def square_fills(
                     yield SquareFill(squares[index].box, fill, index in seen)
 
 
+def _smooth_fill(flat_fill: FlatFill, box: Box, hole: np.ndarray) -> Literal["diffusion", "prefill"]:
+    """The smooth fill of one window: flat_fill, where "edge-diffusion" is diffusion if the hole reaches the photo's
+    edge in the window, else the prefill."""
+    if flat_fill != "edge-diffusion":
+        return flat_fill
+    return "diffusion" if _reaches_photo_edge(box, hole) else "prefill"
+
+
 def _reaches_photo_edge(box: Box, hole: np.ndarray) -> bool:
-    """Whether the hole inside a window touches a side of the window that is the photo's edge."""
+    """Whether the hole inside a window touches a side of the window that is the photo's edge.
+
+    Any hole pixel counts, not only the square's own: a window shared by small holes, or a wide one that also
+    holds another hole at the edge, takes diffusion for all of them (a rare case, and diffusion is close there).
+    """
     rect, (height, width) = box.rect, hole.shape
     inside = hole[box.slices]
     return bool(

@@ -1,8 +1,9 @@
 """Diffusion: a hole's colours carried in from the known pixels around it (OpenCV's Navier-Stokes inpainting).
 
-Two stages use it: holes a few pixels thin (specks, hairlines) are filled by it outright, and flat windows take it
-as their smooth fill instead of the network's correction (context_windows.fill_colours), because on a smooth sky
-or wall the best guess is the boundary carried in, not the average of a wide neighbourhood.
+Two stages use it: holes a few pixels thin (specks, hairlines) are filled by it outright, and flat windows whose
+hole reaches the photo's edge take it as their smooth fill instead of the network's prefill
+(context_windows.fill_colours): there the prefill's average of a wide neighbourhood sees only one side of the
+hole and misses a gradient, while diffusion carries the hole's border in.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 from inpaint_cli.errors import UsageError
 
@@ -62,7 +63,8 @@ class TextureOptions:
     edge_band: float = 0.25  # edge candidates fill only this many hole thicknesses across the edge's line
 
 
-FLAT_FILLS = ("edge-diffusion", "diffusion", "prefill")  # the smooth fills of flat windows (FillOptions.flat_fill)
+FlatFill = Literal["edge-diffusion", "diffusion", "prefill"]  # the smooth fill of flat windows (FillOptions.flat_fill)
+FLAT_FILLS: tuple[FlatFill, ...] = get_args(FlatFill)
 
 
 @dataclass(frozen=True)
@@ -86,13 +88,13 @@ class FillOptions:
 
     context_factors: tuple[float, ...] = (3.0, 6.0)
     flat_detail: tuple[float, float] = (0.003, 0.006)
-    flat_fill: str = "edge-diffusion"  # one of FLAT_FILLS
     mirror: bool = True
     texture: bool = True  # the texture stage (texture.py): detail from the photo's own pixels; off: --smooth
     square_thicknesses: float = 2.0  # a long hole is cut into squares of this many thicknesses (at least input / 2)
     reconstruct_below: int = 32  # px: holes inside the photo thinner than this (not diffused) get OpenCV-contrib FSR
     diffuse_below: int = 8  # px: holes thinner than this are filled by diffusion (OpenCV Navier-Stokes), no network
     texture_options: TextureOptions = field(default_factory=TextureOptions)
+    flat_fill: FlatFill = "edge-diffusion"  # the smooth fill of flat windows, one of FLAT_FILLS
 
     def __post_init__(self) -> None:
         if not self.context_factors or min(self.context_factors) < 1:

@@ -68,13 +68,13 @@ BLOB_HARMONICS = 4  # wiggles of a blob's outline: the k-th harmonic of its radi
 
 
 def random_blob_mask(rng: np.random.Generator, image_size: int, hole_min: int, hole_max: int) -> np.ndarray:
-    """An irregular blob, like an object a user paints over; half of them are cut by the sample's border.
+    """An irregular blob, like an object a user paints over; about half of them are cut by the sample's border.
 
     The blob is star-shaped around its centre, its radius wandering with the angle (a few low harmonics).
     The cut ones stand for objects at a photo's edge: fill shifts a window inward to stay inside the photo,
     so there the hole touches the window's border, which square training holes never do.
     """
-    radius = rng.uniform(hole_min, hole_max * 1.25) / 2
+    radius = rng.uniform(hole_min, hole_max * 1.25) / 2  # a disc this wide covers ~1.2x the largest square
     centre = rng.uniform(radius, image_size - radius, size=2)
     if rng.uniform() < 0.5:
         axis = int(rng.integers(0, 2))

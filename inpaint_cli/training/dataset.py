@@ -349,7 +349,13 @@ def training_stream(
         return records.batch(window).enumerate().flat_map(shuffled)
 
     stream = tf.data.Dataset.range(first_pass, 2**62).flat_map(one_pass)
-    parse = _parser(manifest, True, stroke_fraction, zoom_fraction, painted_fraction)
+    parse = _parser(
+        manifest,
+        random_holes=True,
+        stroke_fraction=stroke_fraction,
+        zoom_fraction=zoom_fraction,
+        painted_fraction=painted_fraction,
+    )
     part, parts, batch_size = share
     if parts < 1 or batch_size % parts or not 0 <= part < parts or (parts > 1 and start % batch_size):
         raise InpaintError(f"cannot take share {share} of a stream starting at element {start}")

@@ -13,11 +13,13 @@ that a resumed run would count twice or miss.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 from inpaint_cli.backend import keras
 from inpaint_cli.errors import InpaintError, UsageError
 from inpaint_cli.files import atomic_files
 from inpaint_cli.model.model_folder import CARD_FILE, HISTORY_FILE, KERAS_FILE, TRAINED_FILES
+from inpaint_cli.settings import TrainConfig
 from inpaint_cli.training import storage
 from inpaint_cli.training.storage import StoragePath
 from inpaint_cli.training.training_outputs import best_row, history_csv
@@ -95,6 +97,7 @@ class TrainingFolder:
             raise InpaintError(
                 f"the interrupted run in {self.path} cannot be read ({error}); use --restart to start over"
             ) from None
+        stored = _with_new_defaults(stored, options)
         if stored != options:
             raise UsageError(
                 f"{self.path} holds an interrupted run with other options ({_differences(stored, options)}); "
@@ -124,6 +127,17 @@ class TrainingFolder:
         for stale in storage.glob(self.backup_file("*.weights.h5")):
             if not stale.endswith("/" + str(state["weights"])):
                 storage.remove(stale)
+
+
+def _with_new_defaults(stored: dict[str, object], current: dict[str, object]) -> dict[str, object]:
+    """stored with the training options it lacks at their defaults: a run interrupted before an option existed
+    (such as --painted-fraction) trained as that option's default does, and resumes with it."""
+    defaults = asdict(TrainConfig())
+    training = stored.get("training")
+    if not isinstance(training, dict) or not isinstance(current.get("training"), dict):
+        return stored
+    missing = {key: defaults[key] for key in current["training"] if key not in training and key in defaults}
+    return {**stored, "training": {**training, **missing}} if missing else stored
 
 
 def _differences(stored: dict[str, object], current: dict[str, object]) -> str:
