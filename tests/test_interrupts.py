@@ -45,3 +45,24 @@ def test_sigterm_in_a_folder_run_leaves_nothing_half_written_exit_143(tiny_model
     assert result.returncode == 143
     assert result.stderr.strip().splitlines()[-1] == "Error: terminated; nothing was left half-written"
     assert sorted(path.name for path in out.iterdir()) == ["photo0.filled.png"]  # the third was never started
+
+
+def test_a_process_exiting_at_once_removes_the_temporary_file_it_was_writing(tmp_path: Path) -> None:
+    # What a fill worker does on SIGTERM (worker_pool._serve): the signal can come before the write's own
+    # `finally`, so the file being written must be known to the process, not only to the writing frame.
+    from inpaint_cli.files import atomic_files
+
+    seen: list[Path] = []
+
+    def write_then_stop(temporary: Path) -> None:
+        temporary.write_text("half")
+        seen.append(temporary)
+        atomic_files.remove_unfinished()  # as the worker does before os._exit
+        assert not temporary.exists()
+        raise OSError("stopped")
+
+    try:
+        atomic_files.write_atomically(tmp_path / "photo.txt", write_then_stop)
+    except atomic_files.InpaintError:
+        pass
+    assert len(seen) == 1 and list(tmp_path.iterdir()) == []

@@ -7,8 +7,10 @@ puts the same temporary file onto tf.io.gfile URLs. Light: no numpy, no TensorFl
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from inpaint_cli.errors import InpaintError, UsageError
@@ -16,6 +18,10 @@ from inpaint_cli.errors import InpaintError, UsageError
 # Temporary files are named TEMPORARY_PREFIX + XXXXXXXX-<target's name>: Keras wants the `.weights.h5` and
 # `.keras` endings, Pillow the photo's suffix. One that a kill -9 left behind is safe to delete.
 TEMPORARY_PREFIX = ".tmp-"
+# The temporary files this process is writing now. A process stopped by a signal whose handler exits at once
+# (a fill worker on SIGTERM) removes them first: the signal may come between a file's creation and the `try`
+# that would remove it.
+_WRITING: set[Path] = set()
 
 
 def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
@@ -38,7 +44,9 @@ def write_through_temporary(
     The temporary file is gone afterwards, whatever happens; errors of those types become one
     InpaintError line naming target. move undoes its own half-done steps when it fails.
     """
-    temporary = _new_temporary(folder, target.rsplit("/", 1)[-1])
+    with _signals_held():  # created and registered at once, or not at all
+        temporary = _new_temporary(folder, target.rsplit("/", 1)[-1])
+        _WRITING.add(temporary)
     try:
         write(temporary)
         move(temporary)
@@ -47,6 +55,27 @@ def write_through_temporary(
         raise InpaintError(f"could not write {target} ({reason}); nothing was written") from None
     finally:
         temporary.unlink(missing_ok=True)
+        _WRITING.discard(temporary)
+
+
+def remove_unfinished() -> None:
+    """Remove the temporary files this process is still writing (for a process about to exit at once)."""
+    for temporary in list(_WRITING):
+        temporary.unlink(missing_ok=True)
+        _WRITING.discard(temporary)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while the body runs (POSIX); they are delivered when it ends."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _new_temporary(folder: Path | None, name: str) -> Path:

@@ -21,6 +21,7 @@ from types import FrameType
 from typing import Any
 
 from inpaint_cli.errors import InpaintError
+from inpaint_cli.files import atomic_files
 from inpaint_cli.interrupts import TERMINATED_STATUS
 
 STOP_SECONDS = 30  # how long a stopped worker may take to remove its file and exit before it is killed
@@ -175,5 +176,6 @@ def _serve(task: WorkerTask, parent: connection.Connection) -> None:
             except Exception as error:  # sent back whole: the parent reports or raises it
                 value = error
             parent.send((_DONE, value))
-    except SystemExit:  # stopped by the parent: the file being written is removed by now
+    except SystemExit:  # stopped by the parent: remove what is being written (if the signal beat its `finally`)
+        atomic_files.remove_unfinished()
         os._exit(TERMINATED_STATUS)
