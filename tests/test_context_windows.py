@@ -90,6 +90,8 @@ def test_a_flat_sky_takes_the_smooth_fill_and_a_textured_photo_the_networks(tiny
         ({"context_factors": (0.5,)}, "context factors must be at least 1"),
         ({"flat_detail": (0.006, 0.003)}, "two increasing thresholds"),
         ({"flat_fill": "average"}, "flat_fill must be one of edge-diffusion, diffusion, prefill"),
+        ({"thin_fill": "telea"}, "thin_fill must be one of biharmonic, navier-stokes"),
+        ({"tone_share": 1.5}, "tone_share must be in"),
     ],
 )
 def test_fill_options_refuse_what_cannot_work(changes: dict[str, object], message: str) -> None:

@@ -66,6 +66,8 @@ class TextureOptions:
 
 FlatFill = Literal["edge-diffusion", "diffusion", "prefill"]  # the smooth fill of flat windows (FillOptions.flat_fill)
 FLAT_FILLS: tuple[FlatFill, ...] = get_args(FlatFill)
+ThinFill = Literal["biharmonic", "navier-stokes"]  # the fill of holes under diffuse_below (FillOptions.thin_fill)
+THIN_FILLS: tuple[ThinFill, ...] = get_args(ThinFill)
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,13 @@ class FillOptions:
     or "edge-diffusion": diffusion where the hole reaches the photo's edge, the prefill elsewhere. Inside the
     photo the average is robust to the border's noise (diffusion: -0.45 dB on 96 px squares); at the photo's edge
     it can only average one side and misses the gradient (diffusion: +0.36 dB on edge blobs; docs/benchmarks.md).
+    thin_fill: how holes thinner than diffuse_below are filled: "biharmonic" (the smoothest surface through their
+    border, diffusion.biharmonic: +1.2 to +2 dB over Navier-Stokes on specks and hairlines) or "navier-stokes"
+    (OpenCV's, diffusion.diffuse).
+    tone_share, tone_sigma, tone_depth: with texture on, the holes the network and FSR fill take this share of
+    Navier-Stokes diffusion's Gaussian low-pass (sigma px) in place of their own, less deep inside (the share
+    times exp(-distance / tone_depth)): the two err differently about a hole's tone, and their average errs
+    less, while the detail stays the fill's (image_fill._blend_tone).
     """
 
     context_factors: tuple[float, ...] = (3.0, 6.0)
@@ -93,9 +102,13 @@ class FillOptions:
     texture: bool = True  # the texture stage (texture.py): detail from the photo's own pixels; off: --smooth
     square_thicknesses: float = 2.0  # a long hole is cut into squares of this many thicknesses (at least input / 2)
     reconstruct_below: int = 32  # px: holes inside the photo thinner than this (not diffused) get OpenCV-contrib FSR
-    diffuse_below: int = 8  # px: holes thinner than this are filled by diffusion (OpenCV Navier-Stokes), no network
+    diffuse_below: int = 8  # px: holes thinner than this are filled smoothly (thin_fill), no network
     texture_options: TextureOptions = field(default_factory=TextureOptions)
     flat_fill: FlatFill = "edge-diffusion"  # the smooth fill of flat windows, one of FLAT_FILLS
+    thin_fill: ThinFill = "biharmonic"  # the fill of holes thinner than diffuse_below, one of THIN_FILLS
+    tone_share: float = 0.5  # the share of diffusion's low-pass blended into the rest of the hole's; 0: none
+    tone_sigma: float = 8.0  # px: the Gaussian sigma of that low-pass
+    tone_depth: float = 64.0  # px: the share falls as exp(-distance to the nearest known pixel / this)
 
     def __post_init__(self) -> None:
         if not self.context_factors or min(self.context_factors) < 1:
@@ -104,3 +117,7 @@ class FillOptions:
             raise UsageError("flat_detail must be two increasing thresholds of at least 0")
         if self.flat_fill not in FLAT_FILLS:
             raise UsageError(f"flat_fill must be one of {', '.join(FLAT_FILLS)}, not {self.flat_fill!r}")
+        if not 0 <= self.tone_share <= 1 or self.tone_sigma <= 0 or self.tone_depth <= 0:
+            raise UsageError("tone_share must be in [0, 1], tone_sigma and tone_depth above 0")
+        if self.thin_fill not in THIN_FILLS:
+            raise UsageError(f"thin_fill must be one of {', '.join(THIN_FILLS)}, not {self.thin_fill!r}")
