@@ -208,3 +208,17 @@ def test_a_painted_mask_changes_no_pixel_outside_it_and_fills_the_same_twice(bun
     second = filling.fill_image(photo, hole, filling.FillOptions(), bundled)
     assert np.array_equal(first[~hole], photo[~hole])
     assert np.array_equal(first, second)
+
+
+def test_the_tone_blend_moves_a_holes_tone_towards_its_border(bundled: runtime.Predictor) -> None:
+    # The network's prefill at the top of a sky that brightens downwards averages only the pixels below: too
+    # bright (test_a_hole_at_the_edge_of_a_smooth_gradient_continues_it). Half of diffusion's low-pass near the
+    # border takes it much of the way back; nothing outside the hole changes.
+    sky, hole = sky_gradient(300, 400), hole_at(300, 400, slice(0, 80), slice(150, 230))
+    errors = {}
+    for share in (0.0, 0.5):
+        options = filling.FillOptions(flat_fill="prefill", tone_share=share)
+        filled = filling.fill_image(sky, hole, options, bundled)
+        assert np.array_equal(filled[~hole], sky[~hole])
+        errors[share] = np.abs(filled.astype(int) - sky)[hole].mean()
+    assert errors[0.5] < 0.75 * errors[0.0], errors

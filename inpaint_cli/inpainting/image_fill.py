@@ -355,7 +355,10 @@ def _toned(rgb: np.ndarray, unknown: np.ndarray, options: FillOptions) -> np.nda
     low = cv2.GaussianBlur(difference, (0, 0), options.tone_sigma) / np.maximum(weight, 1e-3)[..., None]
     depth = cv2.distanceTransform(unknown.astype(np.uint8), cv2.DIST_L2, 5)
     share = options.tone_share * np.exp(-depth / options.tone_depth)
-    return np.clip(rgb + share[..., None] * low + 0.5, 0, 255).astype(np.uint8)
+    toned = np.clip(rgb + share[..., None] * low + 0.5, 0, 255).astype(np.uint8)
+    darkened = (toned < diffusion.DARK).all(axis=-1) & (rgb >= diffusion.DARK).any(axis=-1)
+    toned[darkened] = rgb[darkened]  # a shift of tone never makes a pixel near-black (a dark twig on dark ground)
+    return toned
 
 
 def _paste_colour(result: Image.Image, rect: Rect, rgb: np.ndarray, target: np.ndarray) -> None:
