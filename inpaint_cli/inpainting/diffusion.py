@@ -24,9 +24,10 @@ DARK = 12  # a pixel the fill makes darker than this in every channel, where Nav
 TOLERANCE = 1e-4  # stop when the residual is this share of the first one (below a hundredth of a grey level)
 
 
-def diffuse(rgb: np.ndarray, unknown: np.ndarray) -> np.ndarray:
-    """uint8 HxWx3 rgb with every unknown pixel (HxW, true or non-zero) diffused from the known ones around it."""
-    return cv2.inpaint(np.ascontiguousarray(rgb), unknown.astype(np.uint8), DIFFUSION_RADIUS, cv2.INPAINT_NS)
+def diffuse(rgb: np.ndarray, unknown: np.ndarray, radius: int = DIFFUSION_RADIUS) -> np.ndarray:
+    """uint8 HxWx3 rgb with every unknown pixel (HxW, true or non-zero) diffused from the known ones around it
+    (radius: px of known neighbours each step looks at; its time grows with its square)."""
+    return cv2.inpaint(np.ascontiguousarray(rgb), unknown.astype(np.uint8), radius, cv2.INPAINT_NS)
 
 
 def biharmonic(rgb: np.ndarray, unknown: np.ndarray, ignored: np.ndarray | None = None) -> np.ndarray:

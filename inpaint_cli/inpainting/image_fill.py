@@ -33,6 +33,7 @@ Warn = Callable[[str], None]
 ImageT = TypeVar("ImageT", Image.Image, np.ndarray)  # fill_image gives back the kind of image it was given
 DIFFUSION_REACH = 16  # px of the photo read around thin holes for it
 TONE_TILE = 384  # px: the tone of a long hole is blended in squares of twice its thickness, at least this
+TONE_RADIUS = 3  # px: the radius of the tone blend's diffusion
 MIN_KNOWN_SHARE = 0.1  # below this share of known pixels the holes are interpolated, not filled by the network
 
 
@@ -354,7 +355,8 @@ def _toned(rgb: np.ndarray, unknown: np.ndarray, options: FillOptions) -> np.nda
     At full size: made at half or a quarter size (a quarter of the time or less), it kept 0.1-0.25 dB less of
     the gain, most of it near the border, where diffusion knows most.
     """
-    difference = (diffusion.diffuse(rgb, unknown).astype(np.float32) - rgb) * unknown[..., None]
+    diffused = diffusion.diffuse(rgb, unknown, TONE_RADIUS)
+    difference = (diffused.astype(np.float32) - rgb) * unknown[..., None]
     weight = cv2.GaussianBlur(unknown.astype(np.float32), (0, 0), options.tone_sigma)
     low = cv2.GaussianBlur(difference, (0, 0), options.tone_sigma)[unknown] / np.maximum(weight[unknown], 1e-3)[:, None]
     depth = cv2.distanceTransform(unknown.astype(np.uint8), cv2.DIST_L2, 5)[unknown]
