@@ -33,7 +33,7 @@ Warn = Callable[[str], None]
 ImageT = TypeVar("ImageT", Image.Image, np.ndarray)  # fill_image gives back the kind of image it was given
 DIFFUSION_REACH = 16  # px of the photo read around thin holes for it
 TONE_TILE = 384  # px: the tone of a long hole is blended in squares of twice its thickness, at least this
-TONE_RADIUS = 3  # px: the radius of the tone blend's diffusion
+TONE_RADIUS = 2  # px: the radius of the tone blend's diffusion
 MIN_KNOWN_SHARE = 0.1  # below this share of known pixels the holes are interpolated, not filled by the network
 
 
