@@ -222,3 +222,28 @@ def test_the_tone_blend_moves_a_holes_tone_towards_its_border(bundled: runtime.P
         assert np.array_equal(filled[~hole], sky[~hole])
         errors[share] = np.abs(filled.astype(int) - sky)[hole].mean()
     assert errors[0.5] < 0.75 * errors[0.0], errors
+
+
+def test_a_network_of_crossing_hairlines_is_thin() -> None:
+    # Its area over its bounding rectangle's side is that of a thick hole; no pixel is far from a known one.
+    mask = np.zeros((400, 400), np.uint8)
+    for offset in range(20, 400, 40):
+        cv2.line(mask, (offset, 0), (offset, 399), 1, 2)
+        cv2.line(mask, (0, offset), (399, offset), 1, 2)
+    cv2.line(mask, (0, 0), (399, 399), 1, 2)
+    plan = hole_plan.plan_holes(mask > 0, filling.FillOptions())
+    assert plan.diffuse is not None and np.array_equal(plan.diffuse, mask > 0)
+    assert not plan.network.regions
+
+
+def test_a_large_thin_hole_is_filled_in_tiles_alike(
+    bundled: runtime.Predictor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photo, mask = harmonic_surface(300, 400), specks_and_a_line(300, 400)
+    monkeypatch.setattr(image_fill, "BIHARMONIC_PIXELS", 100)
+    monkeypatch.setattr(image_fill, "BIHARMONIC_TILE", 64)
+    filled = filling.fill_image(photo, mask, filling.FillOptions(), bundled)
+    assert np.array_equal(filled[~mask], photo[~mask])
+    inland = np.zeros_like(mask)
+    inland[10:-10, 10:-10] = True
+    assert np.abs(filled.astype(int) - photo).max(axis=-1)[mask & inland].max() <= 3  # in one piece: 1

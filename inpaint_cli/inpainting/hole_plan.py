@@ -1,7 +1,7 @@
 """Which stage fills which pixels of a photo's holes, worked out once before any is filled (plan_holes).
 
 A fill reads the photo, plans its hole, then fills stage by stage (image_fill.fill_pillow): holes a few pixels
-thin are diffused, thin strokes reconstructed, the rest goes to the network in layers, then to the texture stage.
+thin are filled smoothly, thin strokes reconstructed, the rest goes to the network in layers, then to the texture stage.
 The plan depends on the mask and the options alone, never on the photo's pixels.
 """
 
@@ -69,16 +69,23 @@ def _thin_holes(hole: np.ndarray, below: int, strokes_inside: bool = False) -> n
     """The pixels of the connected holes (8-connected, at full resolution) thinner than below px, or None;
     with strokes_inside, only long ones (at least STROKE_LENGTH thicknesses) that do not touch the photo's edge.
 
-    Thickness as masking.hole_regions has it: area over the long side of the bounding rectangle.
+    Thickness as masking.hole_regions has it: area over the long side of the bounding rectangle; without
+    strokes_inside, a hole none of whose pixels lies over below / 2 px from a known one is thin too.
     """
     if below <= 0:
         return None
     bounds = masking.bounding_rect(hole)
     if not bounds.width:  # no hole pixel left
         return None
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(hole[bounds.slices].astype(np.uint8), connectivity=8)
+    crop = hole[bounds.slices].astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(crop, connectivity=8)
     sides = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
     thin = stats[:, cv2.CC_STAT_AREA] < below * sides
+    if not strokes_inside:
+        # A network of crossing hairlines (cracks, a scanned scratch pattern) has the area of a thick hole on its
+        # bounding rectangle, but no pixel of it is farther than a hairline's half width from a known one.
+        thick_cores = cv2.distanceTransform(crop, cv2.DIST_L2, 3) > below / 2  # L1 counts crossings as thick
+        thin |= ~np.isin(np.arange(count), labels[thick_cores])
     if strokes_inside:
         thin &= sides.astype(np.int64) ** 2 >= STROKE_LENGTH * stats[:, cv2.CC_STAT_AREA]
         left, top = stats[:, cv2.CC_STAT_LEFT] + bounds.left, stats[:, cv2.CC_STAT_TOP] + bounds.top

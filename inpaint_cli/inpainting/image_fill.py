@@ -1,9 +1,10 @@
 """Filling the holes of one image in memory (fill_image): plan, then each stage in turn, written back in place.
 
-The hole's plan (hole_plan.py) says which pixels each stage fills: specks and hairlines are diffused (OpenCV's
-Navier-Stokes), thin strokes reconstructed (OpenCV-contrib's FSR), the rest filled by the network
-(context_windows.py, in layers where a hole reaches far from known pixels), then given the photo's own detail by
-the texture stage (texture.py). Everything outside the holes is left exactly as it was; alpha is never changed.
+The hole's plan (hole_plan.py) says which pixels each stage fills: specks and hairlines get a smooth fill (the
+biharmonic one, diffusion.py), thin strokes are reconstructed (OpenCV-contrib's FSR), the rest filled by the
+network (context_windows.py, in layers where a hole reaches far from known pixels), then given the photo's own
+detail by the texture stage (texture.py); last, the tone near the border is blended with diffusion's
+(_blend_tone). Everything outside the holes is left exactly as it was; alpha is never changed.
 Also here, for the files' side: a photo's holes from boxes and a mask file (hole_mask), the 16-bit fill
 (sixteen_bit_fill) and the before/after picture (comparison_image).
 """
@@ -32,6 +33,8 @@ from inpaint_cli.model.runtime import Predictor
 Warn = Callable[[str], None]
 ImageT = TypeVar("ImageT", Image.Image, np.ndarray)  # fill_image gives back the kind of image it was given
 DIFFUSION_REACH = 16  # px of the photo read around thin holes for it
+BIHARMONIC_PIXELS = 60_000  # a thin hole larger than this is given the biharmonic fill in tiles
+BIHARMONIC_TILE = 512  # px
 TONE_TILE = 384  # px: the tone of a long hole is blended in squares of twice its thickness, at least this
 TONE_RADIUS = 2  # px: the radius of the tone blend's diffusion
 MIN_KNOWN_SHARE = 0.1  # below this share of known pixels the holes are interpolated, not filled by the network
@@ -179,14 +182,38 @@ def _diffuse(result: Image.Image, target: np.ndarray, hole: np.ndarray, thin_fil
     border's gradients in too, adds 1.2-2 dB more (docs/benchmarks.md). hole (a superset of target) holds no
     colour to fill from.
     """
-    around = masking.bounding_rect(target).grown(DIFFUSION_REACH, *target.shape)
+    bounds = masking.bounding_rect(target)
+    if thin_fill != "biharmonic":
+        around = bounds.grown(DIFFUSION_REACH, *target.shape)
+        filled = diffusion.diffuse(context_windows.as_rgb(np.asarray(result.crop(around))), hole[around.slices])
+        _paste_colour(result, around, filled, target[around.slices])
+        return
+    if target.sum() <= BIHARMONIC_PIXELS:
+        around = bounds.grown(DIFFUSION_REACH, *target.shape)
+        inside = target[around.slices]
+        _fill_biharmonic(result, around, inside, hole[around.slices] & ~inside)
+        return
+    # A larger one (a network of cracks over a 12 MP photo: one system for 216 k pixels needed 1 GB) is solved
+    # tile by tile, each seeing the tiles before it as known.
+    done = np.zeros_like(target)
+    for top in range(bounds.top, bounds.bottom, BIHARMONIC_TILE):
+        for left in range(bounds.left, bounds.right, BIHARMONIC_TILE):
+            square = Rect(
+                left, top, min(left + BIHARMONIC_TILE, bounds.right), min(top + BIHARMONIC_TILE, bounds.bottom)
+            )
+            if not target[square.slices].any():
+                continue
+            around = square.grown(DIFFUSION_REACH, *target.shape)
+            inside = np.zeros((around.height, around.width), bool)
+            inside[square.moved(-around.left, -around.top).slices] = target[square.slices]
+            _fill_biharmonic(result, around, inside, hole[around.slices] & ~done[around.slices] & ~inside)
+            done[square.slices] |= target[square.slices]
+
+
+def _fill_biharmonic(result: Image.Image, around: Rect, inside: np.ndarray, ignored: np.ndarray) -> None:
+    """Give the inside pixels of result's around rectangle the biharmonic fill (ignored: no colour), in place."""
     rgb = context_windows.as_rgb(np.asarray(result.crop(around)))
-    inside, unknown = target[around.slices], hole[around.slices]
-    if thin_fill == "biharmonic":
-        filled = diffusion.biharmonic(rgb, inside, ignored=unknown & ~inside)
-    else:
-        filled = diffusion.diffuse(rgb, unknown)
-    _paste_colour(result, around, filled, inside)
+    _paste_colour(result, around, diffusion.biharmonic(rgb, inside, ignored=ignored), inside)
 
 
 def _interpolate(result: Image.Image, target: np.ndarray, unknown: np.ndarray) -> None:
