@@ -6,7 +6,8 @@ the prefill's average of a wide neighbourhood sees only one side of the hole and
 filled hole takes half its low-pass near the border (image_fill._blend_tone).
 biharmonic fills holes a few pixels thin (specks, hairlines) with the smoothest surface through their
 border, the one whose Laplacian is smallest: it carries the border's gradients in as well as its colours, so an
-edge that crosses a line or a speck goes on through it (+1.2 to +2 dB over Navier-Stokes, docs/benchmarks.md).
+edge that crosses a line or a speck goes on through it (+1.25 and +1.4 dB over Navier-Stokes on specks and
+lines, docs/benchmarks.md).
 """
 
 from __future__ import annotations

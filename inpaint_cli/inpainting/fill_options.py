@@ -88,7 +88,7 @@ class FillOptions:
     photo the average is robust to the border's noise (diffusion: -0.45 dB on 96 px squares); at the photo's edge
     it can only average one side and misses the gradient (diffusion: +0.36 dB on edge blobs; docs/benchmarks.md).
     thin_fill: how holes thinner than diffuse_below are filled: "biharmonic" (the smoothest surface through their
-    border, diffusion.biharmonic: +1.2 to +2 dB over Navier-Stokes on specks and hairlines) or "navier-stokes"
+    border, diffusion.biharmonic: +1.25 and +1.4 dB over Navier-Stokes on specks and lines) or "navier-stokes"
     (OpenCV's, diffusion.diffuse).
     tone_share, tone_sigma, tone_depth: with texture on, the holes the network and FSR fill take this share of
     Navier-Stokes diffusion's Gaussian low-pass (sigma px) in place of their own, less deep inside (the share

@@ -179,7 +179,7 @@ def _diffuse(result: Image.Image, target: np.ndarray, hole: np.ndarray, thin_fil
     For holes a few pixels thin, a smooth fill continues the edges that cross them better than the network. On
     the 19 photos of photos-tuning, Navier-Stokes diffusion beat the network by 0.37 dB on 200-400 specks of 2-6 px
     and 0.57 dB on 1-3 px lines, in a tenth of a second instead of 2-11 s; the biharmonic fill, which carries the
-    border's gradients in too, adds 1.2-2 dB more (docs/benchmarks.md). hole (a superset of target) holds no
+    border's gradients in too, adds 1.25-1.4 dB more (docs/benchmarks.md). hole (a superset of target) holds no
     colour to fill from.
     """
     bounds = masking.bounding_rect(target)
