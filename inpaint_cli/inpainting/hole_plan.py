@@ -40,6 +40,11 @@ class HolePlan:
     network: HolePart  # the rest, the network's hole (maybe empty), which the texture stage then details
     layers: list[HolePart]  # the network's hole in layers, nearest the known pixels first; usually one, all of it
 
+    @property
+    def undiffused_regions(self) -> list[masking.HoleRegion]:
+        """The connected holes of undiffused: the network's and the reconstruction's, each made of whole ones."""
+        return self.network.regions + (self.reconstruct.regions if self.reconstruct is not None else [])
+
 
 def plan_holes(hole: np.ndarray, options: FillOptions) -> HolePlan:
     """The plan for filling the bool HxW hole with options: its thin-hole split, connected holes and layers.

@@ -121,7 +121,7 @@ def fill_pillow(
             factor = min(options.context_factors)
             _add_texture(result, plan.network, predictor.input_size, factor, options.texture_options)
     if options.texture and options.tone_share > 0 and plan.undiffused.any():  # --smooth: the fill alone
-        _blend_tone(result, plan.undiffused, options)
+        _blend_tone(result, hole_plan.HolePart(plan.undiffused, plan.undiffused_regions), options)
     return result
 
 
@@ -350,19 +350,21 @@ def _add_piece_texture(
     _paste_colour(result, square, textured[inside], target[inside])
 
 
-def _blend_tone(result: Image.Image, hole: np.ndarray, options: FillOptions) -> None:
+def _blend_tone(result: Image.Image, filled: hole_plan.HolePart, options: FillOptions) -> None:
     """Move the low-pass of the filled hole part of the way to that of Navier-Stokes diffusion, in place.
 
     The network's fill and diffusion err differently about a hole's tone (how bright, which tint, which way a
     gradient runs); their Gaussian low-passes (options.tone_sigma px, over the hole's pixels only) averaged err
     less, while the detail above that band stays the fill's own. Diffusion knows less the farther it carries a
     colour, so its share falls as exp(-distance to known / options.tone_depth). On 25 photos' painted holes:
-    +0.1 to +0.3 dB on every kind but large objects (0.00), detail unchanged (docs/benchmarks.md). Piece by
-    piece (a stroke's squares of TONE_TILE px), so its cost follows the hole's pixels.
+    +0.1 to +0.35 dB on every kind but large objects (+0.02), detail unchanged (docs/benchmarks.md). Piece by
+    piece (a stroke's squares of TONE_TILE px), so its cost follows the hole's pixels. filled: the holes the
+    network and FSR filled, with their connected holes.
     """
+    hole = filled.pixels
     reach = math.ceil(3 * options.tone_sigma)
     done = np.zeros_like(hole)
-    for region in masking.hole_regions(hole):
+    for region in filled.regions:
         for piece in masking.region_squares(hole, region, TONE_TILE):
             square = piece.box.rect
             around = square.grown(max(reach, piece.thickness), *hole.shape)
