@@ -174,7 +174,8 @@ def _gram(rows: np.ndarray, columns: np.ndarray, values: np.ndarray, n: int) -> 
 
 def _solve(system: _NormalEquations, start: np.ndarray) -> np.ndarray:
     """The 3xn x with N x = rhs: conjugate gradients from start, Jacobi-preconditioned."""
-    diagonal = np.bincount(system.i[system.i == system.j], system.values[system.i == system.j], len(system.unknown))
+    on_diagonal = system.i == system.j
+    diagonal = np.bincount(system.i[on_diagonal], system.values[on_diagonal], len(system.unknown))
     inverse = 1 / np.maximum(diagonal, 1e-12)
     x = start.copy()
     residual = system.rhs - system.times(x)

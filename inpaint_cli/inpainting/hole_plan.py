@@ -86,16 +86,16 @@ def _thin_holes(hole: np.ndarray, below: int, strokes_inside: bool = False) -> n
     count, labels, stats, _ = cv2.connectedComponentsWithStats(crop, connectivity=8)
     sides = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
     thin = stats[:, cv2.CC_STAT_AREA] < below * sides
-    if not strokes_inside:
-        # A network of crossing hairlines (cracks, a scanned scratch pattern) has the area of a thick hole on its
-        # bounding rectangle, but no pixel of it is farther than a hairline's half width from a known one.
-        thick_cores = cv2.distanceTransform(crop, cv2.DIST_L2, 3) > below / 2  # L1 counts crossings as thick
-        thin |= ~np.isin(np.arange(count), labels[thick_cores])
     if strokes_inside:
         thin &= sides.astype(np.int64) ** 2 >= STROKE_LENGTH * stats[:, cv2.CC_STAT_AREA]
         left, top = stats[:, cv2.CC_STAT_LEFT] + bounds.left, stats[:, cv2.CC_STAT_TOP] + bounds.top
         right, bottom = left + stats[:, cv2.CC_STAT_WIDTH], top + stats[:, cv2.CC_STAT_HEIGHT]
         thin &= (left > 0) & (top > 0) & (right < hole.shape[1]) & (bottom < hole.shape[0])
+    else:
+        # A network of crossing hairlines (cracks, a scanned scratch pattern) has the area of a thick hole on its
+        # bounding rectangle, but no pixel of it is farther than a hairline's half width from a known one.
+        thick_cores = cv2.distanceTransform(crop, cv2.DIST_L2, 3) > below / 2  # L1 counts crossings as thick
+        thin |= ~np.isin(np.arange(count), labels[thick_cores])
     thin[0] = False  # the background
     if not thin[1:].any():
         return None

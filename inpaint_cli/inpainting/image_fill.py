@@ -120,7 +120,7 @@ def fill_pillow(
         if options.texture:
             factor = min(options.context_factors)
             _add_texture(result, plan.network, predictor.input_size, factor, options.texture_options)
-    if options.texture and options.tone_share > 0 and plan.undiffused.any():  # --smooth: the fill alone
+    if options.texture and options.tone_share > 0 and plan.undiffused_regions:  # --smooth: the fill alone
         _blend_tone(result, hole_plan.HolePart(plan.undiffused, plan.undiffused_regions), options)
     return result
 
@@ -183,13 +183,12 @@ def _diffuse(result: Image.Image, target: np.ndarray, hole: np.ndarray, thin_fil
     colour to fill from.
     """
     bounds = masking.bounding_rect(target)
+    around = bounds.grown(DIFFUSION_REACH, *target.shape)
     if thin_fill != "biharmonic":
-        around = bounds.grown(DIFFUSION_REACH, *target.shape)
         filled = diffusion.diffuse(context_windows.as_rgb(np.asarray(result.crop(around))), hole[around.slices])
         _paste_colour(result, around, filled, target[around.slices])
         return
     if target.sum() <= BIHARMONIC_PIXELS:
-        around = bounds.grown(DIFFUSION_REACH, *target.shape)
         inside = target[around.slices]
         _fill_biharmonic(result, around, inside, hole[around.slices] & ~inside)
         return
