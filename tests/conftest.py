@@ -49,16 +49,20 @@ def small_prepare_args(photos: Path, out: Path, hole_max: int = 12) -> list[str]
     ]
 
 
-@pytest.fixture
-def photo_folder(tmp_path: Path) -> Path:
-    """A folder of 24 small generated photos (PNG and JPEG, one in a subfolder)."""
-    folder = tmp_path / "photos"
+def write_photo_folder(folder: Path) -> Path:
+    """folder filled with 24 small generated photos (PNG and JPEG, one in a subfolder)."""
     (folder / "more").mkdir(parents=True)
     for index in range(24):
         target = folder / "more" if index == 0 else folder
         suffix = ".jpg" if index % 3 == 0 else ".png"
         Image.fromarray(landscape(40 + index % 5, 48, index)).save(target / f"photo{index:02d}{suffix}")
     return folder
+
+
+@pytest.fixture
+def photo_folder(tmp_path: Path) -> Path:
+    """A folder of 24 small generated photos (PNG and JPEG, one in a subfolder)."""
+    return write_photo_folder(tmp_path / "photos")
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import csv
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from inpaint_cli.model import runtime
 from inpaint_cli.training import cluster, dataset, storage, training_loop
 
 PREPARE = dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, val_fraction=0.25, seed=0)
-TINY = training_loop.TrainConfig(epochs=3, batch_size=4, learning_rate=3e-3, width=2, seed=0)
+TINY = training_loop.TrainConfig(epochs=2, batch_size=4, learning_rate=3e-3, width=2, seed=0)
 ONE_EPOCH = dataclasses.replace(TINY, epochs=1)
 FINISHED_FILES = ["history.csv", "model.json", "model.keras", "preview.png"]
 runner = CliRunner()
@@ -34,6 +35,15 @@ runner = CliRunner()
 def dataset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A prepared dataset of 24 small photos (about 18 train, 6 validation), shared by the module."""
     return prepared_dataset(tmp_path_factory, 24, PREPARE)
+
+
+@pytest.fixture(scope="module")
+def interrupted_run(dataset_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A TINY run stopped like Ctrl-C after epoch 1 of 2, and what train raised; tests resume copies of the folder."""
+    folder = tmp_path_factory.mktemp("interrupted") / "model"
+    with pytest.raises(training_loop.TrainingInterrupted) as stopped:
+        training_loop.train(dataset_dir, folder, TINY, interrupt_after(1))
+    return folder, stopped.value
 
 
 def finished_folder(folder: Path) -> Path:
@@ -72,7 +82,8 @@ def weights_of(folder: Path) -> np.ndarray:
 
 @pytest.mark.slow
 def test_a_killed_run_resumes_and_counts_each_epoch_once(dataset_dir: Path, tmp_path: Path) -> None:
-    epochs, folder = 12, tmp_path / "model"
+    # Killed once 2 epochs are in history.csv: the 4 more keep it running for seconds after that.
+    epochs, folder = 6, tmp_path / "model"
     arguments = ["train", str(dataset_dir), "--out", str(folder), "--epochs", str(epochs), "--width", "2"]
     arguments += ["--batch-size", "4"]
     process = subprocess.Popen(
@@ -99,23 +110,24 @@ def test_a_killed_run_resumes_and_counts_each_epoch_once(dataset_dir: Path, tmp_
 
 
 @pytest.mark.slow
-def test_an_interrupted_run_resumes_to_the_result_of_an_uninterrupted_one(dataset_dir: Path, tmp_path: Path) -> None:
+def test_an_interrupted_run_resumes_to_the_result_of_an_uninterrupted_one(
+    dataset_dir: Path, interrupted_run: tuple[Path, training_loop.TrainingInterrupted], tmp_path: Path
+) -> None:
     whole = training_loop.train(dataset_dir, tmp_path / "whole", TINY, no_report)
-    folder = tmp_path / "cut"
-    with pytest.raises(training_loop.TrainingInterrupted) as stopped:
-        training_loop.train(dataset_dir, folder, TINY, interrupt_after(1))
-    assert str(stopped.value) == "interrupted after epoch 1 of 3; run the same command again to resume"
-    assert stopped.value.exit_code == 130
+    cut, stopped = interrupted_run
+    folder = shutil.copytree(cut, tmp_path / "cut")
+    assert str(stopped) == "interrupted after epoch 1 of 2; run the same command again to resume"
+    assert stopped.exit_code == 130
     assert history_epochs(folder) == [1] and not (folder / "model.json").exists()
     options = json.loads((folder / ".backup" / "options.json").read_text())
-    assert options["training"]["epochs"] == 3 and options["dataset_sha256"] == dataset.manifest_digest(dataset_dir)
+    assert options["training"]["epochs"] == 2 and options["dataset_sha256"] == dataset.manifest_digest(dataset_dir)
 
     other = dataclasses.replace(TINY, epochs=4, learning_rate=1e-3)
     with pytest.raises(UsageError) as refused:
         training_loop.train(dataset_dir, folder, other, no_report)
     assert str(refused.value) == (
         f"{folder} holds an interrupted run with other options "
-        "(--epochs was 3, now 4; --learning-rate was 0.003, now 0.001); "
+        "(--epochs was 2, now 4; --learning-rate was 0.003, now 0.001); "
         "run it again with the options it had to resume it, or use --restart to start over"
     )
     assert history_epochs(folder) == [1]  # the refused call changed nothing
@@ -125,7 +137,7 @@ def test_an_interrupted_run_resumes_to_the_result_of_an_uninterrupted_one(datase
     (folder / ".backup" / ".tmp-d4e5f6-epoch-0002.weights.h5").write_bytes(b"half the weights")
     resumed = training_loop.train(dataset_dir, folder, TINY, no_report, start="resume")
     assert resumed.resumed_from == 1 and resumed.card["resumed_at_epochs"] == [1]
-    assert history_epochs(folder) == [1, 2, 3]
+    assert history_epochs(folder) == [1, 2]
     assert sorted(path.name for path in folder.iterdir()) == FINISHED_FILES
     # The data stream and the optimizer's state carry on where they stopped, so on a CPU the two runs
     # agree to float rounding; GPU kernels may add in another order from one run to the next, which
@@ -310,10 +322,12 @@ def test_storage_writes_atomically_and_reports_bad_paths(tmp_path: Path) -> None
         storage.write_text(tmp_path / "missing" / "a.json", "{}")
 
 
-def test_a_run_interrupted_before_an_option_existed_resumes_with_its_default(dataset_dir: Path, tmp_path: Path) -> None:
-    two_epochs, folder = dataclasses.replace(TINY, epochs=2), tmp_path / "older"
-    with pytest.raises(training_loop.TrainingInterrupted):
-        training_loop.train(dataset_dir, folder, two_epochs, interrupt_after(1))
+def test_a_run_interrupted_before_an_option_existed_resumes_with_its_default(
+    dataset_dir: Path, interrupted_run: tuple[Path, training_loop.TrainingInterrupted], tmp_path: Path
+) -> None:
+    two_epochs = TINY
+    assert two_epochs.epochs == 2
+    folder = shutil.copytree(interrupted_run[0], tmp_path / "older")  # stopped after epoch 1 of 2
     stored = folder / ".backup" / "options.json"
     options = json.loads(stored.read_text())
     del options["training"]["painted_fraction"]  # as a version without --painted-fraction wrote it

@@ -5,29 +5,44 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_photo_folder
 from PIL import Image
 
 from inpaint_cli.errors import UsageError
 from inpaint_cli.model import network, runtime
 from inpaint_cli.training import dataset, training_loop, training_outputs
 
+PREPARE = dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, val_fraction=0.25, seed=0)
+TINY = training_loop.TrainConfig(epochs=4, batch_size=4, learning_rate=3e-3, width=4, seed=0)
+
+
+@pytest.fixture(scope="module")
+def dataset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """conftest's 24 generated photos (PNG and JPEG, one in a subfolder) as 32 px samples; shared by the module."""
+    folder = tmp_path_factory.mktemp("training")
+    dataset.prepare([write_photo_folder(folder / "photos")], folder / "ds", PREPARE)
+    return folder / "ds"
+
+
+@pytest.fixture(scope="module")
+def tiny_run(dataset_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """One TINY run: its folder, its TrainResult and the logs it reported after each epoch.
+
+    Trained once for the module: one test checks the run, another starts a second run from its weights.
+    """
+    reports: list[dict[str, float]] = []
+    folder = tmp_path_factory.mktemp("tiny_run") / "model"
+    result = training_loop.train(dataset_dir, folder, TINY, on_epoch=lambda epoch, total, logs: reports.append(logs))
+    return folder, result, reports
+
 
 @pytest.mark.slow
-def test_tiny_training_run_lowers_the_loss_and_writes_every_file(photo_folder: Path, tmp_path: Path) -> None:
-    config = dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, val_fraction=0.25, seed=0)
-    dataset.prepare([photo_folder], tmp_path / "ds", config)
-    reports = []
-    result = training_loop.train(
-        tmp_path / "ds",
-        tmp_path / "model",
-        training_loop.TrainConfig(epochs=4, batch_size=4, learning_rate=3e-3, width=4, seed=0),
-        on_epoch=lambda epoch, total, logs: reports.append(logs),
-    )
+def test_tiny_training_run_lowers_the_loss_and_writes_every_file(dataset_dir: Path, tiny_run) -> None:
+    folder, result, reports = tiny_run
     card = result.card
     assert result.resumed_from == 0 and result.notes == []
     assert len(reports) == 4
     assert reports[-1]["loss"] < reports[0]["loss"]
-    folder = tmp_path / "model"
     assert sorted(path.name for path in folder.iterdir()) == ["history.csv", "model.json", "model.keras", "preview.png"]
     with (folder / "history.csv").open() as handle:
         rows = list(csv.DictReader(handle))
@@ -35,17 +50,15 @@ def test_tiny_training_run_lowers_the_loss_and_writes_every_file(photo_folder: P
     saved_card = json.loads((folder / "model.json").read_text())
     assert saved_card == card
     assert card["input_size"] == 32 and card["width"] == 4 and card["parameters"] > 0
-    assert card["dataset"]["manifest_sha256"] == dataset.manifest_digest(tmp_path / "ds")
+    assert card["dataset"]["manifest_sha256"] == dataset.manifest_digest(dataset_dir)
     assert card["best"]["val_hole_psnr"] == max(float(row["val_hole_psnr"]) for row in rows)
     assert Image.open(folder / "preview.png").size == (3 * 32, 6 * 32)
 
 
 @pytest.mark.slow
-def test_the_tutorial_recipe_trains_a_network_seeing_only_the_zeroed_image(photo_folder: Path, tmp_path: Path) -> None:
-    prepare_config = dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, val_fraction=0.25, seed=0)
-    dataset.prepare([photo_folder], tmp_path / "ds", prepare_config)
+def test_the_tutorial_recipe_trains_a_network_seeing_only_the_zeroed_image(dataset_dir: Path, tmp_path: Path) -> None:
     config = training_loop.TrainConfig(epochs=1, batch_size=4, width=4, loss="mse", prefill=False, mask_input=False)
-    card = training_loop.train(tmp_path / "ds", tmp_path / "model", config, on_epoch=lambda *report: None).card
+    card = training_loop.train(dataset_dir, tmp_path / "model", config, on_epoch=lambda *report: None).card
     assert card["model"]["prefill"] is False and card["model"]["mask_input"] is False
     assert card["training"]["loss"] == "mse"
     unet = runtime.load_network(tmp_path / "model")
@@ -53,25 +66,23 @@ def test_the_tutorial_recipe_trains_a_network_seeing_only_the_zeroed_image(photo
 
 
 @pytest.mark.slow
-def test_training_can_start_from_the_weights_of_another_model(photo_folder: Path, tmp_path: Path) -> None:
-    dataset.prepare([photo_folder], tmp_path / "ds", dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, seed=0))
-    first = tmp_path / "first"
-    base = training_loop.TrainConfig(epochs=1, batch_size=4, width=4, seed=0)
-    first_card = training_loop.train(tmp_path / "ds", first, base, on_epoch=lambda *report: None).card
+def test_training_can_start_from_the_weights_of_another_model(dataset_dir: Path, tiny_run, tmp_path: Path) -> None:
+    first, first_result, _ = tiny_run  # a finished width-4 model of seed 0
+    base = replace(TINY, epochs=1)
     # Another seed, and a learning rate too small to move anything: only the start can make the weights equal.
     config = replace(base, seed=1, learning_rate=1e-12, init_from=str(first))
-    card = training_loop.train(tmp_path / "ds", tmp_path / "second", config, on_epoch=lambda *report: None).card
+    card = training_loop.train(dataset_dir, tmp_path / "second", config, on_epoch=lambda *report: None).card
     before, after = runtime.load_network(first), runtime.load_network(tmp_path / "second")
     for start, end in zip(before.get_weights(), after.get_weights(), strict=True):
         assert np.allclose(start, end, atol=1e-6)
-    assert card["initialised_from"] == {"path": str(first), "command": None, "best": first_card["best"]}
+    assert card["initialised_from"] == {"path": str(first), "command": None, "best": first_result.card["best"]}
     with pytest.raises(UsageError, match="does not match this network"):
         training_loop.train(
-            tmp_path / "ds", tmp_path / "third", replace(base, width=8, init_from=str(first)), lambda *report: None
+            dataset_dir, tmp_path / "third", replace(base, width=8, init_from=str(first)), lambda *report: None
         )
     with pytest.raises(UsageError, match="no .*model.keras"):
         training_loop.train(
-            tmp_path / "ds", tmp_path / "fourth", replace(base, init_from=str(tmp_path / "none")), lambda *report: None
+            dataset_dir, tmp_path / "fourth", replace(base, init_from=str(tmp_path / "none")), lambda *report: None
         )
 
 
