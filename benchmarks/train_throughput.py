@@ -12,7 +12,7 @@ Rows, all in one process on the default device (--rows picks and orders them):
   xla-bf16   both;
   pipeline-bf16, pipeline-xla   the pipeline row under bfloat16 or XLA.
 Every model row builds a fresh U-Net (model.build_unet, --width, the dataset's sample size, seed 0),
-compiles it as `inpaint train` does (training_loop.compile_for_training: Adam on the cosine schedule,
+compiles it as `inpaint train` does (network.compile_for_training: Adam on the cosine schedule,
 hole-weighted L1, hole PSNR) and runs one fit() of --warmup + --steps steps of --batch-size. The
 warm-up steps are not timed (tracing, XLA compiling, the pipeline's first shuffle window); the clock
 runs from the end of the last warm-up step to the end of fit(). Rows without xla use Keras's
@@ -93,7 +93,6 @@ def fit_throughput(row: Row, batches, model_config, config, warmup: int, steps: 
     """Images/s of fit() on a fresh model, warm-up steps left out."""
     from inpaint_cli.backend import keras, tf
     from inpaint_cli.model import network
-    from inpaint_cli.training import training_loop
 
     class StepClock(keras.callbacks.Callback):
         """Starts the clock when the last warm-up step ends; stops it when fit() ends."""
@@ -112,7 +111,7 @@ def fit_throughput(row: Row, batches, model_config, config, warmup: int, steps: 
     try:
         keras.utils.set_random_seed(0)
         unet = network.build_unet(model_config)
-        training_loop.compile_for_training(unet, config, warmup + steps, jit_compile=row.jit_compile)
+        network.compile_for_training(unet, config, warmup + steps, jit_compile=row.jit_compile)
         clock = StepClock()
         unet.fit(batches, epochs=1, steps_per_epoch=warmup + steps, callbacks=[clock], shuffle=False, verbose=0)
     finally:

@@ -14,7 +14,18 @@ TRAIN_EXTRA = "pip install 'inpaint[train]'"
 
 
 def _import_quietly() -> tuple[object, object]:
-    """Import tensorflow and keras with their C++ logging (oneDNN, CUDA, absl) silenced."""
+    """Import tensorflow and keras with their C++ logging (oneDNN, CUDA, absl) silenced.
+
+    Under KERAS_BACKEND=jax (or torch) only Keras is imported and tf is None: the network and its
+    losses are written in keras.ops, so scripts/train_from_photos.py trains them on a machine without
+    TensorFlow. Everything else here (datasets, `inpaint train`, export) needs TensorFlow's backend.
+    """
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        try:
+            import keras
+        except ImportError:
+            raise InpaintError(f"KERAS_BACKEND={os.environ['KERAS_BACKEND']} needs Keras 3 installed") from None
+        return None, keras
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
     with native_logs.silenced():

@@ -43,7 +43,15 @@ def split_of(relative_path: str, val_fraction: float) -> str:
     return "validation" if position < val_fraction else "train"
 
 
-def _relative_names(sources: list[Path]) -> list[tuple[Path, str]]:
+def prepared_boxes(relative_path: str, config: PrepareConfig) -> list[Box]:
+    """The holes `prepare` draws for a file: from the file's own seeded generator, so they do not depend on order."""
+    rng = np.random.default_rng([config.seed, zlib.crc32(relative_path.encode())])
+    return [
+        masking.random_box(rng, config.size, config.hole_min, config.hole_max) for _ in range(config.holes_per_image)
+    ]
+
+
+def relative_names(sources: list[Path]) -> list[tuple[Path, str]]:
     """Each image under sources with its path relative to the source it came from."""
     named = []
     for source in sources:
@@ -103,7 +111,7 @@ def prepare(
     receives a contact sheet of holed samples (PNG).
     """
     config.check()
-    named = _relative_names(sources)
+    named = relative_names(sources)
     if not named:
         raise UsageError(f"no images (JPEG, PNG, WebP, BMP, TIFF) under {', '.join(map(str, sources))}")
     out_dir = storage.as_text(out_dir)
@@ -122,12 +130,7 @@ def prepare(
             skipped.append({"path": relative, "reason": result})
             on_file(done, len(named), path, result)
             continue
-        # Each file's holes come from its own seeded generator, so they do not depend on order.
-        rng = np.random.default_rng([config.seed, zlib.crc32(relative.encode())])
-        boxes = [
-            masking.random_box(rng, config.size, config.hole_min, config.hole_max)
-            for _ in range(config.holes_per_image)
-        ]
+        boxes = prepared_boxes(relative, config)
         writers[split_of(relative, config.val_fraction)].write(_example(training_photos.encode_png(result), boxes))
         on_file(done, len(named), path, None)
     for writer in writers.values():

@@ -105,20 +105,6 @@ def training_batches(
     )
 
 
-def compile_for_training(unet: keras.Model, config: TrainConfig, total_steps: int, **options: object) -> None:
-    """Compile unet as `train` does: Adam on a cosine schedule over total_steps, config's loss, hole PSNR.
-
-    options go to Model.compile as they are (the throughput benchmark passes jit_compile).
-    """
-    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, total_steps, alpha=0.01)
-    unet.compile(
-        optimizer=keras.optimizers.Adam(schedule),
-        loss=network.training_loss(config.loss, config.hole_weight),
-        metrics=[network.hole_psnr],
-        **options,
-    )
-
-
 def _check_replicas(distribution: tf.distribute.Strategy, config: TrainConfig) -> int:
     """The number of replicas, which must split the global batch evenly: every replica's share weighs the same."""
     replicas = int(distribution.num_replicas_in_sync)
@@ -155,7 +141,7 @@ def _build_network(
     """
     with distribution.scope():
         unet = network.build_unet(model_config)
-        compile_for_training(unet, config, inputs.steps_per_epoch * config.epochs)
+        network.compile_for_training(unet, config, inputs.steps_per_epoch * config.epochs)
         unet.optimizer.build(unet.trainable_variables)  # now, not in the first step: a backup's state loads into it
     # Outside the scope: a variable that loading makes in it would be a collective op on the chief alone.
     if folder.writes and state["epoch"]:
@@ -396,7 +382,7 @@ def _finish(folder: TrainingFolder, card: dict[str, object], validation_pairs) -
         return []
     with storage.local_copy(folder.file(KERAS_FILE)) as model_file:
         best = keras.saving.load_model(model_file, compile=False)
-    write_preview(best, validation_pairs, folder.file(PREVIEW_FILE))
+    write_preview(best, validation_pairs.as_numpy_iterator(), folder.file(PREVIEW_FILE))
     notes = []
     if storage.exists(folder.file(LITERT_FILE)):
         # `inpaint fill` prefers model.tflite; one from an earlier run would shadow the new model.keras.

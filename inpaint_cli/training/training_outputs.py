@@ -104,12 +104,16 @@ def parent_record(model: str) -> dict[str, object]:
 
 
 def write_preview(unet, pairs, path: StoragePath, count: int = 6) -> None:
-    """A PNG grid of validation samples, one row each: holed | filled | original."""
+    """A PNG grid of the first count validation samples, one row each: holed | filled | original.
+
+    pairs: (image, mask) NumPy arrays, HxWx3 and HxWx1 in [0, 1].
+    """
+    from itertools import islice
+
     from PIL import Image
 
     rows = []
-    for image, mask in pairs.take(count):
-        image, mask = image.numpy(), mask.numpy()
+    for image, mask in islice(pairs, count):
         predicted = unet.predict(network.model_inputs(image[None], mask[None]), verbose=0)[0]
         filled = image * (1 - mask) + predicted * mask
         rows.append(np.concatenate([image * (1 - mask), filled, image], axis=1))
