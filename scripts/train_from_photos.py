@@ -41,7 +41,9 @@ def main() -> int:
     parser.add_argument("--val-fraction", type=float, default=prepare_defaults.val_fraction)
     parser.add_argument("--steps-per-epoch", type=int, help="Default: one pass over the training photos.")
     parser.add_argument("--minutes", type=float, help="Stop after the first epoch that ends past this many minutes.")
-    parser.add_argument("--workers", type=int, default=1, help="Threads drawing samples.")
+    parser.add_argument(
+        "--processes", type=int, default=0, help="Processes drawing batches ahead (default 0: in this one)."
+    )
     parser.add_argument("--bfloat16", action="store_true", help="Mixed bfloat16 precision (recent GPUs).")
     args = parser.parse_args()
 
@@ -61,7 +63,7 @@ def main() -> int:
     prepare = PrepareConfig(
         size=args.size, hole_min=args.hole_min, hole_max=args.hole_max, val_fraction=args.val_fraction
     )
-    limits = RunLimits(args.steps_per_epoch, args.minutes, args.workers, args.bfloat16)
+    limits = RunLimits(args.steps_per_epoch, args.minutes, args.processes, args.bfloat16)
     command = shlex.join(["python", *sys.argv])
     try:
         card = train_from_photos(args.photos, args.out, config, prepare, limits, command=command)

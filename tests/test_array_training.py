@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -56,15 +57,32 @@ def test_training_batches_are_holed_flipped_zoomed_and_reproducible() -> None:
 
     images, masks = batch(0)
     assert images.shape == (6, 32, 32, 3) and masks.shape == (6, 32, 32, 1)
-    assert images.dtype == masks.dtype == np.float32 and 0 <= images.min() and images.max() <= 1
-    assert set(np.unique(masks)) == {0.0, 1.0} and all(0 < m.sum() < m.size for m in masks)
+    assert images.dtype == masks.dtype == np.uint8
+    assert set(np.unique(masks)) == {0, 1} and all(0 < m.sum() < m.size for m in masks)
     # Every sample zoomed: none is its photo or its photo's mirror image.
-    for image, photo in zip(images, photos / 255, strict=True):
-        assert not np.allclose(image, photo) and not np.allclose(image, photo[:, ::-1])
+    for image, photo in zip(images, photos, strict=True):
+        assert not np.array_equal(image, photo) and not np.array_equal(image, photo[:, ::-1])
     again, again_masks = batch(0)
     np.testing.assert_array_equal(again, images)
     np.testing.assert_array_equal(again_masks, masks)
     assert not np.array_equal(batch(1)[1], masks)
+
+
+def test_drawing_processes_give_the_batches_drawn_here_in_order() -> None:
+    photos = np.stack([landscape(32, 32, seed) for seed in range(5)])
+    drawer = photo_arrays.BatchDrawer(photos, replace(CONFIG, painted_fraction=0.5), PREPARE)
+    here = photo_arrays.BatchStream(drawer, processes=0)
+    ahead = photo_arrays.BatchStream(drawer, processes=2)
+    try:
+        for epoch in (0, 1):
+            drawn_here, drawn_ahead = list(here.epoch(epoch, 7)), list(ahead.epoch(epoch, 7))
+            assert len(drawn_here) == len(drawn_ahead) == 7
+            for (images, masks), (other_images, other_masks) in zip(drawn_here, drawn_ahead, strict=True):
+                np.testing.assert_array_equal(images, other_images)
+                np.testing.assert_array_equal(masks, other_masks)
+        assert not np.array_equal(drawn_here[0][1], list(here.epoch(0, 1))[0][1])  # epoch 1's first is not epoch 0's
+    finally:
+        ahead.close()
 
 
 # Runs the script as `python scripts/train_from_photos.py ...` would on a machine where TensorFlow is not installed.
@@ -96,7 +114,8 @@ def test_keras_on_jax_without_tensorflow_trains_a_model_that_fill_takes(photo_fo
     """The GPU machine's path: Keras on JAX where TensorFlow is missing; the model then fills here, on TensorFlow."""
     out = tmp_path / "model"
     arguments = [str(photo_folder), "--out", str(out), "--epochs", "2", "--batch-size", "4", "--width", "4"]
-    arguments += ["--size", "32", "--hole-min", "4", "--hole-max", "12", "--val-fraction", "0.25", "--workers", "2"]
+    arguments += ["--size", "32", "--hole-min", "4", "--hole-max", "12", "--val-fraction", "0.25", "--processes", "2"]
+    arguments += ["--bfloat16"]  # trains in mixed precision; what it saves must still run in float32
     result = run_script(*arguments)
     assert result.stderr.strip().splitlines()[-1] == "exit 0", result.stderr
     assert result.stdout.splitlines()[-1].startswith("Best validation hole PSNR ")
@@ -109,6 +128,10 @@ def test_keras_on_jax_without_tensorflow_trains_a_model_that_fill_takes(photo_fo
     assert [row["epoch"] for row in rows] == ["1", "2"]
     assert card["best"]["val_hole_psnr"] == max(float(row["val_hole_psnr"]) for row in rows)
     assert Image.open(out / "preview.png").size == (3 * 32, 6 * 32)
+    saved = json.loads(zipfile.ZipFile(out / "model.keras").read("config.json"))
+    policies = [layer["config"].get("dtype") for layer in saved["config"]["layers"]]
+    names = {policy if isinstance(policy, str) else policy["config"]["name"] for policy in policies if policy}
+    assert names == {"float32"}, names
 
     photo = tmp_path / "photo.png"
     original = landscape(60, 70, seed=4)

@@ -205,6 +205,19 @@ def compile_for_training(unet: keras.Model, config: TrainConfig, total_steps: in
     )
 
 
+def inference_copy(model_config: ModelConfig, config: TrainConfig) -> keras.Model:
+    """A twin of a network in training, for validating and saving it: compiled without an optimizer, so its
+    model.keras holds the weights alone (a third of the size), and in float32 whatever the global policy."""
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        copy = build_unet(model_config)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    copy.compile(loss=training_loss(config.loss, config.hole_weight), metrics=[hole_psnr])
+    return copy
+
+
 def model_inputs(image: keras.KerasTensor, mask: keras.KerasTensor) -> keras.KerasTensor:
     """The network's input: the image with holes zeroed, plus the mask as a 4th channel."""
     return ops.concatenate([image * (1.0 - mask), mask], axis=-1)

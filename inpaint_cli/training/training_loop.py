@@ -153,13 +153,6 @@ def _build_network(
     return unet
 
 
-def _inference_copy(model_config: network.ModelConfig, config: TrainConfig) -> keras.Model:
-    """A single-device copy for validation: its figures then do not depend on the number of replicas or workers."""
-    copy = network.build_unet(model_config)
-    copy.compile(loss=network.training_loss(config.loss, config.hole_weight), metrics=[network.hole_psnr])
-    return copy
-
-
 def _distributed_batches(
     distribution: tf.distribute.Strategy,
     dataset_dir: StoragePath,
@@ -336,7 +329,7 @@ def train(
             input_size=inputs.size, width=config.width, prefill=config.prefill, mask_input=config.mask_input
         )
         unet = _build_network(distribution, model_config, config, inputs, folder, state)
-        inference_copy = _inference_copy(model_config, config)
+        inference_copy = network.inference_copy(model_config, config)
         if initial_epoch:
             folder.publish(state, unet, inference_copy)  # finish what a kill may have cut short
         validation = inputs.validation_pairs.batch(config.batch_size).map(_pack).cache().prefetch(tf.data.AUTOTUNE)
