@@ -23,8 +23,9 @@ def _import_quietly() -> tuple[object, object]:
     if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
         try:
             import keras
-        except ImportError:
-            raise InpaintError(f"KERAS_BACKEND={os.environ['KERAS_BACKEND']} needs Keras 3 installed") from None
+        except ImportError as error:
+            backend = os.environ["KERAS_BACKEND"]
+            raise InpaintError(f"KERAS_BACKEND={backend} needs Keras 3 and {backend} installed ({error})") from None
         return None, keras
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")

@@ -101,3 +101,22 @@ class TrainConfig:
         for name, share in shares.items():
             if not 0.0 <= share <= 1.0:
                 raise UsageError(f"--{name}-fraction must be in [0, 1], not {share:g}")
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """How long a run of scripts/train_from_photos.py goes and how it is fed, beside TrainConfig's options."""
+
+    steps_per_epoch: int | None = None  # None: one pass over the training photos per epoch
+    minutes: float | None = None  # stop after the first epoch that ends past this many minutes
+    processes: int = 0  # processes drawing batches ahead (photo_arrays.BatchStream); 0 draws them in this one
+    mixed_bfloat16: bool = False  # keras's "mixed_bfloat16" policy for training; validation and saving stay float32
+
+    def check(self) -> None:
+        """One-line errors for values that cannot run."""
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise UsageError(f"--steps-per-epoch must be at least 1, not {self.steps_per_epoch}")
+        if self.minutes is not None and not self.minutes > 0:
+            raise UsageError(f"--minutes must be above 0, not {self.minutes:g}")
+        if self.processes < 0:
+            raise UsageError(f"--processes must be 0 or more, not {self.processes}")

@@ -3,7 +3,8 @@
     KERAS_BACKEND=jax python scripts/train_from_photos.py PHOTOS... --out MODEL [--epochs 40] [--width 16]
 
 The same network, loss, schedule, split and samples as `inpaint prepare` + `inpaint train` with the same
-options (inpaint_cli/training/array_training.py); no resuming and no strategies. Needs numpy, Pillow and
+options and the defaults of the others (inpaint_cli/training/array_training.py); no resuming and no
+strategies. Needs numpy, Pillow and
 Keras 3 with a backend; bring MODEL back and run `inpaint export MODEL` where TensorFlow is installed.
 docs/training.md ("Training on a GPU without TensorFlow") shows how the wheels and photos travel.
 """
@@ -11,14 +12,15 @@ docs/training.md ("Training on a GPU without TensorFlow") shows how the wheels a
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing it
 
-from inpaint_cli.errors import InpaintError  # noqa: E402
-from inpaint_cli.settings import PrepareConfig, TrainConfig  # noqa: E402
+from inpaint_cli.errors import InpaintError, UsageError  # noqa: E402
+from inpaint_cli.settings import PrepareConfig, RunLimits, TrainConfig  # noqa: E402
 
 
 def main() -> int:
@@ -34,7 +36,7 @@ def main() -> int:
     parser.add_argument("--painted-fraction", type=float, default=defaults.painted_fraction)
     parser.add_argument("--zoom-fraction", type=float, default=defaults.zoom_fraction)
     parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--init-from", help="A .keras file of the same shape to start from.")
+    parser.add_argument("--init-from", help="A model of the same shape to start from (.keras, folder, or 'bundled').")
     parser.add_argument("--size", type=int, default=prepare_defaults.size, help="Sample side (as prepare --size).")
     parser.add_argument("--hole-min", type=int, default=prepare_defaults.hole_min, help="As prepare --hole-min.")
     parser.add_argument("--hole-max", type=int, default=prepare_defaults.hole_max, help="As prepare --hole-max.")
@@ -46,9 +48,22 @@ def main() -> int:
     )
     parser.add_argument("--bfloat16", action="store_true", help="Mixed bfloat16 precision (recent GPUs).")
     args = parser.parse_args()
+    try:
+        return train(args)
+    except InpaintError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return error.exit_code
 
-    from inpaint_cli.training.array_training import RunLimits, train_from_photos
 
+def train(args: argparse.Namespace) -> int:
+    """Check the options, train, and say where the best model is; InpaintError for the user's mistakes."""
+    from inpaint_cli.model.model_folder import model_path
+
+    if args.seed < 0:
+        raise UsageError(f"--seed must be 0 or more, not {args.seed}")
+    missing = [str(folder) for folder in args.photos if not folder.exists()]
+    if missing:
+        raise UsageError(f"no such file or folder: {', '.join(missing)}")
     config = TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -58,18 +73,20 @@ def main() -> int:
         stroke_fraction=args.stroke_fraction,
         painted_fraction=args.painted_fraction,
         zoom_fraction=args.zoom_fraction,
-        init_from=args.init_from,
+        init_from=str(model_path(args.init_from)) if args.init_from else None,
     )
     prepare = PrepareConfig(
         size=args.size, hole_min=args.hole_min, hole_max=args.hole_max, val_fraction=args.val_fraction
     )
     limits = RunLimits(args.steps_per_epoch, args.minutes, args.processes, args.bfloat16)
-    command = shlex.join(["python", *sys.argv])
+    for options in (config, prepare, limits):
+        options.check()
     try:
-        card = train_from_photos(args.photos, args.out, config, prepare, limits, command=command)
+        from inpaint_cli.training.array_training import train_from_photos
     except InpaintError as error:
-        print(f"Error: {error}", file=sys.stderr)
-        return 2
+        hint = "" if os.environ.get("KERAS_BACKEND") else "; or set KERAS_BACKEND=jax to train without TensorFlow"
+        raise InpaintError(f"{error}{hint}") from None
+    card = train_from_photos(args.photos, args.out, config, prepare, limits, command=shlex.join(["python", *sys.argv]))
     best = card["best"]
     print(f"Best validation hole PSNR {best['val_hole_psnr']:.2f} dB at epoch {best['epoch']}; model in {args.out}")
     return 0

@@ -85,6 +85,15 @@ def test_drawing_processes_give_the_batches_drawn_here_in_order() -> None:
         ahead.close()
 
 
+def test_each_pass_of_an_epoch_shows_every_photo_once() -> None:
+    photos = np.zeros((10, 32, 32, 3), np.uint8)
+    drawer = photo_arrays.BatchDrawer(photos, CONFIG, PREPARE)  # batches of 4: a pass ends inside batch 2
+    drawn = np.concatenate([drawer.photo_indices(epoch=0, index=index) for index in range(5)])
+    assert sorted(drawn[:10]) == list(range(10)) and sorted(drawn[10:20]) == list(range(10))
+    assert not np.array_equal(drawn[:10], drawn[10:20])  # the next pass in another order
+    assert not np.array_equal(drawer.photo_indices(epoch=1, index=0), drawn[:4])
+
+
 # Runs the script as `python scripts/train_from_photos.py ...` would on a machine where TensorFlow is not installed.
 RUN_SCRIPT = """
 import runpy, sys
@@ -151,6 +160,27 @@ def test_keras_on_jax_without_tensorflow_trains_a_model_that_fill_takes(photo_fo
     ]
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--processes", "-1", "--processes must be 0 or more, not -1"),
+        ("--steps-per-epoch", "0", "--steps-per-epoch must be at least 1, not 0"),
+        ("--minutes", "0", "--minutes must be above 0, not 0"),
+        ("--seed", "-3", "--seed must be 0 or more, not -3"),
+        ("--epochs", "0", "epochs, batch size and width must be at least 1"),
+    ],
+)
+def test_the_script_refuses_bad_options_in_one_line(option: str, value: str, message: str, tmp_path: Path) -> None:
+    result = run_script(str(tmp_path), "--out", str(tmp_path / "model"), option, value, timeout=60)
+    assert result.stderr.strip().splitlines() == [f"Error: {message}", "exit 2"]
+    assert not (tmp_path / "model").exists()
+
+
+def test_the_script_names_a_missing_photo_folder(tmp_path: Path) -> None:
+    result = run_script(str(tmp_path / "nowhere"), "--out", str(tmp_path / "model"), timeout=60)
+    assert result.stderr.strip().splitlines() == [f"Error: no such file or folder: {tmp_path / 'nowhere'}", "exit 2"]
+
+
 def test_an_out_folder_with_files_is_refused_before_any_work(tmp_path: Path) -> None:
     from inpaint_cli.training import array_training
 
@@ -159,3 +189,6 @@ def test_an_out_folder_with_files_is_refused_before_any_work(tmp_path: Path) -> 
     with pytest.raises(UsageError, match="is not empty"):
         array_training.train_from_photos([tmp_path / "no-photos"], tmp_path / "model", CONFIG, PREPARE)
     assert (tmp_path / "model" / "notes.txt").read_text() == "mine"
+    (tmp_path / "file").write_text("mine")
+    with pytest.raises(UsageError, match="is not empty"):
+        array_training.train_from_photos([tmp_path / "no-photos"], tmp_path / "file", CONFIG, PREPARE)

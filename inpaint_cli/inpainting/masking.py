@@ -131,6 +131,23 @@ def random_training_mask(
     return draw_boxes([box], image_size, image_size)
 
 
+def random_training_holes(
+    rng: np.random.Generator,
+    image_size: int,
+    hole_min: int,
+    hole_max: int,
+    count: int,
+    stroke_fraction: float,
+    painted_fraction: float = 0.0,
+) -> np.ndarray:
+    """A training sample's mask: the union of count holes from random_training_mask."""
+    holes = [
+        random_training_mask(rng, image_size, hole_min, hole_max, stroke_fraction, painted_fraction)
+        for _ in range(count)
+    ]
+    return np.maximum.reduce(holes)
+
+
 def read_mask(
     path: Path, width: int, height: int, orientation: int = 1, on_note: Callable[[str], None] | None = None
 ) -> np.ndarray:

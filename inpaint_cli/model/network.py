@@ -207,7 +207,7 @@ def compile_for_training(unet: keras.Model, config: TrainConfig, total_steps: in
 
 def inference_copy(model_config: ModelConfig, config: TrainConfig) -> keras.Model:
     """A twin of a network in training, for validating and saving it: compiled without an optimizer, so its
-    model.keras holds the weights alone (a third of the size), and in float32 whatever the global policy."""
+    model.keras holds no optimizer state (a third of the size), and in float32 whatever the global policy."""
     policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
     try:
@@ -221,6 +221,11 @@ def inference_copy(model_config: ModelConfig, config: TrainConfig) -> keras.Mode
 def model_inputs(image: keras.KerasTensor, mask: keras.KerasTensor) -> keras.KerasTensor:
     """The network's input: the image with holes zeroed, plus the mask as a 4th channel."""
     return ops.concatenate([image * (1.0 - mask), mask], axis=-1)
+
+
+def training_pair(image: keras.KerasTensor, mask: keras.KerasTensor) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    """(network input, target) for fit: the target carries the mask beside the image, for the loss."""
+    return model_inputs(image, mask), ops.concatenate([image, mask], axis=-1)
 
 
 def with_smooth_fill(unet: keras.Model) -> keras.Model:

@@ -242,11 +242,9 @@ def _parser(
     def fresh_mask(mask_seed: np.ndarray) -> np.ndarray:
         rng = np.random.default_rng(int(mask_seed))
         hole_min, hole_max = parameters["hole_min"], parameters["hole_max"]
-        holes = [
-            masking.random_training_mask(rng, size, hole_min, hole_max, stroke_fraction, painted_fraction)
-            for _ in range(holes_per_image)
-        ]
-        return np.maximum.reduce(holes)
+        return masking.random_training_holes(
+            rng, size, hole_min, hole_max, holes_per_image, stroke_fraction, painted_fraction
+        )
 
     def parse(record: tf.Tensor, key: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         features = tf.io.parse_single_example(

@@ -16,7 +16,6 @@ from and sends them its weights (docs/training-multi-worker.md).
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -29,7 +28,6 @@ from inpaint_cli.model.model_folder import (
     LITERT_FILE,
     PREVIEW_FILE,
     card_text,
-    keras_and_card_files,
 )
 from inpaint_cli.settings import TrainConfig
 from inpaint_cli.training import dataset, storage
@@ -37,7 +35,7 @@ from inpaint_cli.training.cluster import is_chief, is_multi_worker, make_strateg
 from inpaint_cli.training.dataset import TrainingInputs
 from inpaint_cli.training.resuming import TrainingFolder
 from inpaint_cli.training.storage import StoragePath
-from inpaint_cli.training.training_outputs import model_card, write_preview
+from inpaint_cli.training.training_outputs import load_initial_weights, model_card, write_preview
 from inpaint_cli.training.worker_sync import all_workers_start, copy_chief_variables, same_options_on_every_worker
 
 EpochReport = Callable[[int, int, dict[str, float]], None]
@@ -67,12 +65,6 @@ class TrainingInterrupted(InpaintError):
         super().__init__(message)
 
 
-def _pack(image, mask):
-    """(network input, target) with the mask packed beside the target for the loss."""
-
-    return network.model_inputs(image, mask), tf.concat([image, mask], axis=-1)
-
-
 def training_batches(
     dataset_dir: StoragePath,
     manifest: dict[str, object],
@@ -100,7 +92,7 @@ def training_batches(
         )
         # The stream is endless: every batch is whole.
         .batch(context.get_per_replica_batch_size(config.batch_size), drop_remainder=True)
-        .map(_pack, num_parallel_calls=tf.data.AUTOTUNE)
+        .map(network.training_pair, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
 
@@ -148,7 +140,7 @@ def _build_network(
         with storage.local_copy(folder.backup_file(str(state["weights"]))) as weights:
             unet.load_weights(weights)
     elif folder.writes and config.init_from:
-        _load_initial_weights(unet, config.init_from)
+        load_initial_weights(unet, config.init_from)
     copy_chief_variables(distribution, [*unet.variables, *unet.optimizer.variables])
     return unet
 
@@ -332,7 +324,8 @@ def train(
         inference_copy = network.inference_copy(model_config, config)
         if initial_epoch:
             folder.publish(state, unet, inference_copy)  # finish what a kill may have cut short
-        validation = inputs.validation_pairs.batch(config.batch_size).map(_pack).cache().prefetch(tf.data.AUTOTUNE)
+        validation = inputs.validation_pairs.batch(config.batch_size).map(network.training_pair)
+        validation = validation.cache().prefetch(tf.data.AUTOTUNE)
         commit = _EpochCommit(folder, state, inference_copy, validation, config.epochs, on_epoch)
         batches = _distributed_batches(distribution, dataset_dir, inputs, config, initial_epoch)
         if folder.writes:
@@ -351,22 +344,6 @@ def train(
     card = model_card(commit.state, config, model_config, unet, inputs, dataset_dir, strategy, replicas, command)
     notes = _finish(folder, card, inputs.validation_pairs)
     return TrainResult(card=card, resumed_from=initial_epoch, notes=notes)
-
-
-def _load_initial_weights(unet: keras.Model, model: str) -> None:
-    """Start from the weights of another model of the same shape (fine-tuning); one-line errors."""
-    model_file, _ = keras_and_card_files(model)
-    if not storage.exists(model_file):
-        raise UsageError(f"the model to start from, {model}, has no {model_file}")
-    try:
-        with storage.local_copy(model_file) as local, warnings.catch_warnings():
-            # Keras says it skips the saved optimizer (fine-tuning starts a fresh one, on purpose) and the
-            # weightless containers of ops; a test checks that every weight arrives.
-            warnings.filterwarnings("ignore", message="Skipping (variable loading for optimizer|nested container)")
-            unet.load_weights(local)
-    except ValueError as error:
-        first_line = str(error).strip().splitlines()[0]
-        raise UsageError(f"the model to start from, {model}, does not match this network ({first_line})") from None
 
 
 def _finish(folder: TrainingFolder, card: dict[str, object], validation_pairs) -> list[str]:

@@ -9,12 +9,14 @@ import csv
 import io
 import math
 import platform
+import warnings
 from dataclasses import asdict
 
 import numpy as np
 
 from inpaint_cli import __version__
 from inpaint_cli.backend import keras, tf
+from inpaint_cli.errors import UsageError
 from inpaint_cli.model import network
 from inpaint_cli.model.model_folder import CARD_FORMAT, keras_and_card_files, parse_card
 from inpaint_cli.settings import TrainConfig
@@ -63,17 +65,9 @@ def model_card(
 ) -> dict[str, object]:
     """model.json: how the model was made (command, options, dataset, versions) and how well it did."""
     rows = state["history"]
-    seconds = float(state["train_seconds"])
-    images = inputs.steps_per_epoch * config.batch_size * len(rows)
+    samples_per_epoch = inputs.steps_per_epoch * config.batch_size
     return {
-        "format": CARD_FORMAT,
-        "inpaint_version": __version__,
-        **({"command": command} if command else {}),
-        "model": network.config_as_dict(model_config),
-        "input_size": inputs.size,
-        "width": config.width,
-        "parameters": int(unet.count_params()),
-        "training": asdict(config),
+        **card_fields(rows, float(state["train_seconds"]), samples_per_epoch, config, model_config, unet, command),
         "strategy": {"name": strategy, "replicas": replicas},
         "dataset": {
             "path": storage.as_text(dataset_dir),
@@ -81,12 +75,7 @@ def model_card(
             "counts": inputs.manifest["counts"],
             "prepare": inputs.manifest["parameters"],
         },
-        **({"initialised_from": parent_record(config.init_from)} if config.init_from else {}),
-        "best": counted_from_one(best_row(rows)),
-        "epochs_run": len(rows),
         "resumed_at_epochs": state.get("resumed_at", []),  # where runs that were cut short went on
-        "train_seconds": round(seconds, 1),
-        "train_images_per_second": round(images / max(seconds, 1e-9), 1),
         "versions": {
             "python": platform.python_version(),
             "tensorflow": tf.__version__,
@@ -96,11 +85,54 @@ def model_card(
     }
 
 
+def card_fields(
+    rows: list[dict[str, float]],
+    seconds: float,
+    samples_per_epoch: int,
+    config: TrainConfig,
+    model_config: network.ModelConfig,
+    unet: keras.Model,
+    command: str | None,
+) -> dict[str, object]:
+    """What every card records, however the model was trained: the network, the options, the best epoch, the time."""
+    return {
+        "format": CARD_FORMAT,
+        "inpaint_version": __version__,
+        **({"command": command} if command else {}),
+        "model": network.config_as_dict(model_config),
+        "input_size": model_config.input_size,
+        "width": config.width,
+        "parameters": int(unet.count_params()),
+        "training": asdict(config),
+        **({"initialised_from": parent_record(config.init_from)} if config.init_from else {}),
+        "best": counted_from_one(best_row(rows)),
+        "epochs_run": len(rows),
+        "train_seconds": round(seconds, 1),
+        "train_images_per_second": round(samples_per_epoch * len(rows) / max(seconds, 1e-9), 1),
+    }
+
+
 def parent_record(model: str) -> dict[str, object]:
     """What the model card records of the model training started from: where it was and how it was trained."""
     _, card_file = keras_and_card_files(model)
     parent = parse_card(storage.read_text(card_file)) if storage.exists(card_file) else {}
     return {"path": model, "command": parent.get("command"), "best": parent.get("best")}
+
+
+def load_initial_weights(unet: keras.Model, model: str) -> None:
+    """Start from the weights of another model of the same shape (fine-tuning); one-line errors."""
+    model_file, _ = keras_and_card_files(model)
+    if not storage.exists(model_file):
+        raise UsageError(f"the model to start from, {model}, has no {model_file}")
+    try:
+        with storage.local_copy(model_file) as local, warnings.catch_warnings():
+            # Keras says it skips the saved optimizer (fine-tuning starts a fresh one, on purpose) and the
+            # weightless containers of ops; a test checks that every weight arrives.
+            warnings.filterwarnings("ignore", message="Skipping (variable loading for optimizer|nested container)")
+            unet.load_weights(local)
+    except ValueError as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise UsageError(f"the model to start from, {model}, does not match this network ({first_line})") from None
 
 
 def write_preview(unet, pairs, path: StoragePath, count: int = 6) -> None:
