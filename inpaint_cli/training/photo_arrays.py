@@ -67,7 +67,7 @@ def training_batch(
 
     uint8, images B x S x S x 3 and masks B x S x S x 1 (1 = hole), drawn as `inpaint train` draws its
     samples (dataset._parser): a flip at even odds, a zoomed crop for zoom_fraction of them, and
-    holes_per_image holes from masking.random_training_mask. uint8 keeps a batch small on its way
+    holes_per_image holes (masking.random_training_holes). uint8 keeps a batch small on its way
     from a drawing process (a quarter of float32's bytes); a zoomed crop is rounded to uint8 here,
     where `inpaint train` keeps it in float32 (at most half a level apart).
     """
