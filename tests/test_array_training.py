@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ import zipfile
 from dataclasses import replace
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 from conftest import landscape
@@ -137,7 +139,11 @@ def test_keras_on_jax_without_tensorflow_trains_a_model_that_fill_takes(photo_fo
     assert [row["epoch"] for row in rows] == ["1", "2"]
     assert card["best"]["val_hole_psnr"] == max(float(row["val_hole_psnr"]) for row in rows)
     assert Image.open(out / "preview.png").size == (3 * 32, 6 * 32)
-    saved = json.loads(zipfile.ZipFile(out / "model.keras").read("config.json"))
+    with zipfile.ZipFile(out / "model.keras") as archive:
+        saved = json.loads(archive.read("config.json"))
+        weights = h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r")
+        assert "optimizer" not in weights, list(weights)  # no optimizer state: a third of the size
+
     policies = [layer["config"].get("dtype") for layer in saved["config"]["layers"]]
     names = {policy if isinstance(policy, str) else policy["config"]["name"] for policy in policies if policy}
     assert names == {"float32"}, names

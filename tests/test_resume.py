@@ -322,6 +322,27 @@ def test_storage_writes_atomically_and_reports_bad_paths(tmp_path: Path) -> None
         storage.write_text(tmp_path / "missing" / "a.json", "{}")
 
 
+def test_storage_reads_and_writes_local_paths_without_tensorflow(tmp_path: Path, monkeypatch) -> None:
+    """Keras on JAX (scripts/train_from_photos.py) has no TensorFlow: local paths must not need it, URLs say so."""
+    from inpaint_cli import backend
+
+    monkeypatch.setattr(backend, "tf", None)
+    folder = storage.join(str(tmp_path), "model")
+    storage.makedirs(storage.join(folder, ".backup"))
+    storage.write_text(storage.join(folder, "model.json"), "{}")
+    (tmp_path / "model" / ".tmp-1-a.weights.h5").write_bytes(b"half")
+    assert storage.exists(folder) and storage.is_dir(folder) and storage.read_text(f"{folder}/model.json") == "{}"
+    assert storage.glob(storage.join(folder, "*.weights.h5")) == [storage.join(folder, ".tmp-1-a.weights.h5")]
+    with storage.local_copy(storage.join(folder, "model.json")) as local:
+        assert local.read_text() == "{}"
+    storage.remove(folder)
+    assert not storage.exists(folder)
+    with pytest.raises(InpaintError, match=r"^could not read .*missing\.json \(No such file or directory\)$"):
+        storage.read_bytes(tmp_path / "missing.json")
+    with pytest.raises(UsageError, match="^gs://bucket/ds is a URL: URLs are read through TensorFlow"):
+        storage.exists("gs://bucket/ds")
+
+
 def test_a_run_interrupted_before_an_option_existed_resumes_with_its_default(
     dataset_dir: Path, interrupted_run: tuple[Path, training_loop.TrainingInterrupted], tmp_path: Path
 ) -> None:

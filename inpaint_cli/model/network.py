@@ -214,7 +214,8 @@ def inference_copy(model_config: ModelConfig, config: TrainConfig) -> keras.Mode
         copy = build_unet(model_config)
     finally:
         keras.mixed_precision.set_global_policy(policy)
-    copy.compile(loss=training_loss(config.loss, config.hole_weight), metrics=[hole_psnr])
+    # optimizer=None: compile's default, RMSprop, would be built by evaluate on JAX and saved (twice the file).
+    copy.compile(optimizer=None, loss=training_loss(config.loss, config.hole_weight), metrics=[hole_psnr])
     return copy
 
 

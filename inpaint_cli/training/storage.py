@@ -1,12 +1,15 @@
-"""Files of dataset and model folders, through tf.io.gfile: local paths or any file system TensorFlow has.
+"""Files of dataset and model folders: local paths, or URLs of any file system TensorFlow has (tf.io.gfile).
 
 A path is a string: a local path, or a URL such as gs://bucket/folder (where
-TensorFlow has that file system) or ram://folder. Local photo outputs of `fill`
+TensorFlow has that file system) or ram://folder. Local paths go through Python's own
+file functions, so training on Keras's JAX backend, without TensorFlow, reads and writes
+them too (scripts/train_from_photos.py). Local photo outputs of `fill`
 do not come here (atomic_files.write_atomically), so filling never imports TensorFlow.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import shutil
 import tempfile
@@ -32,44 +35,53 @@ def is_local(path: StoragePath) -> bool:
 
 def join(folder: StoragePath, *names: str) -> str:
     """folder/name/..., for local paths and URLs alike."""
-    from inpaint_cli.backend import tf
-
-    return tf.io.gfile.join(as_text(folder), *names)
+    if is_local(folder):
+        return os.path.join(as_text(folder), *names)
+    return _gfile(folder).join(as_text(folder), *names)
 
 
 def exists(path: StoragePath) -> bool:
-    from inpaint_cli.backend import tf
-
-    return _guarded(path, "read", lambda: tf.io.gfile.exists(as_text(path)))
+    if is_local(path):
+        return os.path.exists(as_text(path))
+    return _guarded(path, "read", lambda: _gfile(path).exists(as_text(path)))
 
 
 def is_dir(path: StoragePath) -> bool:
-    from inpaint_cli.backend import tf
-
-    return _guarded(path, "read", lambda: tf.io.gfile.isdir(as_text(path)))
+    if is_local(path):
+        return os.path.isdir(as_text(path))
+    return _guarded(path, "read", lambda: _gfile(path).isdir(as_text(path)))
 
 
 def makedirs(path: StoragePath) -> None:
     """Create the folder and its parents; nothing happens when it exists."""
-    from inpaint_cli.backend import tf
-
     if exists(path) and not is_dir(path):
         raise UsageError(f"{as_text(path)} is a file, not a folder")
-    _guarded(path, "create", lambda: tf.io.gfile.makedirs(as_text(path)))
+    if is_local(path):
+        _local(path, "create", lambda: os.makedirs(as_text(path), exist_ok=True))
+        return
+    _guarded(path, "create", lambda: _gfile(path).makedirs(as_text(path)))
 
 
 def glob(pattern: StoragePath) -> list[str]:
-    """Paths that match a pattern such as folder/*.tfrecord, sorted."""
-    from inpaint_cli.backend import tf
+    """Paths that match a pattern such as folder/*.tfrecord (wildcards in the last name only), sorted.
 
-    return sorted(_guarded(pattern, "list", lambda: tf.io.gfile.glob(as_text(pattern))))
+    As tf.io.gfile.glob, a wildcard matches names that start with a dot too (a stale .tmp-* file).
+    """
+    if not is_local(pattern):
+        return sorted(_guarded(pattern, "list", lambda: _gfile(pattern).glob(as_text(pattern))))
+    folder, name = os.path.split(as_text(pattern))
+    if not os.path.isdir(folder or "."):
+        return []
+    names = _local(pattern, "list", lambda: os.listdir(folder or "."))
+    return sorted(os.path.join(folder, found) for found in names if fnmatch.fnmatchcase(found, name))
 
 
 def read_bytes(path: StoragePath) -> bytes:
-    from inpaint_cli.backend import tf
+    if is_local(path):
+        return _local(path, "read", lambda: Path(as_text(path)).read_bytes())
 
     def read() -> bytes:
-        with tf.io.gfile.GFile(as_text(path), "rb") as handle:
+        with _gfile(path).GFile(as_text(path), "rb") as handle:
             return handle.read()
 
     return _guarded(path, "read", read)
@@ -81,12 +93,14 @@ def read_text(path: StoragePath) -> str:
 
 def remove(path: StoragePath) -> None:
     """Delete a file, or a folder with all it holds; nothing happens when it is absent."""
-    from inpaint_cli.backend import tf
-
     text = as_text(path)
     if not exists(text):
         return
-    _guarded(text, "delete", lambda: tf.io.gfile.rmtree(text) if is_dir(text) else tf.io.gfile.remove(text))
+    if is_local(text):
+        _local(text, "delete", lambda: shutil.rmtree(text) if is_dir(text) else os.remove(text))
+        return
+    gfile = _gfile(text)
+    _guarded(text, "delete", lambda: gfile.rmtree(text) if is_dir(text) else gfile.remove(text))
 
 
 def write_text(path: StoragePath, text: str) -> None:
@@ -101,12 +115,13 @@ def write_atomically(path: StoragePath, write: Callable[[Path], None]) -> None:
     copied beside the target, then renamed onto it: an atomic replace where the file
     system's rename is (gs:// writes each object whole).
     """
-    from inpaint_cli.backend import tf
-
     target = as_text(path)
     if is_local(target):
         atomic_files.write_atomically(Path(target), write)
         return
+    from inpaint_cli.backend import tf
+
+    _gfile(target)  # one line where TensorFlow is not there
     folder = target.rsplit("/", 1)[0]
     if not is_dir(folder):
         raise UsageError(f"folder {folder} does not exist")
@@ -127,11 +142,12 @@ def write_atomically(path: StoragePath, write: Callable[[Path], None]) -> None:
 @contextmanager
 def local_copy(path: StoragePath) -> Iterator[Path]:
     """A local file path holding path's bytes: path itself when local, else a temporary copy."""
-    from inpaint_cli.backend import tf
-
     if is_local(path):
         yield Path(as_text(path))
         return
+    from inpaint_cli.backend import tf
+
+    _gfile(path)  # one line where TensorFlow is not there
     folder = tempfile.mkdtemp(prefix="inpaint-")
     try:
         local = Path(folder) / as_text(path).rsplit("/", 1)[-1]
@@ -152,11 +168,29 @@ def _discard(*paths: str) -> None:
             pass  # best effort: the error being reported matters more
 
 
+def _gfile(path: StoragePath):
+    """tf.io.gfile, for a URL; one line when TensorFlow is not there (Keras on JAX reads local paths only)."""
+    from inpaint_cli.backend import tf
+
+    if tf is None:
+        raise UsageError(f"{as_text(path)} is a URL: URLs are read through TensorFlow, which this run does not use")
+    return tf.io.gfile
+
+
+def _local(path: StoragePath, verb: str, action: Callable[[], object]) -> object:
+    """Run a local file action; an OSError becomes one InpaintError, as _guarded's for URLs."""
+    try:
+        return action()
+    except OSError as error:
+        raise InpaintError(f"could not {verb} {as_text(path)} ({error.strerror or error})") from None
+
+
 def _guarded(path: StoragePath, verb: str, action: Callable[[], object]) -> object:
     """Run a gfile action; its errors (no such file system, permission, network) become one InpaintError."""
     from inpaint_cli.backend import tf
 
+    gfile_errors = tf.errors.OpError if tf is not None else ()  # without TensorFlow, _gfile has said why
     try:
         return action()
-    except tf.errors.OpError as error:
+    except gfile_errors as error:
         raise InpaintError(f"could not {verb} {as_text(path)} ({error.message.strip().splitlines()[0]})") from None
