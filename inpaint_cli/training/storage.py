@@ -119,9 +119,7 @@ def write_atomically(path: StoragePath, write: Callable[[Path], None]) -> None:
     if is_local(target):
         atomic_files.write_atomically(Path(target), write)
         return
-    from inpaint_cli.backend import tf
-
-    _gfile(target)  # one line where TensorFlow is not there
+    gfile = _gfile(target)
     folder = target.rsplit("/", 1)[0]
     if not is_dir(folder):
         raise UsageError(f"folder {folder} does not exist")
@@ -129,11 +127,13 @@ def write_atomically(path: StoragePath, write: Callable[[Path], None]) -> None:
     def copy_beside_and_rename(temporary: Path) -> None:
         staged = f"{folder}/{temporary.name}"
         try:
-            tf.io.gfile.copy(str(temporary), staged, overwrite=True)
-            tf.io.gfile.rename(staged, target, overwrite=True)
+            gfile.copy(str(temporary), staged, overwrite=True)
+            gfile.rename(staged, target, overwrite=True)
         except BaseException:
             _discard(staged)
             raise
+
+    from inpaint_cli.backend import tf
 
     errors = (OSError, tf.errors.OpError)
     atomic_files.write_through_temporary(target, None, write, copy_beside_and_rename, errors)
@@ -145,13 +145,11 @@ def local_copy(path: StoragePath) -> Iterator[Path]:
     if is_local(path):
         yield Path(as_text(path))
         return
-    from inpaint_cli.backend import tf
-
-    _gfile(path)  # one line where TensorFlow is not there
+    gfile = _gfile(path)
     folder = tempfile.mkdtemp(prefix="inpaint-")
     try:
         local = Path(folder) / as_text(path).rsplit("/", 1)[-1]
-        _guarded(path, "read", lambda: tf.io.gfile.copy(as_text(path), str(local), overwrite=True))
+        _guarded(path, "read", lambda: gfile.copy(as_text(path), str(local), overwrite=True))
         yield local
     finally:
         shutil.rmtree(folder, ignore_errors=True)
