@@ -326,7 +326,8 @@ def train(
     init_from: Annotated[
         str | None,
         typer.Option(
-            help="Start from the weights of this model of the same shape (.keras, folder, or 'bundled'): fine-tuning."
+            help="Start from the weights of this model (.keras, folder, or 'bundled'): fine-tuning. A narrower one "
+            "is widened to --width first, computing the same fills."
         ),
     ] = None,
     strategy: Annotated[

@@ -36,7 +36,10 @@ def main() -> int:
     parser.add_argument("--painted-fraction", type=float, default=defaults.painted_fraction)
     parser.add_argument("--zoom-fraction", type=float, default=defaults.zoom_fraction)
     parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--init-from", help="A model of the same shape to start from (.keras, folder, or 'bundled').")
+    parser.add_argument(
+        "--init-from",
+        help="A model to start from (.keras, folder, or 'bundled'); a narrower one is widened to --width.",
+    )
     parser.add_argument("--size", type=int, default=prepare_defaults.size, help="Sample side (as prepare --size).")
     parser.add_argument("--hole-min", type=int, default=prepare_defaults.hole_min, help="As prepare --hole-min.")
     parser.add_argument("--hole-max", type=int, default=prepare_defaults.hole_max, help="As prepare --hole-max.")

@@ -75,10 +75,11 @@ def test_training_can_start_from_the_weights_of_another_model(dataset_dir: Path,
     before, after = runtime.load_network(first), runtime.load_network(tmp_path / "second")
     for start, end in zip(before.get_weights(), after.get_weights(), strict=True):
         assert np.allclose(start, end, atol=1e-6)
-    assert card["initialised_from"] == {"path": str(first), "command": None, "best": first_result.card["best"]}
-    with pytest.raises(UsageError, match="does not match this network"):
+    record = {"path": str(first), "width": 4, "command": None, "best": first_result.card["best"]}
+    assert card["initialised_from"] == record
+    with pytest.raises(UsageError, match="does not match this network"):  # narrower than the model: no widening
         training_loop.train(
-            dataset_dir, tmp_path / "third", replace(base, width=8, init_from=str(first)), lambda *report: None
+            dataset_dir, tmp_path / "third", replace(base, width=2, init_from=str(first)), lambda *report: None
         )
     with pytest.raises(UsageError, match="no .*model.keras"):
         training_loop.train(
@@ -92,9 +93,10 @@ def test_a_parent_card_of_the_first_format_has_its_best_epoch_counted_from_one(
 ) -> None:
     """Cards before format /2 counted epochs from 0; the card that quotes one counts from 1 like the console."""
     best = {"epoch": 3, "val_hole_psnr": 24.5}
-    (tmp_path / "model.json").write_text(json.dumps({"format": card_format, "command": "inpaint train", "best": best}))
+    card = {"format": card_format, "command": "inpaint train", "width": 16, "best": best}
+    (tmp_path / "model.json").write_text(json.dumps(card))
     quoted = training_outputs.parent_record(str(tmp_path))
-    assert quoted == {"path": str(tmp_path), "command": "inpaint train", "best": {**best, "epoch": epoch}}
+    assert quoted == {"path": str(tmp_path), "width": 16, "command": "inpaint train", "best": {**best, "epoch": epoch}}
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ import numpy as np
 from inpaint_cli import __version__
 from inpaint_cli.backend import keras, tf
 from inpaint_cli.errors import UsageError
-from inpaint_cli.model import network
+from inpaint_cli.model import network, widening
 from inpaint_cli.model.model_folder import CARD_FORMAT, keras_and_card_files, parse_card
 from inpaint_cli.settings import TrainConfig
 from inpaint_cli.training import storage
@@ -116,23 +116,34 @@ def parent_record(model: str) -> dict[str, object]:
     """What the model card records of the model training started from: where it was and how it was trained."""
     _, card_file = keras_and_card_files(model)
     parent = parse_card(storage.read_text(card_file)) if storage.exists(card_file) else {}
-    return {"path": model, "command": parent.get("command"), "best": parent.get("best")}
+    return {"path": model, "width": parent.get("width"), "command": parent.get("command"), "best": parent.get("best")}
 
 
 def load_initial_weights(unet: keras.Model, model: str) -> None:
-    """Start from the weights of another model of the same shape (fine-tuning); one-line errors."""
+    """Start from the weights of another model (fine-tuning); one-line errors.
+
+    A model of the same shape loads as it is; a narrower one with the same options is widened to unet's width
+    (widening.py), so a wider network starts where the bundled one is instead of at the smooth prefill.
+    """
     model_file, _ = keras_and_card_files(model)
     if not storage.exists(model_file):
         raise UsageError(f"the model to start from, {model}, has no {model_file}")
-    try:
-        with storage.local_copy(model_file) as local, warnings.catch_warnings():
-            # Keras says it skips the saved optimizer (fine-tuning starts a fresh one, on purpose) and the
-            # weightless containers of ops; a test checks that every weight arrives.
-            warnings.filterwarnings("ignore", message="Skipping (variable loading for optimizer|nested container)")
+    with storage.local_copy(model_file) as local, warnings.catch_warnings():
+        # Keras says it skips the saved optimizer (fine-tuning starts a fresh one, on purpose) and the
+        # weightless containers of ops; a test checks that every weight arrives.
+        warnings.filterwarnings("ignore", message="Skipping (variable loading for optimizer|nested container)")
+        try:
             unet.load_weights(local)
-    except ValueError as error:
-        first_line = str(error).strip().splitlines()[0]
-        raise UsageError(f"the model to start from, {model}, does not match this network ({first_line})") from None
+            return
+        except ValueError as error:
+            mismatch = UsageError(
+                f"the model to start from, {model}, does not match this network ({str(error).strip().splitlines()[0]})"
+            )
+        try:
+            narrow = keras.saving.load_model(local, compile=False)
+            widening.widen(narrow, unet)
+        except ValueError:
+            raise mismatch from None
 
 
 def write_preview(unet, pairs, path: StoragePath, count: int = 6) -> None:
