@@ -411,14 +411,15 @@ def test_a_multi_frame_file_is_refused_rather_than_cut_to_its_first_frame(tmp_pa
     photo = tmp_path / f"pages{suffix}"
     frames = [Image.fromarray(landscape(40, 48, seed=seed)) for seed in range(3)]
     frames[0].save(photo, save_all=True, append_images=frames[1:])
-    result = fill(photo, "--box", "4,4,10")
+    out = tmp_path / f"pages.filled{suffix if suffix != '.gif' else '.png'}"  # inpaint writes no GIF
+    result = fill(photo, "--box", "4,4,10", "--out", out)
     assert result.exit_code == 1
     kind = "pages (TIFF)" if suffix == ".tif" else f"frames ({'GIF' if suffix == '.gif' else 'WEBP'})"
     assert lines(result) == [
         f"Error: {photo} has 3 {kind}; inpaint fills single images only and would keep only the first: "
         "save that one as its own file"
     ]
-    assert not (tmp_path / f"pages.filled{suffix}").exists()
+    assert not out.exists()
 
 
 def test_an_exif_rotated_jpeg_changes_outside_the_hole_no_more_than_an_upright_one(tmp_path: Path) -> None:
@@ -479,4 +480,14 @@ def test_a_poor_fill_warning_names_a_masks_hole_by_its_bounding_rectangle(tmp_pa
     assert result.exit_code == 0, result.output
     assert [re.sub(r"\d+%", "N%", line) for line in warnings_of(result)] == [
         "Warning: the hole at 100,50 (600x400) covers N% of the context the network sees; expect a poor fill"
+    ]
+
+
+def test_an_output_format_inpaint_cannot_write_is_refused_before_the_fill_in_one_line(tmp_path: Path) -> None:
+    photo = tmp_path / "single.gif"
+    Image.fromarray(landscape(40, 48, seed=1)).convert("P").save(photo)
+    result = fill(photo, "--box", "4,4,10")
+    assert result.exit_code == 2
+    assert lines(result) == [
+        "Error: cannot write single.filled.gif: use one of .bmp, .jpeg, .jpg, .png, .tif, .tiff, .webp"
     ]

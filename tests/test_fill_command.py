@@ -34,23 +34,79 @@ def test_a_jpeg_keeps_its_quality_unless_quality_is_given(tiny_model_dir: Path, 
             assert second.quantization == at_92.quantization != source.quantization
 
 
-def test_alpha_is_refused_for_jpeg_only_when_it_is_not_opaque(tiny_model_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("suffix", "image_format"), [(".jpg", "JPEG"), (".bmp", "BMP")])
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_alpha_is_refused_for_jpeg_and_bmp_only_when_it_is_not_opaque(
+    tiny_model_dir: Path, tmp_path: Path, suffix: str, image_format: str, mode: str
+) -> None:
     pixels = np.dstack([landscape(64, 64, seed=2), np.full((64, 64), 255, np.uint8)])
     opaque, see_through = tmp_path / "opaque.png", tmp_path / "see_through.png"
-    Image.fromarray(pixels).save(opaque)
+    Image.fromarray(pixels).convert(mode).save(opaque)
     pixels[0, 0, 3] = 10
-    Image.fromarray(pixels).save(see_through)
+    Image.fromarray(pixels).convert(mode).save(see_through)
     model = ["--model", str(tiny_model_dir), "--box", "10,10,20"]
-    result = fill(str(opaque), *model, "--out", str(tmp_path / "opaque.jpg"))
+    result = fill(str(opaque), *model, "--out", str(tmp_path / f"opaque{suffix}"))
     assert result.exit_code == 0, result.output
-    with Image.open(tmp_path / "opaque.jpg") as written:
-        assert written.mode == "RGB"
-    result = fill(str(see_through), *model, "--out", str(tmp_path / "see_through.jpg"))
+    with Image.open(tmp_path / f"opaque{suffix}") as written:
+        assert written.mode == ("RGB" if mode == "RGBA" else "L")
+    result = fill(str(see_through), *model, "--out", str(tmp_path / f"see_through{suffix}"))
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
-        "Error: the image has transparency, which JPEG cannot hold; write see_through.png instead"
+        f"Error: the image has transparency, which {image_format} cannot hold; write see_through.png instead"
     ]
-    assert not (tmp_path / "see_through.jpg").exists()
+    assert not (tmp_path / f"see_through{suffix}").exists()
+
+
+def test_two_photos_of_one_name_into_one_folder_are_refused_before_anything_is_written(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(landscape(48, 48, seed=len(folder))).save(tmp_path / folder / "x.png")
+    out = tmp_path / "out"
+    result = fill(str(tmp_path / "a" / "x.png"), str(tmp_path / "b" / "x.png"), "--box", "4,4,8", "--out-dir", str(out))
+    assert result.exit_code == 2
+    assert "would both be written to" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_an_output_or_comparison_onto_the_mask_is_refused_even_with_force(tiny_model_dir: Path, tmp_path: Path) -> None:
+    photo, mask = tmp_path / "photo.png", tmp_path / "mask.png"
+    Image.fromarray(landscape(48, 48, seed=4)).save(photo)
+    painted = np.zeros((48, 48), np.uint8)
+    painted[10:20, 10:20] = 255
+    Image.fromarray(painted).save(mask)
+    model = ["--model", str(tiny_model_dir), "--mask", str(mask), "--force"]
+    for option in (["--out", str(mask)], ["--out", str(tmp_path / "out.png"), "--compare", str(mask)]):
+        result = fill(str(photo), *model, *option)
+        assert result.exit_code == 2, result.output
+        assert "mask" in result.output and len(result.output.strip().splitlines()) == 1
+        assert np.array_equal(np.asarray(Image.open(mask)), painted)
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_when_the_comparison_cannot_be_written_neither_is_the_photo(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photo, out, compare = tmp_path / "photo.png", tmp_path / "out.png", tmp_path / "compare.png"
+    Image.fromarray(landscape(48, 48, seed=5)).save(photo)
+
+    save = photo_writing._save_by_suffix
+
+    def disk_full_for_the_comparison(image: Image.Image, path: Path, options: dict[str, object]) -> None:
+        if path.name.endswith("compare.png"):  # its temporary file
+            raise OSError(28, "No space left on device")
+        save(image, path, options)
+
+    monkeypatch.setattr(photo_writing, "_save_by_suffix", disk_full_for_the_comparison)
+    result = fill(
+        str(photo), "--model", str(tiny_model_dir), "--box", "4,4,8", "--out", str(out), "--compare", str(compare)
+    )
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: could not write {compare} (No space left on device); nothing was written"
+    ]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["photo.png"]
 
 
 def test_a_hole_too_large_for_its_surroundings_is_warned_about(tiny_model_dir: Path, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import landscape
+from PIL import Image
 
 from inpaint_cli.inpainting import context_windows, hole_plan, image_fill, masking
 from inpaint_cli.model import runtime
@@ -97,6 +98,33 @@ def test_a_photo_with_almost_nothing_known_is_interpolated_with_a_warning(bundle
     filled = image_fill.fill_image(photo, hole, filling.FillOptions(), bundled, warnings.append)
     assert np.abs(filled.astype(int) - COLOUR).max() <= 1
     assert any("0.2% of the photo is known" in warning for warning in warnings), warnings
+
+
+@pytest.mark.parametrize("shape", [(8, 600), (5, 5), (2000, 3)])
+def test_a_thin_photo_with_almost_nothing_known_warns_too(bundled: runtime.Predictor, shape: tuple[int, int]) -> None:
+    photo, hole = one_colour(*shape), np.ones(shape, bool)
+    hole[-1, -1] = False  # one pixel known
+    warnings: list[str] = []
+    filled = image_fill.fill_image(photo, hole, filling.FillOptions(), bundled, warnings.append)
+    assert np.abs(filled.astype(int) - COLOUR).max() <= 1
+    assert any("of the photo is known" in warning for warning in warnings), warnings
+
+
+@pytest.mark.parametrize("hole_columns", [slice(280, 380), slice(310, 380)], ids=["into it", "beside it"])
+def test_colours_hidden_under_transparency_do_not_reach_the_fill(
+    bundled: runtime.Predictor, hole_columns: slice
+) -> None:
+    """A cut-out stores black under its transparent half; the hole beside (or into) it is filled in the sky's blue."""
+    pixels = np.zeros((400, 600, 4), np.uint8)
+    pixels[..., :3], pixels[..., 3] = COLOUR, 255
+    pixels[:, :300] = 0  # transparent black
+    hole = hole_at(400, 600, slice(150, 250), hole_columns)
+    image = Image.fromarray(pixels, "RGBA")
+    filled = np.asarray(image_fill.fill_pillow(image, hole, filling.FillOptions(), bundled, lambda note: None))
+    visible = hole & (pixels[..., 3] == 255)
+    error = np.abs(filled[..., :3][visible].astype(int) - COLOUR)
+    assert error.max() <= 3, f"visible hole pixels up to {error.max()} levels off the sky"
+    assert np.array_equal(filled[~hole], pixels[~hole])  # the hidden black is put back, alpha untouched
 
 
 def test_specks_share_network_windows() -> None:

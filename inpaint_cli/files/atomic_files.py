@@ -24,12 +24,24 @@ TEMPORARY_PREFIX = ".tmp-"
 _WRITING: set[Path] = set()
 
 
-def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """Call write(temporary_path) then rename it onto path (atomic on POSIX), so path is never half-written."""
+def write_atomically(
+    path: Path, write: Callable[[Path], None], before_rename: Callable[[], None] | None = None
+) -> None:
+    """Call write(temporary_path) then rename it onto path (atomic on POSIX), so path is never half-written.
+
+    before_rename, when given, runs between the two (another file written atomically): when it fails, path is
+    not written either.
+    """
     folder = path.parent
     if not folder.is_dir():
         raise UsageError(f"folder {folder} does not exist")
-    write_through_temporary(str(path), folder, write, lambda temporary: os.replace(temporary, path))
+
+    def move(temporary: Path) -> None:
+        if before_rename is not None:
+            before_rename()
+        os.replace(temporary, path)
+
+    write_through_temporary(str(path), folder, write, move)
 
 
 def write_through_temporary(

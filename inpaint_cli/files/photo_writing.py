@@ -8,6 +8,7 @@ pixels go out through OpenCV (Pillow holds no 16-bit colour). Every write is ato
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}  # those written at 16 bits; other formats
 SIXTEEN_BIT_PNG_COMPRESSION = 1
 # EXIF tags that describe the photo (not a TIFF's layout): a 16-bit TIFF (OpenCV's) loses them, and says so.
 DESCRIPTIVE_EXIF_TAGS = {0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298, 0x8769, 0x8825}
+NO_ALPHA_FORMATS = {"JPEG", "BMP"}  # an image with transparency is refused there; an opaque one loses its alpha
 WEBP_LOSSY_QUALITY = 90  # a lossy WebP's quality cannot be read back from the file; Pillow's default is 80
 
 
@@ -37,11 +39,17 @@ def format_of(path: Path, what: str = "") -> str:
     return FORMATS[suffix]
 
 
-def save_picture(image: Image.Image, path: Path, what: str = "") -> None:
-    """Save a picture made here (not a photo's rewrite) atomically, in the format its suffix names."""
+def save_picture(
+    image: Image.Image, path: Path, what: str = "", before_rename: Callable[[], None] | None = None
+) -> None:
+    """Save a picture made here (not a photo's rewrite) atomically, in the format its suffix names.
+
+    before_rename, when given, runs once the picture is written in full under its temporary name: if it fails,
+    the picture is not written either.
+    """
     image_format = format_of(path, what)
     options: dict[str, object] = {"quality": 95} if image_format in {"JPEG", "WEBP"} else {}
-    write_atomically(path, lambda temporary: _save_by_suffix(image, temporary, options))
+    write_atomically(path, lambda temporary: _save_by_suffix(image, temporary, options), before_rename)
 
 
 def _save_by_suffix(image: Image.Image, path: Path, options: dict[str, object]) -> None:
@@ -71,8 +79,9 @@ def save_photo(image: Image.Image | np.ndarray, path: Path, source: Photo, quali
     image_format = format_of(path)
     options: dict[str, object] = {}
     orientation = 1
-    if image_format == "JPEG":
+    if image_format in NO_ALPHA_FORMATS:
         image = _without_opaque_alpha(image, path)
+    if image_format == "JPEG":
         if quality is None and source.jpeg_qtables:
             options["qtables"] = source.jpeg_qtables
             orientation = source.orientation  # the same blocks as the source: only then do they re-encode alike
@@ -130,12 +139,26 @@ def _png_info(source: Photo) -> object:
     return info
 
 
+def check_transparency(image: Image.Image, path: Path) -> None:
+    """Refuse to write an image with transparent pixels as a JPEG or BMP, which cannot hold them (one line)."""
+    image_format = format_of(path)
+    if image_format in NO_ALPHA_FORMATS and _transparent(image):
+        raise UsageError(f"the image has transparency, which {image_format} cannot hold; write {path.stem}.png instead")
+
+
+def _transparent(image: Image.Image) -> bool:
+    """Whether some pixel of image is not fully opaque (a palette's transparent colour counts)."""
+    if image.mode == "P" and "transparency" in image.info or image.mode == "PA":
+        image = image.convert("RGBA")
+    return image.mode in {"RGBA", "LA"} and image.getchannel("A").getextrema() != (255, 255)
+
+
 def _without_opaque_alpha(image: Image.Image, path: Path) -> Image.Image:
-    """The image without its alpha channel for a JPEG, which cannot hold one; refused unless it is fully opaque."""
+    """The image without its alpha channel for a JPEG or BMP, which hold none (readers of a 32-bit BMP ignore it);
+    refused unless it is fully opaque."""
     if image.mode not in {"RGBA", "LA", "PA"}:
         return image
-    if image.getchannel("A").getextrema() != (255, 255):
-        raise UsageError(f"the image has transparency, which JPEG cannot hold; write {path.stem}.png instead")
+    check_transparency(image, path)
     return image.convert("L" if image.mode == "LA" else "RGB")
 
 

@@ -86,7 +86,27 @@ def plan_jobs(
         else:
             sought = mask_dir / relative / photo.stem
             jobs.append(FillJob(photo, target, _mask_for(photo, sought, listed), sought))
+    _refuse_clashes(jobs)
     return jobs
+
+
+def _refuse_clashes(jobs: list[FillJob]) -> None:
+    """Refuse, before anything is written, two results going to one file and a result going onto a mask or onto
+    another photo of the run (--force or not: one of them would be lost). Onto its own photo: check_output."""
+    photos = {job.photo.resolve(): job.photo for job in jobs}
+    masks = {job.mask_path.resolve() for job in jobs if job.mask_path is not None}
+    written: dict[Path, Path] = {}
+    for job in jobs:
+        target = job.target.resolve()
+        if target in written:
+            raise UsageError(
+                f"{written[target]} and {job.photo} would both be written to {job.target}; fill them one at a time"
+            )
+        written[target] = job.photo
+        if target in masks:
+            raise UsageError(f"output {job.target} is a mask of this run; choose another output")
+        if target in photos and target != job.photo.resolve():
+            raise UsageError(f"output {job.target} is the photo {photos[target]} of this run; choose another output")
 
 
 def make_output_folders(jobs: list[FillJob], out_dir: Path | None) -> dict[Path, InpaintError]:

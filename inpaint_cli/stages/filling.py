@@ -147,6 +147,8 @@ def plan_run(
         photo_writing.format_of(request.compare, "the comparison picture ")
         if _same_file(request.compare, jobs[0].target):
             raise UsageError(f"the comparison picture {request.compare} is the output photo too; give it another name")
+        if jobs[0].mask_path is not None and _same_file(request.compare, jobs[0].mask_path):
+            raise UsageError(f"the comparison picture {request.compare} is the mask; give it another name")
     skipped = {job: _skip_reason(job, request) for job in jobs}
     return jobs, skipped, [job for job in jobs if skipped[job] is None]
 
@@ -234,6 +236,7 @@ def _refusal(job: fill_paths.FillJob, request: FillRequest) -> InpaintError | No
     """Why the job's outputs may not be written, or None."""
     try:
         fill_paths.check_output(job.photo, job.target, request.force)
+        photo_writing.format_of(job.target)
         if request.compare is not None:
             fill_paths.check_output(job.photo, request.compare, request.force)
     except InpaintError as error:
@@ -259,6 +262,7 @@ def _fill_file(
         on_warning(f"--quality applies to JPEG and WebP only; {job.target.name} is written without loss")
     if images.working_mode(source.image) == "RGB" != source.image.mode:
         on_warning(f"its {images.mode_name(source.image)} are written as RGB")
+    photo_writing.check_transparency(source.image, job.target)  # before the fill, not after it
     for note in photo_writing.notes_on_writing(source, job.target):
         on_warning(note)
     mask = image_fill.hole_mask(
@@ -274,8 +278,14 @@ def _fill_file(
         source.image, mask, options, predictor, on_warning, in_place=request.compare is None
     )
     written = filled if source.deep is None else image_fill.sixteen_bit_fill(source.deep, filled, mask)
-    photo_writing.save_photo(written, job.target, source, quality=request.quality)
-    if request.compare is not None:
-        photo_writing.save_picture(
-            image_fill.comparison_image(source.image, filled, mask), request.compare, "the comparison picture "
-        )
+
+    def save_result() -> None:
+        photo_writing.save_photo(written, job.target, source, quality=request.quality)
+
+    if request.compare is None:
+        save_result()
+        return
+    # The photo is saved once the comparison picture is written in full, just before that is renamed into place:
+    # when either cannot be written, neither is.
+    picture = image_fill.comparison_image(source.image, filled, mask)
+    photo_writing.save_picture(picture, request.compare, "the comparison picture ", before_rename=save_result)
