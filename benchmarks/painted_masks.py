@@ -53,8 +53,9 @@ near-black % / median s / max peak MB, over the kind's holes. --out-json writes 
 original with the hole outlined | each method, cropped around the hole.
 --cost prints seconds and peak memory of the inpaint methods against stroke length (40 px strokes
 covering 0.5, 1.5 and 4.6 % of a 12 MP JPEG: the first photo, the Bridge by default, enlarged by
-fill_speed.make_photo) and against speck count (100, 400, 1000 specks on the middle 1000x1000 of the
-first photo) and for a crack network (40 crossing 2 px lines between random points of the 12 MP JPEG),
+fill_speed.make_photo; 20 px strokes, which FSR fills, over 0.5 and 1.5 %) and against speck count
+(100, 400, 1000 specks on the middle 1000x1000 of the first photo) and for a crack network (40 crossing
+2 px lines between random points of the 12 MP JPEG),
 each fill in a fresh process, after one unmeasured 64 px fill there.
 
 Usage: python benchmarks/painted_masks.py [--photos DIR ...] [--limit N] [--seed 0] [--kinds object,stroke]
@@ -580,14 +581,16 @@ def grid_tile(picture: np.ndarray, hole: Hole, outline: bool = False) -> Image.I
 
 COST_STROKE_WIDTH = 40
 COST_STROKE_COVER = (0.5, 1.5, 4.6)  # percent of the photo
+COST_THIN_STROKE_WIDTH = 20  # under FillOptions.reconstruct_below: FSR's squares, not the network
+COST_THIN_STROKE_COVER = (0.5, 1.5)
 COST_SPECKS = (100, 400, 1000)
 COST_CROP = 1000  # px, side of the specks' photo
 COST_CRACKS = (40,)  # 2 px straight lines between random points of the 12 MP photo, crossing: a crack network
 
 
 def cost_mask(case: str, shape: tuple[int, int], seed: int) -> np.ndarray:
-    """The mask of one cost case: 'stroke P' (a 40 px stroke over about P % of the photo), 'specks N' or
-    'cracks N' (N crossing 2 px lines)."""
+    """The mask of one cost case: 'stroke P' (a 40 px stroke over about P % of the photo), 'thin-stroke P' (20 px),
+    'specks N' or 'cracks N' (N crossing 2 px lines)."""
     rng = np.random.default_rng(seed)
     kind, amount = case.split()
     if kind == "specks":
@@ -598,13 +601,14 @@ def cost_mask(case: str, shape: tuple[int, int], seed: int) -> np.ndarray:
             ends = rng.integers(0, [shape[1], shape[0]], (2, 2))
             cv2.line(canvas, tuple(ends[0].tolist()), tuple(ends[1].tolist()), 1, 2)
         return canvas > 0
-    length = float(amount) / 100 * shape[0] * shape[1] / COST_STROKE_WIDTH
+    width = COST_THIN_STROKE_WIDTH if kind == "thin-stroke" else COST_STROKE_WIDTH
+    length = float(amount) / 100 * shape[0] * shape[1] / width
     segment = 0.3 * min(shape)
     path = walk(rng, length, max(3, math.ceil(length / segment) + 1), turn_degrees=60)
     path = np.abs((path + np.array([shape[1], shape[0]]) / 2) % (2 * np.array([shape[1], shape[0]])))
     path = np.minimum(path, 2 * np.array([shape[1], shape[0]]) - path)  # folded back inside, like a bounce
-    path = np.clip(path, COST_STROKE_WIDTH, np.array([shape[1], shape[0]]) - COST_STROKE_WIDTH)
-    return polyline(path, COST_STROKE_WIDTH, shape)
+    path = np.clip(path, width, np.array([shape[1], shape[0]]) - width)
+    return polyline(path, width, shape)
 
 
 def cost_cell(photo_path: str, crop: bool, case: str, method: str, seed: int, model: str | None) -> dict:
@@ -642,6 +646,7 @@ def run_costs(source: Path, methods: list[str], seed: int, model: str | None) ->
     with tempfile.TemporaryDirectory() as folder:
         twelve = str(make_photo(source, Path(folder) / "twelve.jpg"))
         cases = [(twelve, False, f"stroke {cover}") for cover in COST_STROKE_COVER]
+        cases += [(twelve, False, f"thin-stroke {cover}") for cover in COST_THIN_STROKE_COVER]
         cases += [(str(source), True, f"specks {count}") for count in COST_SPECKS]
         cases += [(twelve, False, f"cracks {count}") for count in COST_CRACKS]
         print("| case | photo | hole % | method | s | peak MB |\n|---|---|---|---|---|---|")

@@ -89,3 +89,13 @@ def test_near_black_counts_only_dark_fills_of_lit_pixels():
     original = np.array([[[30, 30, 30], [5, 5, 5], [30, 30, 30]]], np.uint8)
     filled = np.array([[[3, 3, 3], [3, 3, 3], [20, 3, 3]]], np.uint8)
     assert painted_masks.near_black_percent(original, filled, np.ones((1, 3), bool)) == pytest.approx(100 / 3)
+
+
+def test_cost_strokes_cover_what_they_say_at_their_width():
+    from inpaint_cli.inpainting import texture
+
+    for case, width in (("stroke 1.5", 40), ("thin-stroke 1.5", 20)):
+        mask = painted_masks.cost_mask(case, (1500, 2000), seed=0)
+        assert 1.0 <= 100 * mask.mean() <= 2.0, case
+        thickness = 2 * texture.distance_to_known(mask)[mask].max()
+        assert width - 3 <= thickness <= 1.25 * width, (case, thickness)  # more where the stroke crosses itself
