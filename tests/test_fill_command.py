@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from inpaint_cli.cli import app
 from inpaint_cli.files import atomic_files, photo_writing
+from inpaint_cli.inpainting import image_fill
 from inpaint_cli.stages import filling
 
 runner = CliRunner()
@@ -37,7 +38,7 @@ def test_a_jpeg_keeps_its_quality_unless_quality_is_given(tiny_model_dir: Path, 
 @pytest.mark.parametrize(("suffix", "image_format"), [(".jpg", "JPEG"), (".bmp", "BMP")])
 @pytest.mark.parametrize("mode", ["RGBA", "LA"])
 def test_alpha_is_refused_for_jpeg_and_bmp_only_when_it_is_not_opaque(
-    tiny_model_dir: Path, tmp_path: Path, suffix: str, image_format: str, mode: str
+    tiny_model_dir: Path, tmp_path: Path, suffix: str, image_format: str, mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pixels = np.dstack([landscape(64, 64, seed=2), np.full((64, 64), 255, np.uint8)])
     opaque, see_through = tmp_path / "opaque.png", tmp_path / "see_through.png"
@@ -49,6 +50,11 @@ def test_alpha_is_refused_for_jpeg_and_bmp_only_when_it_is_not_opaque(
     assert result.exit_code == 0, result.output
     with Image.open(tmp_path / f"opaque{suffix}") as written:
         assert written.mode == ("RGB" if mode == "RGBA" else "L")
+
+    def no_fill(*arguments: object, **options: object) -> None:
+        raise AssertionError("filled a photo whose result cannot be written")
+
+    monkeypatch.setattr(image_fill, "fill_pillow", no_fill)  # refused before the fill, not after it
     result = fill(str(see_through), *model, "--out", str(tmp_path / f"see_through{suffix}"))
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
@@ -170,3 +176,26 @@ def test_a_folder_run_names_each_failed_photo_and_counts_what_was_written(tiny_m
     assert f"Error: {folder / 'small.png'}: box 20,10,16 lies outside small.png (20x20)" in result.output
     assert "Error: 1 of 2 photos failed; 1 written" in result.output
     assert (tmp_path / "out" / "good.filled.png").is_file()
+
+
+def test_a_comparison_that_cannot_be_renamed_into_place_names_the_photo_that_was_written(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photo, out, compare = tmp_path / "photo.png", tmp_path / "out.png", tmp_path / "compare.png"
+    Image.fromarray(landscape(48, 48, seed=6)).save(photo)
+    replace = atomic_files.os.replace
+
+    def locked_comparison(source: object, target: object) -> None:
+        if Path(str(target)) == compare:  # as when a viewer holds the old picture open (Windows)
+            raise PermissionError(13, "Permission denied")
+        replace(source, target)
+
+    monkeypatch.setattr(atomic_files.os, "replace", locked_comparison)
+    result = fill(
+        str(photo), "--model", str(tiny_model_dir), "--box", "4,4,8", "--out", str(out), "--compare", str(compare)
+    )
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: could not write {compare} (Permission denied); {out} was written"
+    ]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out.png", "photo.png"]

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from inpaint_cli.errors import OutputExists, UsageError
+from inpaint_cli.inpainting.rectangles import Box
 from inpaint_cli.stages import fill_paths
 
 
@@ -22,15 +23,25 @@ def test_output_naming_and_overwrite_rules(tmp_path: Path) -> None:
         fill_paths.check_output(photo, tmp_path / "missing" / "out.jpg", force=False)
 
 
-def test_results_that_would_land_on_one_file_a_mask_or_another_photo_are_refused(tmp_path: Path) -> None:
+def test_results_that_would_lose_one_another_are_refused_and_a_re_run_is_not(tmp_path: Path) -> None:
+    from inpaint_cli.stages.filling import FillRequest, plan_run
+
     for name in ("a/x.jpg", "b/x.jpg", "y.jpg", "y.filled.jpg", "mask.png"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_bytes(b"x")
+    box = [Box(1, 1, 4)]
+    twins = [tmp_path / "a" / "x.jpg", tmp_path / "b" / "x.jpg"]
     with pytest.raises(UsageError, match="would both be written to"):
-        fill_paths.plan_jobs([tmp_path / "a" / "x.jpg", tmp_path / "b" / "x.jpg"], out_dir=tmp_path / "out")
-    with pytest.raises(UsageError, match="is the photo .*y.filled.jpg of this run"):
-        fill_paths.plan_jobs([tmp_path / "y.jpg", tmp_path / "y.filled.jpg"])
+        plan_run(FillRequest(twins, box, out_dir=tmp_path / "out"))
+    apart = plan_run(FillRequest(twins, box))[2]  # beside each photo
+    assert [job.target for job in apart] == [tmp_path / "a" / "x.filled.jpg", tmp_path / "b" / "x.filled.jpg"]
+    both = [tmp_path / "y.jpg", tmp_path / "y.filled.jpg"]
+    with pytest.raises(UsageError, match="y.filled.jpg is a photo of this run"):
+        plan_run(FillRequest(both, box, force=True))
+    # A re-run over a shell glob (photos/*.jpg) after an interruption: y.jpg's result is kept, the rest goes on.
+    jobs, skipped, todo = plan_run(FillRequest(both, box, skip_existing=True))
+    assert [job.photo for job in todo] == [tmp_path / "y.filled.jpg"]
+    assert "already exists" in str(skipped[jobs[0]])
+    plan_run(FillRequest(both, box))  # without --force y.jpg's existing result is refused on its own, later
     with pytest.raises(UsageError, match="is a mask of this run"):
-        fill_paths.plan_jobs([tmp_path / "y.jpg"], out=tmp_path / "mask.png", mask=tmp_path / "mask.png")
-    jobs = fill_paths.plan_jobs([tmp_path / "a" / "x.jpg", tmp_path / "b" / "x.jpg"])  # beside each photo: apart
-    assert [job.target for job in jobs] == [tmp_path / "a" / "x.filled.jpg", tmp_path / "b" / "x.filled.jpg"]
+        plan_run(FillRequest([tmp_path / "y.jpg"], mask=tmp_path / "mask.png", out=tmp_path / "mask.png", force=True))

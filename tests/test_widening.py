@@ -48,8 +48,10 @@ def test_init_from_a_narrower_model_file_widens_it_with_a_little_noise(tmp_path:
     batch = holed_batch(32)
     difference = np.abs(wide.predict(batch, verbose=0) - narrow.predict(batch, verbose=0))
     assert 0 < difference.max() < 0.02  # the copies differ by the noise that lets them grow apart in training
-    new_filters = wide.get_layer("encoder0_conv1").get_weights()[0][..., 4:]
-    assert np.abs(new_filters).max() > 0  # every new filter is a copy of an old one, none left at its initial zero
+    old_filters = narrow.get_layer("encoder0_conv1").get_weights()[0].reshape(-1, 4)
+    new_filters = wide.get_layer("encoder0_conv1").get_weights()[0].reshape(-1, 8)[:, 4:]
+    for column in new_filters.T:  # each new filter copies an old one (the first layer's input is not copied)
+        assert min(np.abs(column - old).max() for old in old_filters.T) < 0.01 * np.abs(old_filters).max()
 
 
 def test_a_model_that_is_wider_or_built_otherwise_does_not_load(tmp_path: Path) -> None:
@@ -60,3 +62,12 @@ def test_a_model_that_is_wider_or_built_otherwise_does_not_load(tmp_path: Path) 
             load_initial_weights(
                 network.build_unet(network.ModelConfig(input_size=32, width=6)), str(tmp_path / source)
             )
+
+
+def test_a_model_with_other_bottleneck_dilations_is_not_widened(tmp_path: Path) -> None:
+    other = network.ModelConfig(input_size=32, width=4, bottleneck_dilations=(4, 2, 1))
+    trained_looking(other).save(tmp_path / "other.keras")
+    with pytest.raises(UsageError, match="does not match this network.*dilated"):
+        load_initial_weights(
+            network.build_unet(network.ModelConfig(input_size=32, width=6)), str(tmp_path / "other.keras")
+        )

@@ -25,21 +25,26 @@ _WRITING: set[Path] = set()
 
 
 def write_atomically(
-    path: Path, write: Callable[[Path], None], before_rename: Callable[[], None] | None = None
+    path: Path, write: Callable[[Path], None], before_rename: Callable[[], Path] | None = None
 ) -> None:
     """Call write(temporary_path) then rename it onto path (atomic on POSIX), so path is never half-written.
 
-    before_rename, when given, runs between the two (another file written atomically): when it fails, path is
-    not written either.
+    before_rename, when given, runs between the two and returns the file it wrote (atomically): when it fails, path
+    is not written either. Only if this rename then fails is that file left alone; the error names it.
     """
     folder = path.parent
     if not folder.is_dir():
         raise UsageError(f"folder {folder} does not exist")
 
     def move(temporary: Path) -> None:
-        if before_rename is not None:
-            before_rename()
-        os.replace(temporary, path)
+        if before_rename is None:
+            os.replace(temporary, path)
+            return
+        written = before_rename()
+        try:
+            os.replace(temporary, path)
+        except OSError as error:
+            raise InpaintError(f"could not write {path} ({error.strerror or error}); {written} was written") from None
 
     write_through_temporary(str(path), folder, write, move)
 

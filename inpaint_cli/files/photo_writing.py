@@ -17,7 +17,7 @@ from PIL import Image
 from inpaint_cli.errors import UsageError
 from inpaint_cli.files import encoded_files
 from inpaint_cli.files.atomic_files import write_atomically
-from inpaint_cli.files.images import FORMATS, IMAGE_SUFFIXES, STORED, Photo, to_eight_bits
+from inpaint_cli.files.images import FORMATS, IMAGE_SUFFIXES, STORED, Photo, to_eight_bits, working_mode
 
 if TYPE_CHECKING:
     import numpy as np
@@ -40,12 +40,12 @@ def format_of(path: Path, what: str = "") -> str:
 
 
 def save_picture(
-    image: Image.Image, path: Path, what: str = "", before_rename: Callable[[], None] | None = None
+    image: Image.Image, path: Path, what: str = "", before_rename: Callable[[], Path] | None = None
 ) -> None:
     """Save a picture made here (not a photo's rewrite) atomically, in the format its suffix names.
 
-    before_rename, when given, runs once the picture is written in full under its temporary name: if it fails,
-    the picture is not written either.
+    before_rename, when given, runs once the picture is written in full under its temporary name and returns the
+    file it wrote: if it fails, the picture is not written either (atomic_files.write_atomically).
     """
     image_format = format_of(path, what)
     options: dict[str, object] = {"quality": 95} if image_format in {"JPEG", "WEBP"} else {}
@@ -147,8 +147,8 @@ def check_transparency(image: Image.Image, path: Path) -> None:
 
 
 def _transparent(image: Image.Image) -> bool:
-    """Whether some pixel of image is not fully opaque (a palette's transparent colour counts)."""
-    if image.mode == "P" and "transparency" in image.info or image.mode == "PA":
+    """Whether some pixel of image is not fully opaque (a palette's transparent colours count)."""
+    if image.mode not in {"RGBA", "LA"} and working_mode(image) == "RGBA":
         image = image.convert("RGBA")
     return image.mode in {"RGBA", "LA"} and image.getchannel("A").getextrema() != (255, 255)
 

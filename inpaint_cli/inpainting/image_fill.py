@@ -109,7 +109,7 @@ def fill_pillow(
     mode = images.working_mode(image)
     source = image if image.mode == mode else image.convert(mode)
     result = source if in_place and source is image else source.copy()
-    hidden = _hidden_colours(result, hole)
+    hidden = _hidden_colours(result, hole, options, predictor.input_size)
     if _too_little_for_the_network(hole, predictor.input_size, on_warning):
         _interpolate(result, hole, hole if hidden is None else hole | hidden.mask)
     else:
@@ -154,20 +154,32 @@ class _HiddenColours:
         result.paste(self.kept, (self.rect.left, self.rect.top), Image.fromarray(self.mask[self.rect.slices]))
 
 
-def _hidden_colours(result: Image.Image, hole: np.ndarray) -> _HiddenColours | None:
-    """Blend visible colours into result's fully transparent pixels outside the holes, in place; what they held.
-
-    None when there are none, or no visible known pixel to blend from.
+def _hidden_colours(
+    result: Image.Image, hole: np.ndarray, options: FillOptions, input_size: int
+) -> _HiddenColours | None:
+    """Blend visible colours into result's fully transparent pixels outside the holes and near them, in place; what
+    they held. Near: within the largest window the fill reads around the holes' rectangle (the largest context
+    factor times their thickness, at least the network's input). None when there are none, or no visible known
+    pixel to blend from.
     """
-    if result.mode not in {"RGBA", "LA"}:
+    if result.mode not in {"RGBA", "LA"} or not hole.any():
         return None
-    alpha = np.asarray(result.getchannel("A"))
-    mask = (alpha == 0) & ~hole
-    if not mask.any() or (mask | hole).all():
+    reach = max(input_size, max(options.context_factors) * _thickness(hole))
+    area = masking.bounding_rect(hole).grown(math.ceil(reach), *hole.shape)
+    mask = np.zeros_like(hole)
+    mask[area.slices] = (np.asarray(result.crop(area).getchannel("A")) == 0) & ~hole[area.slices]
+    if not mask.any() or (mask | hole)[area.slices].all():
         return None
     hidden = _HiddenColours(result, mask)
     _interpolate(result, mask, mask | hole)
     return hidden
+
+
+def _thickness(hole: np.ndarray) -> float:
+    """Twice the largest distance of a hole pixel to a known one, the photo's edge counting as known: its thickness."""
+    inside = masking.bounding_rect(hole)
+    padded = np.pad(hole[inside.slices], 1).astype(np.uint8)
+    return 2 * float(cv2.distanceTransform(padded, cv2.DIST_L2, 3).max())
 
 
 def _fill_by_network(

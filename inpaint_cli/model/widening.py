@@ -15,6 +15,7 @@ import numpy as np
 from inpaint_cli.backend import keras
 from inpaint_cli.model.network import LEVELS
 
+ALIKE = ("kernel_size", "strides", "dilation_rate", "padding", "activation")  # what must match, layer by layer
 ChannelMap = tuple[np.ndarray, np.ndarray]  # new channel -> old channel, and how many new channels each old one has
 
 
@@ -25,9 +26,10 @@ def widen(narrow: keras.Model, wide: keras.Model, seed: int = 0, noise: float = 
     otherwise or wide is the narrower one.
     """
     rng = np.random.default_rng(seed)
+    _check_same_layers(narrow, wide)
     maps: dict[str, ChannelMap] = {}
     for name, sources in _readers(wide):
-        old_kernel, old_bias = (weight.numpy() for weight in _layer(narrow, name).weights)
+        old_kernel, old_bias = (weight.numpy() for weight in narrow.get_layer(name).weights)
         layer = wide.get_layer(name)
         transposed = isinstance(layer, keras.layers.Conv2DTranspose)
         kernel = np.moveaxis(old_kernel, 2, 3) if transposed else old_kernel  # as (h, w, in, out)
@@ -40,17 +42,29 @@ def widen(narrow: keras.Model, wide: keras.Model, seed: int = 0, noise: float = 
         outputs = _identity(old_out) if name == "correction" or name == "rgb" else _drawn(old_out, new_out, rng)
         kernel = kernel[:, :, to_old, :][:, :, :, outputs[0]] / copies[to_old][None, None, :, None]
         kernel = np.moveaxis(kernel, 3, 2) if transposed else kernel
-        if noise > 0 and name != "correction":  # the correction starts where the narrow one is: no noise on colours
+        if noise > 0 and name not in ("correction", "rgb"):  # the colours start where the narrow one's are
             kernel = kernel + rng.normal(0, noise * (float(kernel.std()) + 1e-8), kernel.shape)
         layer.set_weights([kernel.astype(np.float32), old_bias[outputs[0]].astype(np.float32)])
         maps[name] = outputs
 
 
-def _layer(model: keras.Model, name: str) -> keras.layers.Layer:
-    try:
-        return model.get_layer(name)
-    except ValueError:
-        raise ValueError(f"the model to widen has no layer {name}") from None
+def _check_same_layers(narrow: keras.Model, wide: keras.Model) -> None:
+    """ValueError unless both have the same weighted layers in the same order, alike but for their filter counts."""
+
+    def shape_of(model: keras.Model) -> list[tuple[object, ...]]:
+        return [
+            (layer.name, type(layer).__name__, *(getattr(layer, key, None) for key in ALIKE))
+            for layer in model.layers
+            if layer.weights
+        ]
+
+    narrow_layers, wide_layers = shape_of(narrow), shape_of(wide)
+    if narrow_layers != wide_layers:
+        differing = next(
+            (pair for pair in zip(narrow_layers, wide_layers, strict=False) if pair[0] != pair[1]),
+            (narrow_layers[len(wide_layers) :] or wide_layers[len(narrow_layers) :], "nothing"),
+        )
+        raise ValueError(f"its layers differ from this network's: {differing[0]} against {differing[1]}")
 
 
 def _readers(wide: keras.Model) -> list[tuple[str, list[str]]]:

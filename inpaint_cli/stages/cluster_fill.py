@@ -181,7 +181,17 @@ def plan_tasks(request: filling.FillRequest) -> tuple[list[PhotoTask], dict[int,
                 sought = posixpath.join(str(request.mask_dir), relative, stem)
                 skipped[len(tasks)] = f"no mask for it in {request.mask_dir} (looked for {sought}.*)"
         tasks.append(PhotoTask(photo, target, mask))
+    keys = [(task.photo, task.target, task.mask) for index, task in enumerate(tasks) if index not in skipped]
+    fill_paths.refuse_clashes([tuple(map(_normalised, key)) for key in keys], request.force, _is_file)
     return tasks, skipped
+
+
+def _normalised(path: str | None) -> str | None:
+    """A path or URL as clashes are found: its dots and doubled slashes folded (posixpath.normpath)."""
+    if path is None:
+        return None
+    scheme, separator, rest = path.rpartition("://")
+    return f"{scheme}{separator}{posixpath.normpath(rest)}"
 
 
 def _file_system(url: str) -> tuple[Any, str]:

@@ -6,6 +6,7 @@ decoding the first photo before those load.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,27 +87,30 @@ def plan_jobs(
         else:
             sought = mask_dir / relative / photo.stem
             jobs.append(FillJob(photo, target, _mask_for(photo, sought, listed), sought))
-    _refuse_clashes(jobs)
     return jobs
 
 
-def _refuse_clashes(jobs: list[FillJob]) -> None:
-    """Refuse, before anything is written, two results going to one file and a result going onto a mask or onto
-    another photo of the run (--force or not: one of them would be lost). Onto its own photo: check_output."""
-    photos = {job.photo.resolve(): job.photo for job in jobs}
-    masks = {job.mask_path.resolve() for job in jobs if job.mask_path is not None}
-    written: dict[Path, Path] = {}
-    for job in jobs:
-        target = job.target.resolve()
-        if target in written:
+def refuse_clashes(jobs: list[tuple[str, str, str | None]], force: bool, exists: Callable[[str], bool]) -> None:
+    """Refuse, before anything is written, a run in which one result would be lost: two results going to one file
+    (unless that file exists and is kept, so each is refused on its own), or with --force a result going onto a
+    mask or onto another photo of the run (without it, an existing file is kept anyway).
+
+    jobs: (photo, target, mask) of the jobs to do, as the caller compares them (resolved paths, or URLs);
+    onto its own photo: check_output.
+    """
+    photos = {photo for photo, _, _ in jobs}
+    masks = {mask for _, _, mask in jobs if mask is not None}
+    written: dict[str, str] = {}
+    for photo, target, _ in jobs:
+        if target in written and (force or not exists(target)):
             raise UsageError(
-                f"{written[target]} and {job.photo} would both be written to {job.target}; fill them one at a time"
+                f"{written[target]} and {photo} would both be written to {target}; fill them one at a time"
             )
-        written[target] = job.photo
-        if target in masks:
-            raise UsageError(f"output {job.target} is a mask of this run; choose another output")
-        if target in photos and target != job.photo.resolve():
-            raise UsageError(f"output {job.target} is the photo {photos[target]} of this run; choose another output")
+        written.setdefault(target, photo)
+        if force and target in masks:
+            raise UsageError(f"output {target} is a mask of this run; choose another output")
+        if force and target in photos and target != photo:
+            raise UsageError(f"output {target} is a photo of this run; choose another output")
 
 
 def make_output_folders(jobs: list[FillJob], out_dir: Path | None) -> dict[Path, InpaintError]:

@@ -150,7 +150,15 @@ def plan_run(
         if jobs[0].mask_path is not None and _same_file(request.compare, jobs[0].mask_path):
             raise UsageError(f"the comparison picture {request.compare} is the mask; give it another name")
     skipped = {job: _skip_reason(job, request) for job in jobs}
-    return jobs, skipped, [job for job in jobs if skipped[job] is None]
+    todo = [job for job in jobs if skipped[job] is None]
+    keys = [(_key(job.photo), _key(job.target), _key(job.mask_path) if job.mask_path else None) for job in todo]
+    fill_paths.refuse_clashes(keys, request.force, lambda target: Path(target).exists())
+    return jobs, skipped, todo
+
+
+def _key(path: Path) -> str:
+    """A path as clashes are found: resolved (links followed, whether or not it exists yet)."""
+    return str(path.resolve())
 
 
 def fill_job(
@@ -279,8 +287,9 @@ def _fill_file(
     )
     written = filled if source.deep is None else image_fill.sixteen_bit_fill(source.deep, filled, mask)
 
-    def save_result() -> None:
+    def save_result() -> Path:
         photo_writing.save_photo(written, job.target, source, quality=request.quality)
+        return job.target
 
     if request.compare is None:
         save_result()

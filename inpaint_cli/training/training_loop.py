@@ -140,7 +140,7 @@ def _build_network(
         with storage.local_copy(folder.backup_file(str(state["weights"]))) as weights:
             unet.load_weights(weights)
     elif folder.writes and config.init_from:
-        load_initial_weights(unet, config.init_from)
+        load_initial_weights(unet, config.init_from, config.seed)
     copy_chief_variables(distribution, [*unet.variables, *unet.optimizer.variables])
     return unet
 

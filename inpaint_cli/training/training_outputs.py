@@ -119,11 +119,12 @@ def parent_record(model: str) -> dict[str, object]:
     return {"path": model, "width": parent.get("width"), "command": parent.get("command"), "best": parent.get("best")}
 
 
-def load_initial_weights(unet: keras.Model, model: str) -> None:
+def load_initial_weights(unet: keras.Model, model: str, seed: int = 0) -> None:
     """Start from the weights of another model (fine-tuning); one-line errors.
 
     A model of the same shape loads as it is; a narrower one with the same options is widened to unet's width
-    (widening.py), so a wider network starts where the bundled one is instead of at the smooth prefill.
+    (widening.py, its new filters drawn with seed), so a wider network starts where the bundled one is instead of
+    at the smooth prefill.
     """
     model_file, _ = keras_and_card_files(model)
     if not storage.exists(model_file):
@@ -136,14 +137,17 @@ def load_initial_weights(unet: keras.Model, model: str) -> None:
             unet.load_weights(local)
             return
         except ValueError as error:
-            mismatch = UsageError(
-                f"the model to start from, {model}, does not match this network ({str(error).strip().splitlines()[0]})"
-            )
+            reason = str(error).strip().splitlines()[0]
         try:
             narrow = keras.saving.load_model(local, compile=False)
-            widening.widen(narrow, unet)
-        except ValueError:
-            raise mismatch from None
+        except Exception:  # noqa: BLE001 - whatever Keras raises for a file it cannot build, the line below says it
+            narrow = None
+    try:
+        if narrow is None:
+            raise ValueError(reason)
+        widening.widen(narrow, unet, seed)
+    except ValueError as error:
+        raise UsageError(f"the model to start from, {model}, does not match this network ({error})") from None
 
 
 def write_preview(unet, pairs, path: StoragePath, count: int = 6) -> None:
