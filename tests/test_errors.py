@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +105,13 @@ def test_path_mistakes(workspace: Path, tiny_model_dir: Path) -> None:
 
 def test_folders_and_files_in_the_wrong_place(workspace: Path, tiny_model_dir: Path) -> None:
     (workspace / "sub").mkdir()
+    if hasattr(os, "mkfifo"):  # a named pipe would block the read: refused before anything opens it
+        os.mkfifo(workspace / "pipe.jpg")
+        assert_one_error_line(
+            ["fill", str(workspace / "pipe.jpg"), "--box", "1,1,8", "--model", str(tiny_model_dir)],
+            "is not a regular file",
+            2,
+        )
     assert_one_error_line(
         ["fill", str(workspace / "sub"), "--box", "1,1,8", "--model", str(tiny_model_dir)], "no photos", 2
     )

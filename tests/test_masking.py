@@ -21,7 +21,9 @@ def test_parse_box_accepts_three_whole_numbers(text: str, expected: Box) -> None
     assert rectangles.parse_box(text) == expected
 
 
-@pytest.mark.parametrize("text", ["10,10", "a,b,c", "1,2,3,4", "", "-1,2,3", "1,2,0", "1.5,2,3", "1,,3"])
+@pytest.mark.parametrize(
+    "text", ["10,10", "a,b,c", "1,2,3,4", "", "-1,2,3", "1,2,0", "1.5,2,3", "1,,3", "\uff11,2,3", "1,2,\u00b3"]
+)
 def test_parse_box_rejects_malformed_text_naming_it(text: str) -> None:
     with pytest.raises(UsageError, match="box"):
         rectangles.parse_box(text)

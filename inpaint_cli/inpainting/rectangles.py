@@ -81,12 +81,17 @@ class Box:
 def parse_box(text: str) -> Box:
     """Parse 'x,y,size' (non-negative integers, size >= 1) into a Box."""
     parts = [part.strip() for part in text.split(",")]
-    whole = [part.removeprefix("-").isdigit() for part in parts]
+    whole = [_ascii_digits(part.removeprefix("-")) for part in parts]
     if len(parts) == 3 and all(whole) and any(part.startswith("-") for part in parts):
         raise UsageError(f"box {text!r} has a negative number; x, y and size are pixels from the top-left corner")
-    if len(parts) != 3 or not all(part.isdigit() for part in parts):
+    if len(parts) != 3 or not all(_ascii_digits(part) for part in parts):
         raise UsageError(f"box {text!r} is not x,y,size (three whole numbers, e.g. 120,80,48)")
     x, y, size = (int(part) for part in parts)
     if size < 1:
         raise UsageError(f"box {text!r} has size 0; the side must be at least 1 pixel")
     return Box(x, y, size)
+
+
+def _ascii_digits(text: str) -> bool:
+    """True for 0-9 only: str.isdigit also takes full-width and superscript digits, which int() reads or refuses."""
+    return text.isascii() and text.isdigit()

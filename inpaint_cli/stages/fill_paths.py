@@ -67,8 +67,10 @@ def plan_jobs(
         if source.is_dir():
             photos = [path for path in images.find_images([source]) if not path.stem.endswith(OUTPUT_MARK)]
             found.extend((path, path.parent.relative_to(source)) for path in photos)
-        elif source.exists():
+        elif source.is_file():
             found.append((source, Path()))
+        elif source.exists():  # a FIFO or a device would block the read, or never end
+            raise UsageError(f"{source} is not a regular file; give a photo file or a folder of them")
         else:
             raise UsageError(f"{source} does not exist")
     if not found:
