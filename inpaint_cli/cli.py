@@ -289,8 +289,13 @@ def train(
         ),
     ] = TrainConfig.learning_rate,
     width: Annotated[
-        int, typer.Option(min=1, help="Filters at the first U-Net level (doubling per level).")
-    ] = TrainConfig.width,
+        int | None,
+        typer.Option(
+            min=1,
+            help="Filters at the first U-Net level (doubling per level); a wider one than --init-from's widens it.",
+            show_default=f"--init-from's, else {TrainConfig.width}",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of weights, shuffling and training holes.")] = TrainConfig.seed,
     stroke_fraction: Annotated[
         float,
@@ -326,8 +331,8 @@ def train(
     init_from: Annotated[
         str | None,
         typer.Option(
-            help="Start from the weights of this model (.keras, folder, or 'bundled'): fine-tuning. A narrower one "
-            "is widened to --width first, computing the same fills."
+            help="Start from the weights of this model (.keras, folder, or 'bundled'): fine-tuning. With a larger "
+            "--width it is widened first, computing the same fills."
         ),
     ] = None,
     strategy: Annotated[
@@ -352,13 +357,14 @@ def train(
     (fine-tuning the bundled model on more photos: add --init-from bundled --learning-rate 3e-4)
     """
     from inpaint_cli.model import runtime
-    from inpaint_cli.training import training_loop
+    from inpaint_cli.training import starting_point, training_loop
 
+    init_from = str(runtime.model_path(init_from)) if init_from else None
     config = TrainConfig(
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=learning_rate,
-        width=width,
+        width=starting_point.starting_width(width, init_from),
         seed=seed,
         stroke_fraction=stroke_fraction,
         painted_fraction=painted_fraction,
@@ -366,7 +372,7 @@ def train(
         loss=loss.value,
         prefill=prefill,
         mask_input=mask_input,
-        init_from=str(runtime.model_path(init_from)) if init_from else None,
+        init_from=init_from,
     )
 
     def on_epoch(epoch: int, total: int, logs: dict[str, float]) -> None:

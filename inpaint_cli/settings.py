@@ -79,7 +79,7 @@ class TrainConfig:
     epochs: int = 40
     batch_size: int = 32
     learning_rate: float = 1e-3  # peak; decays along a cosine to 1 % by the last step
-    width: int = 16
+    width: int = 20  # the bundled model's; `train` without --width takes its --init-from model's (starting_width)
     seed: int = 0
     hole_weight: float = 6.0
     stroke_fraction: float = 1 / 3

@@ -1,6 +1,6 @@
 """Train inpaint's network from photo folders on any Keras backend, e.g. JAX on a GPU machine with no TensorFlow.
 
-    KERAS_BACKEND=jax python scripts/train_from_photos.py PHOTOS... --out MODEL [--epochs 40] [--width 16]
+    KERAS_BACKEND=jax python scripts/train_from_photos.py PHOTOS... --out MODEL [--epochs 40] [--width 20]
 
 The same network, loss, schedule, split and samples as `inpaint prepare` + `inpaint train` with the same
 options and the defaults of the others (inpaint_cli/training/array_training.py); no resuming and no
@@ -31,14 +31,16 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    parser.add_argument("--width", type=int, default=defaults.width, help="Filters at the first U-Net level.")
+    parser.add_argument(
+        "--width", type=int, help=f"Filters at the first U-Net level (default: --init-from's, else {defaults.width})."
+    )
     parser.add_argument("--stroke-fraction", type=float, default=defaults.stroke_fraction)
     parser.add_argument("--painted-fraction", type=float, default=defaults.painted_fraction)
     parser.add_argument("--zoom-fraction", type=float, default=defaults.zoom_fraction)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument(
         "--init-from",
-        help="A model to start from (.keras, folder, or 'bundled'); a narrower one is widened to --width.",
+        help="A model to start from (.keras, folder, or 'bundled'); with a larger --width it is widened first.",
     )
     parser.add_argument("--size", type=int, default=prepare_defaults.size, help="Sample side (as prepare --size).")
     parser.add_argument("--hole-min", type=int, default=prepare_defaults.hole_min, help="As prepare --hole-min.")
@@ -61,22 +63,24 @@ def main() -> int:
 def train(args: argparse.Namespace) -> int:
     """Check the options, train, and say where the best model is; InpaintError for the user's mistakes."""
     from inpaint_cli.model.model_folder import model_path
+    from inpaint_cli.training.starting_point import starting_width
 
     if args.seed < 0:
         raise UsageError(f"--seed must be 0 or more, not {args.seed}")
     missing = [str(folder) for folder in args.photos if not folder.exists()]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
+    init_from = str(model_path(args.init_from)) if args.init_from else None
     config = TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
-        width=args.width,
+        width=starting_width(args.width, init_from),
         seed=args.seed,
         stroke_fraction=args.stroke_fraction,
         painted_fraction=args.painted_fraction,
         zoom_fraction=args.zoom_fraction,
-        init_from=str(model_path(args.init_from)) if args.init_from else None,
+        init_from=init_from,
     )
     prepare = PrepareConfig(
         size=args.size, hole_min=args.hole_min, hole_max=args.hole_max, val_fraction=args.val_fraction

@@ -10,7 +10,7 @@ from PIL import Image
 
 from inpaint_cli.errors import UsageError
 from inpaint_cli.model import network, runtime
-from inpaint_cli.training import dataset, training_loop, training_outputs
+from inpaint_cli.training import dataset, starting_point, training_loop, training_outputs
 
 PREPARE = dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, val_fraction=0.25, seed=0)
 TINY = training_loop.TrainConfig(epochs=4, batch_size=4, learning_rate=3e-3, width=4, seed=0)
@@ -97,6 +97,20 @@ def test_a_parent_card_of_the_first_format_has_its_best_epoch_counted_from_one(
     (tmp_path / "model.json").write_text(json.dumps(card))
     quoted = training_outputs.parent_record(str(tmp_path))
     assert quoted == {"path": str(tmp_path), "width": 16, "command": "inpaint train", "best": {**best, "epoch": epoch}}
+
+
+def test_without_a_width_training_takes_that_of_the_model_it_starts_from(tmp_path: Path) -> None:
+    """`--init-from` a model of any width fine-tunes it as it is; a named --width still wins (and widens)."""
+    (tmp_path / "model.json").write_text(json.dumps({"format": "inpaint-model-card/2", "width": 12}))
+    assert starting_point.starting_width(None, str(tmp_path)) == 12
+    assert starting_point.starting_width(None, str(tmp_path / "model.keras")) == 12
+    assert starting_point.starting_width(24, str(tmp_path)) == 24
+    assert starting_point.starting_width(None, str(tmp_path / "no card")) == training_loop.TrainConfig.width
+    assert starting_point.starting_width(None, None) == training_loop.TrainConfig.width
+    (tmp_path / "model.json").write_text("{not json")
+    assert starting_point.starting_width(None, str(tmp_path)) == training_loop.TrainConfig.width
+    bundled = json.loads((runtime.model_path("bundled") / "model.json").read_text())
+    assert starting_point.starting_width(None, str(runtime.model_path("bundled"))) == bundled["width"]
 
 
 @pytest.mark.parametrize(

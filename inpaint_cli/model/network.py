@@ -22,7 +22,7 @@ class ModelConfig:
     """What defines the network's shape."""
 
     input_size: int = 128
-    width: int = 16  # filters at the first level, doubling per level (the bottleneck keeps the last level's)
+    width: int = 20  # filters at the first level, doubling per level (the bottleneck keeps the last level's)
     bottleneck_dilations: tuple[int, ...] = (1, 2, 4)
     # The network starts from SmoothPrefill's guess and predicts a correction to it. Without: holes stay zero
     # and the network paints their colours from nothing (the tutorial's way).

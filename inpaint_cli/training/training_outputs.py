@@ -18,9 +18,9 @@ from inpaint_cli import __version__
 from inpaint_cli.backend import keras, tf
 from inpaint_cli.errors import UsageError
 from inpaint_cli.model import network, widening
-from inpaint_cli.model.model_folder import CARD_FORMAT, keras_and_card_files, parse_card
+from inpaint_cli.model.model_folder import CARD_FORMAT, keras_and_card_files
 from inpaint_cli.settings import TrainConfig
-from inpaint_cli.training import storage
+from inpaint_cli.training import starting_point, storage
 from inpaint_cli.training.dataset import TrainingInputs
 from inpaint_cli.training.storage import StoragePath
 
@@ -114,8 +114,7 @@ def card_fields(
 
 def parent_record(model: str) -> dict[str, object]:
     """What the model card records of the model training started from: where it was and how it was trained."""
-    _, card_file = keras_and_card_files(model)
-    parent = parse_card(storage.read_text(card_file)) if storage.exists(card_file) else {}
+    parent = starting_point.parent_card(model)
     return {"path": model, "width": parent.get("width"), "command": parent.get("command"), "best": parent.get("best")}
 
 
