@@ -24,6 +24,7 @@ from inpaint_cli.model.model_folder import BUNDLED
 from inpaint_cli.settings import (
     EVALUATION_SEED,
     EXPORT_TOLERANCE,
+    MAX_SEED,
     SERVE_HOST,
     SERVE_PORT,
     Loss,
@@ -249,9 +250,16 @@ def prepare(
     val_fraction: Annotated[
         float, typer.Option(help="Share of files held out for validation (by path hash).")
     ] = PrepareConfig.val_fraction,
-    seed: Annotated[int, typer.Option(help="Seed of the hole positions and sizes.")] = PrepareConfig.seed,
-    preview: Annotated[Path | None, typer.Option(help="Write a contact sheet of holed samples to this PNG.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing dataset in --out.")] = False,
+    seed: Annotated[
+        int, typer.Option(min=0, max=MAX_SEED, help="Seed of the hole positions and sizes.")
+    ] = PrepareConfig.seed,
+    preview: Annotated[
+        Path | None,
+        typer.Option(help="Write a contact sheet of holed samples to this image (format by suffix: .png, .jpg, ...)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing dataset in --out (and an existing --preview file).")
+    ] = False,
 ) -> None:
     """Turn folders of photos into a masked training dataset (TFRecord shards + manifest.json).
 
@@ -259,6 +267,7 @@ def prepare(
     """
     from inpaint_cli.training import dataset
 
+    raise_on_sigterm()  # kill or timeout removes the unfinished dataset, as Ctrl-C does
     with user_errors(), progress_bar() as progress:
         on_file = file_progress(progress, "Preparing")
         config = PrepareConfig(size, holes_per_image, hole_min, hole_max, val_fraction, seed)
@@ -296,7 +305,9 @@ def train(
             show_default=f"--init-from's, else {TrainConfig.width}",
         ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of weights, shuffling and training holes.")] = TrainConfig.seed,
+    seed: Annotated[
+        int, typer.Option(min=0, max=MAX_SEED, help="Seed of weights, shuffling and training holes.")
+    ] = TrainConfig.seed,
     stroke_fraction: Annotated[
         float,
         typer.Option(
@@ -512,9 +523,11 @@ def fill(
         )  # fmt: skip
         options = filling.FillOptions(texture=not smooth)
         if cluster is None and len(photos) == 1 and not Path(photos[0]).is_dir():
-            outcomes = filling.fill_photos(request, options, on_photo=report_photo)
+            outcomes = filling.fill_photos(request, options, on_photo=report_unless_maskless)
             if outcomes[0].error is not None:
                 raise outcomes[0].error
+            if outcomes[0].no_mask:  # the one photo asked for was not filled: a failure, as in a folder
+                raise InpaintError(f"{outcomes[0].photo} was not filled: {outcomes[0].skipped}")
             return
         with progress_bar() as progress:
             on_photo = folder_progress(progress)
@@ -557,6 +570,12 @@ def folder_progress(progress: Progress) -> Callable[[PhotoOutcome, int, int], No
         progress.update(task, completed=done, total=total, description=f"Filling ({speed:.1f} photos/s{failures})")
 
     return on_photo
+
+
+def report_unless_maskless(outcome: PhotoOutcome, done: int, total: int) -> None:
+    """report_photo for one photo, but silent on one without a mask of its own: the error line says it instead."""
+    if not outcome.no_mask:
+        report_photo(outcome, done, total)
 
 
 def folder_summary(outcomes: list[PhotoOutcome]) -> tuple[str, int]:
@@ -623,15 +642,17 @@ def evaluate(
     ] = None,
     smooth: Annotated[bool, typer.Option("--smooth", help="Score the model's fill without the texture stage.")] = False,
     seed: Annotated[
-        int, typer.Option(help="Seed of the hole sizes and positions (keep it to compare runs).")
+        int, typer.Option(min=0, max=MAX_SEED, help="Seed of the hole sizes and positions (keep it to compare runs).")
     ] = EVALUATION_SEED,
     limit: Annotated[int | None, typer.Option(help="Evaluate only the first N photos.")] = None,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the figures and the protocol to this JSON file.")
     ] = None,
     sheet: Annotated[
-        Path | None, typer.Option(help="Write a PNG grid (holed | each method | original) of the first photos.")
+        Path | None,
+        typer.Option(help="Write an image grid (holed | each method | original) of the first photos (PNG, JPEG, ...)."),
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace existing --json and --sheet files.")] = False,
 ) -> None:
     """Score the model against classical fills on one square hole per photo: hole PSNR, L1, SSIM and speed.
 
@@ -653,6 +674,7 @@ def evaluate(
             json_path,
             sheet,
             on_photo,
+            force,
         )
     protocol = result.protocol
     table = Table(

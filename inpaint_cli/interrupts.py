@@ -1,4 +1,5 @@
-"""SIGTERM raised as an exception, like Ctrl-C, so the cleanup that Ctrl-C runs runs for it too.
+"""SIGTERM raised as an exception, like Ctrl-C, so the cleanup that Ctrl-C runs runs for it too; and both held back
+while a few steps must finish together (held_back).
 
 `kill`, `timeout`, systemd and container runtimes stop a process with SIGTERM, whose default
 ends it on the spot: an atomic write's temporary file would stay behind. Raised as Terminated
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 TERMINATED_STATUS = 128 + signal.SIGTERM  # 143, what a shell reports for a process ended by SIGTERM
@@ -26,3 +29,31 @@ def raise_on_sigterm() -> None:
     """From now on SIGTERM raises Terminated in the main thread (only there can a handler be set)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+@contextmanager
+def held_back() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM back while the body runs, then deliver the first: for steps that must end together.
+
+    In the main thread by Python-level handlers, not a signal mask: a mask set in one thread does not stop the
+    process's other threads (TensorFlow's, OpenCV's) from taking the signal, whose flag Python then raises here.
+    Elsewhere (no handler can be set) by this thread's mask, where the platform has one.
+    """
+    numbers = (signal.SIGINT, signal.SIGTERM)
+    if threading.current_thread() is not threading.main_thread():
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, numbers) if hasattr(signal, "pthread_sigmask") else None
+        try:
+            yield
+        finally:
+            if held is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        return
+    caught: list[int] = []
+    previous = {number: signal.signal(number, lambda received, frame: caught.append(received)) for number in numbers}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if caught:
+            signal.raise_signal(caught[0])

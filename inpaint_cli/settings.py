@@ -35,6 +35,9 @@ STRATEGIES = tuple(strategy.value for strategy in Strategy)
 
 EXPORT_TOLERANCE = 1e-4  # largest absolute difference allowed between the two models' outputs, in [0, 1] RGB units
 EVALUATION_SEED = 1234  # seed of evaluate's hole sizes and positions: keep it to compare runs
+MAX_WIDTH = 128  # filters at the first level: weights grow with its square (101 M at 128)
+MAX_SEED = 2**32 - 1  # NumPy's and TensorFlow's seeds are unsigned 32-bit
+FLOAT32_MAX = 3.4028234663852886e38  # the training's numbers are float32: a learning rate above is infinite
 SERVE_HOST = "127.0.0.1"  # serve listens on loopback unless told otherwise: only this machine reaches the page
 SERVE_PORT = 8000
 
@@ -52,10 +55,11 @@ class PrepareConfig:
 
     def check(self) -> None:
         if self.size < 16 or self.size % 16:
-            raise UsageError(f"the sample size {self.size} must be a multiple of 16 (16 or more)")
+            raise UsageError(f"--size {self.size}: the sample size must be a multiple of 16 (16 or more)")
         if not 1 <= self.hole_min <= self.hole_max <= self.size:
             raise UsageError(
-                f"hole sizes {self.hole_min}..{self.hole_max} must satisfy 1 <= smallest <= largest <= the sample size"
+                f"--hole-min {self.hole_min} and --hole-max {self.hole_max} must satisfy "
+                f"1 <= --hole-min <= --hole-max <= --size ({self.size}); change --hole-min or --hole-max"
             )
         if self.holes_per_image < 1:
             raise UsageError("holes per image must be at least 1")
@@ -93,10 +97,16 @@ class TrainConfig:
     def check(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.width < 1:
             raise UsageError("epochs, batch size and width must be at least 1")
+        if self.width > MAX_WIDTH:
+            raise UsageError(
+                f"--width {self.width} is over {MAX_WIDTH} (the bundled model has 20; 128 is 101 M weights)"
+            )
         if self.loss not in LOSSES:
             raise UsageError(f"the loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
-        if not self.learning_rate > 0:
-            raise UsageError("the learning rate must be positive")
+        if not 0 < self.learning_rate <= FLOAT32_MAX:
+            raise UsageError(f"the learning rate must be positive and finite in float32, not {self.learning_rate:g}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise UsageError(f"the seed must be in 0..{MAX_SEED}, not {self.seed}")
         shares = {"stroke": self.stroke_fraction, "painted": self.painted_fraction, "zoom": self.zoom_fraction}
         for name, share in shares.items():
             if not 0.0 <= share <= 1.0:

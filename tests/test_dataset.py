@@ -1,12 +1,19 @@
 import dataclasses
 import json
+import os
+import signal
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import small_prepare_args
+from PIL import Image
+from typer.testing import CliRunner
 
+from inpaint_cli.cli import app
 from inpaint_cli.errors import InpaintError, OutputExists, UsageError
-from inpaint_cli.training import dataset
+from inpaint_cli.settings import PrepareConfig
+from inpaint_cli.training import dataset, storage
 
 CONFIG = dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, val_fraction=0.25, seed=3)
 
@@ -128,3 +135,134 @@ def test_several_holes_per_image_are_drawn_and_read_back(photo_folder: Path, tmp
     # One hole covers at most 36 px; three (which may overlap) cover more than that in most samples.
     assert all(16 <= area <= 3 * 36 for area in areas)
     assert sum(area > 36 for area in areas) >= len(areas) // 2
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under folder (hidden ones too) with its bytes."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def _interrupt_after(files: int):
+    """An on_file that raises KeyboardInterrupt (as Ctrl-C does) once that many files are done."""
+
+    def on_file(done: int, total: int, path: Path, skipped: str | None) -> None:
+        if done == files:
+            raise KeyboardInterrupt
+
+    return on_file
+
+
+def test_a_failed_or_interrupted_forced_prepare_leaves_the_old_dataset_as_it_was(
+    photo_folder: Path, tmp_path: Path
+) -> None:
+    dataset.prepare([photo_folder], tmp_path / "ds", CONFIG)
+    before = _snapshot(tmp_path / "ds")
+    no_validation = dataclasses.replace(CONFIG, val_fraction=0.01)  # none of the 24 photos falls in it
+    with pytest.raises(InpaintError, match="validation split"):
+        dataset.prepare([photo_folder], tmp_path / "ds", no_validation, force=True)
+    assert _snapshot(tmp_path / "ds") == before
+    with pytest.raises(KeyboardInterrupt):
+        dataset.prepare([photo_folder], tmp_path / "ds", CONFIG, on_file=_interrupt_after(5), force=True)
+    assert _snapshot(tmp_path / "ds") == before
+    dataset.load_manifest(tmp_path / "ds")
+
+
+def test_a_failed_or_interrupted_prepare_into_a_new_folder_leaves_nothing(photo_folder: Path, tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        dataset.prepare([photo_folder], tmp_path / "new" / "ds", CONFIG, on_file=_interrupt_after(5))
+    assert not (tmp_path / "new").exists()
+    with pytest.raises(InpaintError, match="validation split"):
+        dataset.prepare([photo_folder], tmp_path / "other", dataclasses.replace(CONFIG, val_fraction=0.01))
+    assert not (tmp_path / "other").exists()
+    (tmp_path / "empty").mkdir()  # a folder the user made stays
+    with pytest.raises(KeyboardInterrupt):
+        dataset.prepare([photo_folder], tmp_path / "empty", CONFIG, on_file=_interrupt_after(5))
+    assert (tmp_path / "empty").is_dir() and not list((tmp_path / "empty").iterdir())
+
+
+def test_ctrl_c_during_the_swap_waits_until_the_new_dataset_is_in_place(
+    photo_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dataset.prepare([photo_folder], tmp_path / "ds", CONFIG)
+    real_rename = storage.rename
+
+    def rename_after_ctrl_c(source: str, target: str) -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # arrives between the old dataset's removal and the new one's move
+        real_rename(source, target)
+
+    monkeypatch.setattr(storage, "rename", rename_after_ctrl_c)
+    earlier = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own, whatever a test before set
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            dataset.prepare([photo_folder], tmp_path / "ds", dataclasses.replace(CONFIG, seed=4), force=True)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, earlier)
+    assert dataset.load_manifest(tmp_path / "ds")["parameters"]["seed"] == 4
+    assert sorted(path.name for path in (tmp_path / "ds").iterdir()) == [
+        "manifest.json",
+        "train-00000.tfrecord",
+        "validation-00000.tfrecord",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("preview", "message"),
+    [
+        ("nowhere/sheet.png", "the folder"),
+        ("photos", "is a folder"),
+        ("photos/photo01.png", "is one of the input photos"),
+        ("photos/more/photo00.jpg", "is one of the input photos"),  # found inside an input folder
+        ("sheet.gif", "suffix of an image format"),
+    ],
+)
+def test_a_bad_preview_is_refused_before_anything_is_written(
+    photo_folder: Path, tmp_path: Path, preview: str, message: str
+) -> None:
+    before = _snapshot(photo_folder)
+    with pytest.raises(UsageError, match=message):
+        dataset.prepare([photo_folder], tmp_path / "ds", CONFIG, preview=tmp_path / preview)
+    assert not (tmp_path / "ds").exists() and _snapshot(photo_folder) == before
+
+
+def test_an_input_photo_given_as_preview_is_one_error_line(photo_folder: Path, tmp_path: Path) -> None:
+    photo = photo_folder / "photo02.png"
+    before = photo.read_bytes()
+    result = CliRunner().invoke(app, [*small_prepare_args(photo_folder, tmp_path / "ds"), "--preview", str(photo)])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "input photos" in lines[0]
+    assert photo.read_bytes() == before and not (tmp_path / "ds").exists()
+
+
+def test_an_existing_preview_is_replaced_only_with_force(photo_folder: Path, tmp_path: Path) -> None:
+    sheet = tmp_path / "sheet.png"
+    sheet.write_bytes(b"the user's file")
+    with pytest.raises(OutputExists, match="already exists"):
+        dataset.prepare([photo_folder], tmp_path / "ds", CONFIG, preview=sheet)
+    assert sheet.read_bytes() == b"the user's file" and not (tmp_path / "ds").exists()
+    dataset.prepare([photo_folder], tmp_path / "ds", CONFIG, preview=sheet, force=True)
+    assert Image.open(sheet).format == "PNG"
+
+
+@pytest.mark.parametrize(("name", "format_name"), [("sheet.jpg", "JPEG"), ("sheet.webp", "WEBP")])
+def test_the_preview_is_written_in_the_format_its_suffix_names(
+    photo_folder: Path, tmp_path: Path, name: str, format_name: str
+) -> None:
+    dataset.prepare([photo_folder], tmp_path / "ds", CONFIG, preview=tmp_path / "ds" / name)  # ds is made first
+    with Image.open(tmp_path / "ds" / name) as sheet:
+        assert sheet.format == format_name and sheet.size == (8 * 32, 3 * 32)
+    assert not list((tmp_path / "ds").glob(".tmp-*"))
+
+
+def test_a_photo_named_twice_counts_once(photo_folder: Path, tmp_path: Path) -> None:
+    photo = photo_folder / "photo01.png"
+    manifest = dataset.prepare([photo, photo, photo_folder], tmp_path / "ds", CONFIG)
+    assert manifest["counts"]["train"] + manifest["counts"]["validation"] == 24
+
+
+def test_size_and_hole_messages_name_the_options_to_change() -> None:
+    with pytest.raises(UsageError, match="--size 40"):
+        PrepareConfig(size=40).check()
+    with pytest.raises(UsageError, match="--hole-min 16 and --hole-max 48 .* <= --size \\(32\\)"):
+        PrepareConfig(size=32).check()

@@ -119,6 +119,11 @@ def test_folders_and_files_in_the_wrong_place(workspace: Path, tiny_model_dir: P
     assert_one_error_line(
         fill(workspace, tiny_model_dir, "--mask-dir", str(workspace / "photo.png")), "is a file, not a folder", 2
     )
+    assert_one_error_line(
+        ["fill", str(workspace), "--mask-dir", str(workspace), "--model", str(tiny_model_dir)],
+        "is the photos' own folder",
+        2,
+    )
 
 
 @pytest.mark.parametrize(
@@ -188,6 +193,32 @@ def test_damaged_datasets(photo_folder: Path, tmp_path: Path) -> None:
     assert "Graph execution error" not in line and "()" not in line
     shard.unlink()
     assert_one_error_line(["train", str(dataset_dir), "--out", str(tmp_path / "m")], "missing shard files", 1)
+
+
+def test_training_mistakes_found_late_leave_nothing_that_blocks_the_corrected_command(
+    photo_folder: Path, tmp_path: Path
+) -> None:
+    dataset_dir, model = tmp_path / "ds", tmp_path / "m"
+    assert runner.invoke(app, small_prepare_args(photo_folder, dataset_dir, hole_max=8)).exit_code == 0
+    train = ["train", str(dataset_dir), "--out", str(model), "--epochs", "1", "--width", "2", "--batch-size", "4"]
+    for rate in ("inf", "1e39"):  # 1e39 is infinite in float32
+        assert_one_error_line([*train, "--learning-rate", rate], "must be positive and finite", 2)
+    for seed in ("-1", str(2**32)):
+        assert_one_error_line([*train, "--seed", seed], "--seed", 2)
+    assert_one_error_line([*train, "--width", "100000"], "--width 100000 is over 128", 2)
+    assert_one_error_line([*train, "--batch-size", "100000"], "--batch-size 100000 is more than the", 2)
+    assert_one_error_line(
+        ["train", str(dataset_dir), "--out", str(dataset_dir), "--epochs", "1"], "is the dataset's folder", 2
+    )
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "history.csv").write_text("my own figures")
+    assert_one_error_line(["train", str(dataset_dir), "--out", str(mine), "--epochs", "1"], "holds history.csv", 2)
+    assert (mine / "history.csv").read_text() == "my own figures" and not (mine / ".backup").exists()
+    assert_one_error_line([*train, "--init-from", "bundled"], "--width 2 is narrower than the model to start from", 2)
+    result = runner.invoke(app, train)  # other options than both failed runs: a fresh start, not a refusal
+    assert result.exit_code == 0, result.output
+    assert (model / "model.json").is_file() and not (model / ".backup").exists()
 
 
 def test_prepare_over_empty_or_all_corrupt_folders(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from inpaint_cli.cli import app
 from inpaint_cli.errors import InpaintError, UsageError
+from inpaint_cli.files import images
 from inpaint_cli.inpainting import masking
 from inpaint_cli.inpainting.rectangles import Box
 from inpaint_cli.stages import evaluation
@@ -222,6 +223,31 @@ def test_evaluate_command_usage_errors(eval_photos: Path, tmp_path: Path) -> Non
     assert result.exit_code == 2 and "does not exist" in result.output
     result = runner.invoke(app, ["evaluate", "--help"])
     assert result.exit_code == 0 and "Example: inpaint evaluate" in result.output
+
+
+def test_evaluate_never_writes_over_a_photo_or_an_existing_file_without_force(
+    eval_photos: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    photo = images.find_images([eval_photos])[0]
+    before = photo.read_bytes()
+    arguments = ["evaluate", str(eval_photos), "--model", str(tiny_model_dir), "--baselines", "mean", "--limit", "1"]
+    for option in ("--json", "--sheet"):
+        result = runner.invoke(app, [*arguments, option, str(photo), "--force"])
+        assert result.exit_code == 2 and "is one of the photos being evaluated" in result.output, result.output
+    assert photo.read_bytes() == before
+    existing = tmp_path / "scores.json"
+    existing.write_text("mine")
+    result = runner.invoke(app, [*arguments, "--json", str(existing)])
+    assert result.exit_code == 2 and "already exists; use --force" in result.output
+    assert existing.read_text() == "mine"
+    same = ["--json", str(tmp_path / "a.png"), "--sheet", str(tmp_path / "a.png")]
+    assert runner.invoke(app, [*arguments, *same]).exit_code == 2
+    assert "needs an image suffix" in runner.invoke(app, [*arguments, "--sheet", str(tmp_path / "s.txt")]).output
+    sheet = tmp_path / "sheet.jpg"
+    result = runner.invoke(app, [*arguments, "--json", str(existing), "--sheet", str(sheet), "--force"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(existing.read_text())["protocol"]["photos"] == 1
+    assert Image.open(sheet).format == "JPEG"
 
 
 def test_detail_ratio_is_one_for_the_truth_and_far_below_for_a_blur() -> None:

@@ -290,6 +290,12 @@ def test_masks_are_matched_by_relative_path_and_a_photo_without_one_is_skipped(t
         lines(result)
     )
     assert not (out / "s3" / "x.filled.bmp").exists()
+    (tmp_path / "none").mkdir()
+    alone = fill(photos / "s3" / "x.bmp", "--mask-dir", tmp_path / "none", "--out-dir", out)  # one photo, unfilled
+    assert alone.exit_code == 1 and lines(alone) == [
+        f"Error: {photos / 's3' / 'x.bmp'} was not filled: no mask for it in {tmp_path / 'none'} (looked for "
+        f"{tmp_path / 'none' / 'x'}.*)"
+    ]
     for folder, (x, y) in box.items():
         before = np.asarray(Image.open(photos / folder / "x.bmp"))
         after = np.asarray(Image.open(out / folder / "x.filled.bmp"))

@@ -154,6 +154,16 @@ def test_a_bad_request_gets_4xx_and_one_line_then_the_server_goes_on(
     assert post_fill(client, PHOTO, MASK).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("headers", "sent"),
+    [({"Content-Type": "image/png"}, "a body of type image/png"), ({}, "a body without a Content-Type")],
+)
+def test_a_body_that_is_not_a_form_is_named_as_such(client: TestClient, headers: dict[str, str], sent: str) -> None:
+    response = client.post("/api/fill", content=PHOTO, headers=headers)
+    assert response.status_code == 400
+    assert response.json() == {"error": f"the request must be a multipart/form-data form, not {sent}"}
+
+
 def test_a_text_field_for_the_image_is_refused(client: TestClient) -> None:
     response = client.post("/api/fill", data={"image": "/etc/passwd"}, files={"mask": ("m.png", MASK)})
     assert response.status_code == 400 and "'image' must be a file" in response.json()["error"]

@@ -1,5 +1,6 @@
 import csv
 import json
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 from conftest import write_photo_folder
 from PIL import Image
 
-from inpaint_cli.errors import UsageError
+from inpaint_cli.errors import InpaintError, UsageError
 from inpaint_cli.model import network, runtime
 from inpaint_cli.training import dataset, starting_point, training_loop, training_outputs
 
@@ -77,7 +78,7 @@ def test_training_can_start_from_the_weights_of_another_model(dataset_dir: Path,
         assert np.allclose(start, end, atol=1e-6)
     record = {"path": str(first), "width": 4, "command": None, "best": first_result.card["best"]}
     assert card["initialised_from"] == record
-    with pytest.raises(UsageError, match="does not match this network"):  # narrower than the model: no widening
+    with pytest.raises(UsageError, match="--width 2 is narrower than the model to start from"):
         training_loop.train(
             dataset_dir, tmp_path / "third", replace(base, width=2, init_from=str(first)), lambda *report: None
         )
@@ -97,6 +98,15 @@ def test_a_parent_card_of_the_first_format_has_its_best_epoch_counted_from_one(
     (tmp_path / "model.json").write_text(json.dumps(card))
     quoted = training_outputs.parent_record(str(tmp_path))
     assert quoted == {"path": str(tmp_path), "width": 16, "command": "inpaint train", "best": {**best, "epoch": epoch}}
+
+
+@pytest.mark.parametrize("loss", [math.nan, math.inf])
+def test_a_diverged_epoch_stops_training_in_one_line_before_it_is_kept(tmp_path: Path, loss: float) -> None:
+    folder = training_loop.TrainingFolder(str(tmp_path), writes=True)
+    commit = training_loop._EpochCommit(folder, {}, None, None, epochs=3, on_epoch=lambda *report: None)
+    with pytest.raises(InpaintError, match="training diverged: the loss was .* in epoch 2; run it again with a lower"):
+        commit(None, 1, {"loss": loss})
+    assert list(tmp_path.iterdir()) == []  # nothing committed
 
 
 def test_without_a_width_training_takes_that_of_the_model_it_starts_from(tmp_path: Path) -> None:

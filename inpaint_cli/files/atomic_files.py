@@ -7,12 +7,11 @@ puts the same temporary file onto tf.io.gfile URLs. Light: no numpy, no TensorFl
 from __future__ import annotations
 
 import os
-import signal
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
+from inpaint_cli import interrupts
 from inpaint_cli.errors import InpaintError, UsageError
 
 # Temporary files are named TEMPORARY_PREFIX + XXXXXXXX-<target's name>: Keras wants the `.weights.h5` and
@@ -61,7 +60,7 @@ def write_through_temporary(
     The temporary file is gone afterwards, whatever happens; errors of those types become one
     InpaintError line naming target. move undoes its own half-done steps when it fails.
     """
-    with _signals_held():  # created and registered at once, or not at all
+    with interrupts.held_back():  # created and registered at once, or not at all
         temporary = _new_temporary(folder, target.rsplit("/", 1)[-1])
         _WRITING.add(temporary)
     try:
@@ -80,19 +79,6 @@ def remove_unfinished() -> None:
     for temporary in list(_WRITING):
         temporary.unlink(missing_ok=True)
         _WRITING.discard(temporary)
-
-
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back while the body runs (POSIX); they are delivered when it ends."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _new_temporary(folder: Path | None, name: str) -> Path:

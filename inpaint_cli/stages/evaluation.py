@@ -26,7 +26,7 @@ from types import ModuleType
 import numpy as np
 
 from inpaint_cli import __version__
-from inpaint_cli.errors import InpaintError, UsageError
+from inpaint_cli.errors import InpaintError, OutputExists, UsageError
 from inpaint_cli.files import atomic_files, images, training_photos
 from inpaint_cli.inpainting import masking
 from inpaint_cli.inpainting.rectangles import Box
@@ -424,10 +424,14 @@ def evaluate(
     json_path: Path | None = None,
     sheet: Path | None = None,
     on_photo: EvaluationProgress | None = None,
+    force: bool = False,
 ) -> Evaluation:
-    """`inpaint evaluate` in one call: check the baselines (a comma list) and outputs, run, write what was asked."""
+    """`inpaint evaluate` in one call: check the baselines (a comma list) and outputs, run, write what was asked.
+
+    force: replace an existing --json or --sheet file (never one of the photos evaluated).
+    """
     names = parse_baselines(baselines)
-    check_outputs(json_path, sheet)
+    check_outputs(json_path, sheet, images.find_images([photo_dir]) if photo_dir.is_dir() else [], force)
     result = run_evaluation(photo_dir, model, names, seed=seed, limit=limit, on_photo=on_photo, options=options)
     if json_path:
         write_json(result, json_path)
@@ -476,15 +480,25 @@ def _score(sample: Sample, results: dict[str, tuple[np.ndarray, float]]) -> dict
 # --- outputs ----------------------------------------------------------------------------------------
 
 
-def check_outputs(*paths: Path | None) -> None:
-    """Refuse output paths whose folder is missing or that are folders, before a long run."""
-    for path in paths:
-        if path is None:
-            continue
+def check_outputs(json_path: Path | None, sheet: Path | None, photos: list[Path], force: bool = False) -> None:
+    """Refuse, before a long run, outputs that would land on a photo being evaluated, on each other, on a folder,
+    in a missing folder, or on an existing file without force; and a sheet without an image suffix.
+    """
+    if sheet is not None and sheet.suffix.lower() not in images.FORMATS:
+        raise UsageError(f"the sheet {sheet} needs an image suffix: {', '.join(sorted(images.FORMATS))}")
+    inputs = {photo.resolve() for photo in photos}
+    given = [path for path in (json_path, sheet) if path is not None]
+    if len({path.resolve() for path in given}) < len(given):
+        raise UsageError(f"--json and --sheet both name {given[0]}; give two files")
+    for path in given:
         if path.is_dir():
             raise UsageError(f"output {path} is a folder")
         if not path.parent.is_dir():
             raise UsageError(f"folder {path.parent} does not exist (for {path})")
+        if path.resolve() in inputs:
+            raise UsageError(f"output {path} is one of the photos being evaluated; choose another name")
+        if path.exists() and not force:
+            raise OutputExists(f"{path} already exists")
 
 
 def write_json(evaluation: Evaluation, path: Path) -> None:
@@ -494,7 +508,8 @@ def write_json(evaluation: Evaluation, path: Path) -> None:
 
 
 def write_sheet(evaluation: Evaluation, path: Path, gap: int = 2) -> None:
-    """A PNG grid, one row per photo (the first SHEET_PHOTOS): holed | each method | original, labelled on top."""
+    """An image grid (in the format path's suffix names), one row per photo (the first SHEET_PHOTOS): holed | each
+    method | original, labelled on top."""
     from PIL import Image, ImageDraw
 
     if not evaluation.sheet_rows:
@@ -516,4 +531,5 @@ def write_sheet(evaluation: Evaluation, path: Path, gap: int = 2) -> None:
             left = gap + column * (size + gap)
             sheet[top : top + tile.shape[0], left : left + size] = tile
         top += row[0].shape[0] + gap
-    atomic_files.write_atomically(path, lambda temporary: Image.fromarray(sheet).save(temporary, format="PNG"))
+    image_format = images.FORMATS.get(path.suffix.lower(), "PNG")
+    atomic_files.write_atomically(path, lambda temporary: Image.fromarray(sheet).save(temporary, format=image_format))

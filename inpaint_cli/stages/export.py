@@ -54,7 +54,7 @@ def export(model_dir: Path, tolerance: float = EXPORT_TOLERANCE, samples: int = 
     if not (model_dir / KERAS_FILE).is_file():
         raise UsageError(f"model folder {model_dir} has no {KERAS_FILE} to export")
     if not 0 <= tolerance:
-        raise UsageError(f"tolerance must be at least 0, not {tolerance}")
+        raise UsageError(f"--tolerance must be at least 0, not {tolerance}")
     from inpaint_cli.model import network  # imports TensorFlow
 
     unet = network.with_smooth_fill(runtime.load_network(model_dir))

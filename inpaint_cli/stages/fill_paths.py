@@ -60,6 +60,8 @@ def plan_jobs(
             raise UsageError(f"the {role} {folder} is a file, not a folder")
     if mask_dir is not None and not mask_dir.is_dir():
         raise UsageError(f"the mask folder {mask_dir} does not exist")
+    if mask_dir is not None and any(source.is_dir() and source.resolve() == mask_dir.resolve() for source in inputs):
+        raise UsageError(f"--mask-dir {mask_dir} is the photos' own folder: each photo would be its own mask")
     if mask is not None and not mask.is_file():
         raise UsageError(f"mask {mask} does not exist" if not mask.exists() else f"mask {mask} is not a file")
     found: list[tuple[Path, Path]] = []

@@ -130,7 +130,7 @@ def check_request(request: FillRequest) -> None:
     if not request.boxes and request.mask is None and request.mask_dir is None:
         raise UsageError("no holes to fill: give at least one box or a mask")
     if request.force and request.skip_existing:
-        raise UsageError("replacing existing outputs and skipping them exclude each other")
+        raise UsageError("--force (replace existing outputs) and --skip-existing (keep them) exclude each other")
     if request.max_pixels is not None and request.max_pixels < 1:
         raise UsageError(f"the pixel limit {request.max_pixels} must be at least 1")
 

@@ -386,6 +386,10 @@ async def _with_form(request: Request, max_body_bytes: int, work: Callable[[Form
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_body_bytes:
         return _too_large(max_body_bytes)
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "multipart/form-data":  # a raw photo or JSON body would otherwise read as a form with no fields
+        sent = f"a body of type {kind}" if kind else "a body without a Content-Type"
+        return error_response(400, f"the request must be a multipart/form-data form, not {sent}")
     limited = Request(request.scope, _limited(request.receive, max_body_bytes))
     try:
         async with limited.form(max_files=2, max_fields=8) as form:

@@ -81,7 +81,7 @@ def train_from_photos(
         unet = network.build_unet(model_config)
         twin = network.inference_copy(model_config, config)
         if config.init_from:
-            load_initial_weights(unet, config.init_from, config.seed)
+            load_initial_weights(unet, config.init_from, config.seed, config.width)
         network.compile_for_training(unet, config, steps * config.epochs)
         out.mkdir(parents=True, exist_ok=True)
         stream = BatchStream(BatchDrawer(arrays.train, config, prepare), limits.processes)

@@ -2,14 +2,18 @@
 
 On disk: TFRecord shards of tf.train.Example (PNG image, hole boxes as x,y,size
 triples) and a manifest.json written last, so an interrupted run never looks complete.
+`prepare` writes them into a hidden folder inside the dataset folder and moves them into
+place only once complete, so a failed run leaves a dataset it was to replace as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
+import secrets
 import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -18,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from inpaint_cli import __version__
+from inpaint_cli import __version__, interrupts
 from inpaint_cli.errors import InpaintError, OutputExists, UsageError
 from inpaint_cli.files import atomic_files, images, training_photos
 from inpaint_cli.inpainting import masking
@@ -52,13 +56,13 @@ def prepared_boxes(relative_path: str, config: PrepareConfig) -> list[Box]:
 
 
 def relative_names(sources: list[Path]) -> list[tuple[Path, str]]:
-    """Each image under sources with its path relative to the source it came from."""
-    named = []
+    """Each image under sources with its path relative to the source it came from; one named twice counts once."""
+    unique: dict[Path, tuple[Path, str]] = {}
     for source in sources:
         for path in images.find_images([source]):
             relative = path.name if source.is_file() else path.relative_to(source).as_posix()
-            named.append((path, relative))
-    return named
+            unique.setdefault(path.resolve(), (path, relative))  # the first naming wins, as in `fill`
+    return list(unique.values())
 
 
 class _ShardWriter:
@@ -108,21 +112,112 @@ def prepare(
 
     on_file(done, total, path, skip_reason) is called after each file. out_dir may be
     any tf.io.gfile path (a local folder, gs://bucket/folder, ...). preview, when given,
-    receives a contact sheet of holed samples (PNG).
+    receives a contact sheet of holed samples (in the format its suffix names).
+    The dataset is written into a hidden folder inside out_dir and moved into place once
+    complete: a failed or interrupted run leaves out_dir (and a dataset in it) as it was.
     """
     config.check()
     named = relative_names(sources)
     if not named:
         raise UsageError(f"no images (JPEG, PNG, WebP, BMP, TIFF) under {', '.join(map(str, sources))}")
     out_dir = storage.as_text(out_dir)
+    if preview is not None:
+        check_preview(preview, named, out_dir, force)
     if storage.exists(storage.join(out_dir, MANIFEST)) and not force:
         raise OutputExists(f"{out_dir} already holds a dataset")
-    storage.makedirs(out_dir)
-    storage.remove(storage.join(out_dir, MANIFEST))  # first, so a half-replaced dataset never looks complete
-    for stale in storage.glob(storage.join(out_dir, "*.tfrecord")):
-        storage.remove(stale)
+    created = _missing_folders(out_dir)
+    new_preview = preview if preview is not None and not preview.exists() else None
+    staging = storage.join(out_dir, f"{atomic_files.TEMPORARY_PREFIX}prepare-{secrets.token_hex(4)}")
+    with contextlib.ExitStack() as swap_guard:
+        try:
+            storage.makedirs(staging)
+            manifest = _write_dataset(named, sources, staging, config, on_file)
+            if preview is not None:
+                write_contact_sheet(staging, manifest, preview)
+            # Ctrl-C now waits for the swap: it is raised when the `with` ends, past this `except`.
+            swap_guard.enter_context(interrupts.held_back())
+            _move_into_place(staging, out_dir, manifest)
+        except BaseException:
+            _discard_unfinished(staging, created, new_preview)
+            raise
+    return manifest
 
-    writers = {split: _ShardWriter(out_dir, split) for split in SPLITS}
+
+def check_preview(preview: Path, named: list[tuple[Path, str]], out_dir: str, force: bool) -> None:
+    """Refuse a --preview that would fail only after the dataset is written, or would overwrite a photo unasked."""
+    in_out_dir = storage.is_local(out_dir) and preview.parent.resolve() == Path(out_dir).resolve()
+    if preview.is_dir():
+        raise UsageError(f"--preview {preview} is a folder; name an image file, such as {preview / 'preview.png'}")
+    if not preview.parent.is_dir() and not in_out_dir:
+        raise UsageError(f"--preview {preview}: the folder {preview.parent} does not exist")
+    if preview.resolve() in {path.resolve() for path, _ in named}:
+        raise UsageError(f"--preview {preview} is one of the input photos; name another file")
+    format_name = images.FORMATS.get(preview.suffix.lower())
+    if format_name is None or not _pillow_writes(format_name):
+        writable = ", ".join(suffix for suffix, name in images.FORMATS.items() if _pillow_writes(name))
+        raise UsageError(f"--preview {preview}: name it with the suffix of an image format ({writable})")
+    if preview.exists() and not force:
+        raise OutputExists(f"--preview {preview} already exists")
+
+
+def _pillow_writes(format_name: str) -> bool:
+    """Whether this Pillow can write the format (WebP needs libwebp), so the preview cannot fail at the end."""
+    from PIL import features
+
+    return format_name != "WEBP" or bool(features.check("webp"))
+
+
+def _missing_folders(folder: str) -> list[str]:
+    """The folder and its local parents that do not exist yet, deepest first: a failed run removes those it made."""
+    missing = []
+    while folder and not storage.exists(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder.rstrip(os.sep)) if storage.is_local(folder) else ""
+        folder = "" if parent == folder else parent
+    return missing
+
+
+def _write_dataset(
+    named: list[tuple[Path, str]],
+    sources: list[Path],
+    folder: str,
+    config: PrepareConfig,
+    on_file: Callable[[int, int, Path, str | None], None],
+) -> dict[str, object]:
+    """Write the shards and then the manifest into folder (the hidden staging one); return the manifest."""
+    writers = {split: _ShardWriter(folder, split) for split in SPLITS}
+    try:
+        skipped = _write_samples(named, config, writers, on_file)
+    finally:
+        for writer in writers.values():
+            writer.close()
+    if writers["train"].count == 0:
+        raise InpaintError(f"none of the {len(named)} files could be read as an image, or none fell in the train split")
+    if writers["validation"].count == 0:
+        raise InpaintError(
+            f"none of the {writers['train'].count} samples fell in the validation split, which `inpaint train` "
+            f"needs; raise the validation share ({config.val_fraction:g}) or add photos"
+        )
+    manifest = {
+        "tool": "inpaint",
+        "version": __version__,
+        "parameters": asdict(config),
+        "sources": [str(source) for source in sources],
+        "counts": {**{split: writers[split].count for split in SPLITS}, "skipped": len(skipped)},
+        "shards": {split: writers[split].shards for split in SPLITS},
+        "skipped": skipped,
+    }
+    storage.write_text(storage.join(folder, MANIFEST), json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def _write_samples(
+    named: list[tuple[Path, str]],
+    config: PrepareConfig,
+    writers: dict[str, _ShardWriter],
+    on_file: Callable[[int, int, Path, str | None], None],
+) -> list[dict[str, str]]:
+    """Write one holed sample per readable file to its split's writer; return the files skipped, with why."""
     skipped = []
     pixels = training_photos.iter_square_photos((path for path, _ in named), config.size)
     for done, ((path, relative), (_, result)) in enumerate(zip(named, pixels, strict=True), start=1):
@@ -133,29 +228,34 @@ def prepare(
         boxes = prepared_boxes(relative, config)
         writers[split_of(relative, config.val_fraction)].write(_example(training_photos.encode_png(result), boxes))
         on_file(done, len(named), path, None)
-    for writer in writers.values():
-        writer.close()
-    if writers["train"].count == 0:
-        raise InpaintError(f"none of the {len(named)} files could be read as an image, or none fell in the train split")
-    if writers["validation"].count == 0:
-        raise InpaintError(
-            f"none of the {writers['train'].count} samples fell in the validation split, which `inpaint train` "
-            f"needs; raise the validation share ({config.val_fraction:g}) or add photos"
-        )
+    return skipped
 
-    manifest = {
-        "tool": "inpaint",
-        "version": __version__,
-        "parameters": asdict(config),
-        "sources": [str(source) for source in sources],
-        "counts": {**{split: writers[split].count for split in SPLITS}, "skipped": len(skipped)},
-        "shards": {split: writers[split].shards for split in SPLITS},
-        "skipped": skipped,
-    }
-    storage.write_text(storage.join(out_dir, MANIFEST), json.dumps(manifest, indent=2) + "\n")
-    if preview is not None:
-        write_contact_sheet(out_dir, manifest, preview)
-    return manifest
+
+def _move_into_place(staging: str, out_dir: str, manifest: dict[str, object]) -> None:
+    """Replace the dataset in out_dir by the complete one in staging: old manifest first, new manifest last.
+
+    So out_dir never looks complete while half-replaced; the caller holds Ctrl-C back meanwhile.
+    """
+    storage.remove(storage.join(out_dir, MANIFEST))
+    for stale in storage.glob(storage.join(out_dir, "*.tfrecord")):
+        storage.remove(stale)
+    for name in [*(name for split in SPLITS for name in manifest["shards"][split]), MANIFEST]:
+        storage.rename(storage.join(staging, name), storage.join(out_dir, name))
+    storage.remove(staging)
+
+
+def _discard_unfinished(staging: str, created: list[str], new_preview: Path | None) -> None:
+    """Remove what a failed or interrupted run wrote, so nothing is left behind; best effort: the error matters more."""
+    with interrupts.held_back():
+        try:
+            storage.remove(staging)
+            if new_preview is not None:
+                new_preview.unlink(missing_ok=True)
+            for folder in created:  # deepest first; each only if the run left it empty
+                if storage.is_dir(folder) and not storage.glob(storage.join(folder, "*")):
+                    storage.remove(folder)
+        except (InpaintError, OSError):
+            pass
 
 
 def load_manifest(dataset_dir: StoragePath) -> dict[str, object]:
@@ -394,7 +494,7 @@ def open_for_training(dataset_dir: StoragePath, batch_size: int) -> TrainingInpu
 
 
 def write_contact_sheet(dataset_dir: StoragePath, manifest: dict[str, object], path: Path, columns: int = 8) -> None:
-    """A PNG grid of up to 4 rows of holed training samples (holes shown in black)."""
+    """An image grid of up to 4 rows of holed training samples (holes in black), in the format path's suffix names."""
     from PIL import Image
 
     samples = read_split(dataset_dir, manifest, "train", random_holes=False).take(columns * 4)
@@ -404,4 +504,5 @@ def write_contact_sheet(dataset_dir: StoragePath, manifest: dict[str, object], p
     tiles += [blank] * (-len(tiles) % columns)
     rows = [np.concatenate(tiles[i : i + columns], axis=1) for i in range(0, len(tiles), columns)]
     sheet = Image.fromarray(np.concatenate(rows, axis=0))
-    atomic_files.write_atomically(path, lambda temporary: sheet.save(temporary, format="PNG"))
+    format_name = images.FORMATS.get(path.suffix.lower(), "PNG")
+    atomic_files.write_atomically(path, lambda temporary: sheet.save(temporary, format=format_name))

@@ -46,7 +46,7 @@ class TrainingFolder:
     def start(self, start: str, options: dict[str, object]) -> dict[str, object] | None:
         """Check the folder against --resume/--restart; the state to resume from, or None to start afresh.
 
-        A state with epoch 0 means a run that was interrupted before its first epoch ended.
+        A run interrupted before its first epoch ended has nothing to resume: it starts afresh, with any options.
         """
         if start not in STARTS:
             raise UsageError(f"start {start!r} is not one of {', '.join(STARTS)}")
@@ -63,14 +63,22 @@ class TrainingFolder:
                     f"{self.path} already holds a trained model ({CARD_FILE}); "
                     "use --restart to train it again from scratch, or choose another --out"
                 )
-            if interrupted:
+            if interrupted and storage.exists(self.backup_file(STATE_FILE)):
                 state = self._resumable(options)
                 self._sweep()
                 return state
-            if start == "resume":
+            # A run stopped (or failed: a model that did not fit, a damaged shard) before its first epoch ended
+            # left nothing to resume: it starts afresh below, whatever its options were.
+            foreign = [name for name in TRAINED_FILES if not interrupted and storage.exists(self.file(name))]
+            if foreign and start != "resume":
                 raise UsageError(
-                    f"nothing to resume in {self.path}: it holds no interrupted run ({BACKUP_DIR}/); "
-                    "leave out --resume to start one"
+                    f"{self.path} holds {', '.join(foreign)} but no model of inpaint's ({CARD_FILE}) and no run to "
+                    "resume; choose another --out, or use --restart to replace them"
+                )
+            if start == "resume":
+                what = "its run stopped before its first epoch ended" if interrupted else "it holds no interrupted run"
+                raise UsageError(
+                    f"nothing to resume in {self.path}: {what} ({BACKUP_DIR}/); leave out --resume to start one"
                 )
         if self.writes:
             # model.json first: a restart interrupted here must not leave a folder that looks finished.
@@ -91,8 +99,7 @@ class TrainingFolder:
     def _resumable(self, options: dict[str, object]) -> dict[str, object]:
         try:
             stored = json.loads(storage.read_text(self.backup_file(OPTIONS_FILE)))
-            state_file = self.backup_file(STATE_FILE)
-            state = json.loads(storage.read_text(state_file)) if storage.exists(state_file) else None
+            state = json.loads(storage.read_text(self.backup_file(STATE_FILE)))
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise InpaintError(
                 f"the interrupted run in {self.path} cannot be read ({error}); use --restart to start over"
@@ -103,7 +110,7 @@ class TrainingFolder:
                 f"{self.path} holds an interrupted run with other options ({_differences(stored, options)}); "
                 "run it again with the options it had to resume it, or use --restart to start over"
             )
-        return state or {"epoch": 0, "history": []}  # no state: stopped before its first epoch ended
+        return state
 
     def commit(self, model: keras.Model, state: dict[str, object]) -> None:
         """Save the weights and optimizer state, then state.json, whose atomic replacement ends the epoch."""

@@ -33,6 +33,13 @@ def is_local(path: StoragePath) -> bool:
     return "://" not in as_text(path)
 
 
+def same_place(first: StoragePath, second: StoragePath) -> bool:
+    """True when two paths name one folder or file: resolved where local, as written (less a final /) for URLs."""
+    if is_local(first) and is_local(second):
+        return Path(as_text(first)).resolve() == Path(as_text(second)).resolve()
+    return as_text(first).rstrip("/") == as_text(second).rstrip("/")
+
+
 def join(folder: StoragePath, *names: str) -> str:
     """folder/name/..., for local paths and URLs alike."""
     if is_local(folder):
@@ -101,6 +108,14 @@ def remove(path: StoragePath) -> None:
         return
     gfile = _gfile(text)
     _guarded(text, "delete", lambda: gfile.rmtree(text) if is_dir(text) else gfile.remove(text))
+
+
+def rename(source: StoragePath, target: StoragePath) -> None:
+    """Move the file source onto target, replacing it: atomic where the file system's rename is (a local one)."""
+    if is_local(source):
+        _local(target, "write", lambda: os.replace(as_text(source), as_text(target)))
+        return
+    _guarded(target, "write", lambda: _gfile(source).rename(as_text(source), as_text(target), overwrite=True))
 
 
 def write_text(path: StoragePath, text: str) -> None:

@@ -15,6 +15,7 @@ from and sends them its weights (docs/training-multi-worker.md).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -112,7 +113,14 @@ def _begin(
 
     A bad dataset fails before the folder changes; a state with epoch 0 is a fresh run.
     """
+    if storage.same_place(dataset_dir, folder.path):
+        raise UsageError(f"--out {folder.path} is the dataset's folder; give the model a folder of its own")
     inputs = dataset.open_for_training(dataset_dir, config.batch_size)
+    samples = int(inputs.manifest["counts"]["train"])
+    if config.batch_size > max(samples, TrainConfig.batch_size):  # batches repeat the samples: a huge one takes hours
+        raise UsageError(
+            f"--batch-size {config.batch_size} is more than the {samples} training samples; give {samples} or fewer"
+        )
     options = {"training": asdict(config), "dataset_sha256": inputs.digest}
     state = folder.start(start, options) if folder.writes else None
     return inputs, state or {"epoch": 0, "history": []}
@@ -140,7 +148,7 @@ def _build_network(
         with storage.local_copy(folder.backup_file(str(state["weights"]))) as weights:
             unet.load_weights(weights)
     elif folder.writes and config.init_from:
-        load_initial_weights(unet, config.init_from, config.seed)
+        load_initial_weights(unet, config.init_from, config.seed, config.width)
     copy_chief_variables(distribution, [*unet.variables, *unet.optimizer.variables])
     return unet
 
@@ -212,6 +220,12 @@ class _EpochCommit:
         self.seconds_before = float(state.get("train_seconds", 0.0))
 
     def __call__(self, model: keras.Model, epoch: int, logs: dict[str, float]) -> None:
+        loss = float(logs.get("loss", 0.0))
+        if not math.isfinite(loss):  # on every worker alike: the loss is averaged over all of them
+            raise InpaintError(
+                f"training diverged: the loss was {loss} in epoch {epoch + 1}; run it again with a lower "
+                "--learning-rate and --restart"
+            )
         if not self.folder.writes:
             self.state = {**self.state, "epoch": epoch + 1}
             return
@@ -269,7 +283,8 @@ def _reason(error: Exception) -> str:
     lines = [line.split(" [[")[0].strip() for line in str(error).splitlines()]
     skipped = ("Graph execution error", "Detected at node", "File ", "[[", "{{", "Traceback")
     telling = [line for line in lines if line and not line.startswith(skipped)]
-    return telling[-1] if telling else type(error).__name__
+    # TensorFlow quotes the failing op's message, e.g. "{{node X}} ... truncated record at 3848' failed": unquote it
+    return telling[-1].removesuffix("' failed").strip() if telling else type(error).__name__
 
 
 LOST_WORKER_ERRORS = (

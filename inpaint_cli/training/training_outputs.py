@@ -118,12 +118,12 @@ def parent_record(model: str) -> dict[str, object]:
     return {"path": model, "width": parent.get("width"), "command": parent.get("command"), "best": parent.get("best")}
 
 
-def load_initial_weights(unet: keras.Model, model: str, seed: int = 0) -> None:
+def load_initial_weights(unet: keras.Model, model: str, seed: int = 0, width: int | None = None) -> None:
     """Start from the weights of another model (fine-tuning); one-line errors.
 
     A model of the same shape loads as it is; a narrower one with the same options is widened to unet's width
     (widening.py, its new filters drawn with seed), so a wider network starts where the bundled one is instead of
-    at the smooth prefill.
+    at the smooth prefill. width: unet's --width, to say so when the model to start from is wider.
     """
     model_file, _ = keras_and_card_files(model)
     if not storage.exists(model_file):
@@ -146,6 +146,12 @@ def load_initial_weights(unet: keras.Model, model: str, seed: int = 0) -> None:
             raise ValueError(reason)
         widening.widen(narrow, unet, seed)
     except ValueError as error:
+        parent_width = starting_point.parent_card(model).get("width")
+        if width is not None and isinstance(parent_width, int) and parent_width > width:
+            raise UsageError(
+                f"--width {width} is narrower than the model to start from, {model} (width {parent_width}); leave "
+                "--width out to keep its width, or give a larger one to widen it"
+            ) from None
         raise UsageError(f"the model to start from, {model}, does not match this network ({error})") from None
 
 
