@@ -370,22 +370,6 @@ def train(
     from inpaint_cli.model import runtime
     from inpaint_cli.training import starting_point, training_loop
 
-    init_from = str(runtime.model_path(init_from)) if init_from else None
-    config = TrainConfig(
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        width=starting_point.starting_width(width, init_from),
-        seed=seed,
-        stroke_fraction=stroke_fraction,
-        painted_fraction=painted_fraction,
-        zoom_fraction=zoom_fraction,
-        loss=loss.value,
-        prefill=prefill,
-        mask_input=mask_input,
-        init_from=init_from,
-    )
-
     def on_epoch(epoch: int, total: int, logs: dict[str, float]) -> None:
         console().print(
             f"epoch {epoch + 1:>3}/{total}  loss {logs.get('loss', float('nan')):.4f}  "
@@ -399,6 +383,24 @@ def train(
     with user_errors():
         if resume and restart:
             raise UsageError("--resume and --restart exclude each other")
+        init_from = str(runtime.model_path(init_from)) if init_from else None
+        if init_from and width is None and strategy is Strategy.MULTI_WORKER:
+            # Only the chief reads --init-from; each worker must build the same network without it.
+            raise UsageError("with --strategy multi-worker, give --width beside --init-from (only the chief reads it)")
+        config = TrainConfig(
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            width=starting_point.starting_width(width, init_from),
+            seed=seed,
+            stroke_fraction=stroke_fraction,
+            painted_fraction=painted_fraction,
+            zoom_fraction=zoom_fraction,
+            loss=loss.value,
+            prefill=prefill,
+            mask_input=mask_input,
+            init_from=init_from,
+        )
         start = "restart" if restart else "resume" if resume else "auto"
         command = command_line(context, skip={"resume", "restart"})
         result = training_loop.train(
@@ -662,6 +664,7 @@ def evaluate(
 
     from inpaint_cli.stages import evaluation, filling
 
+    raise_on_sigterm()  # kill or timeout leaves no half-written --json or --sheet, as Ctrl-C does
     with user_errors(), progress_bar() as progress:
         on_photo = file_progress(progress, "Evaluating")
         result = evaluation.evaluate(

@@ -49,11 +49,23 @@ def held_back() -> Iterator[None]:
                 signal.pthread_sigmask(signal.SIG_SETMASK, held)
         return
     caught: list[int] = []
-    previous = {number: signal.signal(number, lambda received, frame: caught.append(received)) for number in numbers}
+    previous: dict[int, object] = {}
     try:
+        for number in numbers:  # one at a time: a signal between two installs finds the first restored below
+            previous[number] = signal.signal(number, lambda received, frame: caught.append(received))
         yield
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        _restore(previous)
         if caught:
-            signal.raise_signal(caught[0])
+            signal.raise_signal(signal.SIGTERM if signal.SIGTERM in caught else caught[0])  # SIGTERM wins: exit 143
+
+
+def _restore(handlers: dict[int, object]) -> None:
+    """Put every handler back, even when a signal arriving meanwhile raises out of one of the calls."""
+    if not handlers:
+        return
+    number, handler = next(iter(handlers.items()))
+    try:
+        signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+    finally:
+        _restore({key: value for key, value in handlers.items() if key != number})

@@ -106,7 +106,7 @@ class TrainConfig:
         if not 0 < self.learning_rate <= FLOAT32_MAX:
             raise UsageError(f"the learning rate must be positive and finite in float32, not {self.learning_rate:g}")
         if not 0 <= self.seed <= MAX_SEED:
-            raise UsageError(f"the seed must be in 0..{MAX_SEED}, not {self.seed}")
+            raise UsageError(f"--seed must be in 0..{MAX_SEED}, not {self.seed}")
         shares = {"stroke": self.stroke_fraction, "painted": self.painted_fraction, "zoom": self.zoom_fraction}
         for name, share in shares.items():
             if not 0.0 <= share <= 1.0:

@@ -65,8 +65,6 @@ def train(args: argparse.Namespace) -> int:
     from inpaint_cli.model.model_folder import model_path
     from inpaint_cli.training.starting_point import starting_width
 
-    if args.seed < 0:
-        raise UsageError(f"--seed must be 0 or more, not {args.seed}")
     missing = [str(folder) for folder in args.photos if not folder.exists()]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")

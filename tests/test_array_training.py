@@ -172,7 +172,7 @@ def test_keras_on_jax_without_tensorflow_trains_a_model_that_fill_takes(photo_fo
         ("--processes", "-1", "--processes must be 0 or more, not -1"),
         ("--steps-per-epoch", "0", "--steps-per-epoch must be at least 1, not 0"),
         ("--minutes", "0", "--minutes must be above 0, not 0"),
-        ("--seed", "-3", "--seed must be 0 or more, not -3"),
+        ("--seed", "-3", "--seed must be in 0..4294967295, not -3"),
         ("--epochs", "0", "epochs, batch size and width must be at least 1"),
     ],
 )

@@ -180,6 +180,37 @@ def test_a_failed_or_interrupted_prepare_into_a_new_folder_leaves_nothing(photo_
     assert (tmp_path / "empty").is_dir() and not list((tmp_path / "empty").iterdir())
 
 
+def test_a_rename_failing_mid_swap_puts_the_old_dataset_back(
+    photo_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dataset.prepare([photo_folder], tmp_path / "ds", CONFIG)
+    before = {path.name: path.read_bytes() for path in (tmp_path / "ds").iterdir()}
+    (tmp_path / "ds" / "my-own.tfrecord").write_bytes(b"mine")
+    (tmp_path / "ds" / f"{dataset.STAGING_PREFIX}deadbeef").mkdir()  # left by a run killed outright
+    real_rename, calls = storage.rename, []
+
+    def failing_fifth_rename(source: str, target: str) -> None:
+        calls.append(source)
+        if len(calls) == 5:  # the 3 old files are aside, the first new shard is in: the worst moment
+            raise InpaintError("disk full")
+        real_rename(source, target)
+
+    monkeypatch.setattr(storage, "rename", failing_fifth_rename)
+    with pytest.raises(InpaintError, match="disk full"):
+        dataset.prepare([photo_folder], tmp_path / "ds", dataclasses.replace(CONFIG, seed=4), force=True)
+    after = {path.name: path.read_bytes() for path in (tmp_path / "ds").iterdir() if path.name != "my-own.tfrecord"}
+    assert after == before and (tmp_path / "ds" / "my-own.tfrecord").read_bytes() == b"mine"
+    monkeypatch.setattr(storage, "rename", real_rename)
+    dataset.prepare([photo_folder], tmp_path / "ds", dataclasses.replace(CONFIG, seed=4), force=True)
+    assert dataset.load_manifest(tmp_path / "ds")["parameters"]["seed"] == 4
+    assert sorted(path.name for path in (tmp_path / "ds").iterdir()) == [
+        "manifest.json",
+        "my-own.tfrecord",
+        "train-00000.tfrecord",
+        "validation-00000.tfrecord",
+    ]
+
+
 def test_ctrl_c_during_the_swap_waits_until_the_new_dataset_is_in_place(
     photo_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -121,9 +121,10 @@ def test_folders_and_files_in_the_wrong_place(workspace: Path, tiny_model_dir: P
     )
     assert_one_error_line(
         ["fill", str(workspace), "--mask-dir", str(workspace), "--model", str(tiny_model_dir)],
-        "is the photos' own folder",
+        "holds the photos themselves",
         2,
     )
+    assert_one_error_line(fill(workspace, tiny_model_dir, "--mask-dir", str(workspace)), "would be its own mask", 2)
 
 
 @pytest.mark.parametrize(

@@ -233,7 +233,7 @@ def test_evaluate_never_writes_over_a_photo_or_an_existing_file_without_force(
     arguments = ["evaluate", str(eval_photos), "--model", str(tiny_model_dir), "--baselines", "mean", "--limit", "1"]
     for option in ("--json", "--sheet"):
         result = runner.invoke(app, [*arguments, option, str(photo), "--force"])
-        assert result.exit_code == 2 and "is one of the photos being evaluated" in result.output, result.output
+        assert result.exit_code == 2 and "is one of the input photos" in result.output, result.output
     assert photo.read_bytes() == before
     existing = tmp_path / "scores.json"
     existing.write_text("mine")
@@ -242,7 +242,7 @@ def test_evaluate_never_writes_over_a_photo_or_an_existing_file_without_force(
     assert existing.read_text() == "mine"
     same = ["--json", str(tmp_path / "a.png"), "--sheet", str(tmp_path / "a.png")]
     assert runner.invoke(app, [*arguments, *same]).exit_code == 2
-    assert "needs an image suffix" in runner.invoke(app, [*arguments, "--sheet", str(tmp_path / "s.txt")]).output
+    assert "suffix of an image format" in runner.invoke(app, [*arguments, "--sheet", str(tmp_path / "s.txt")]).output
     sheet = tmp_path / "sheet.jpg"
     result = runner.invoke(app, [*arguments, "--json", str(existing), "--sheet", str(sheet), "--force"])
     assert result.exit_code == 0, result.output

@@ -60,18 +60,20 @@ def write_through_temporary(
     The temporary file is gone afterwards, whatever happens; errors of those types become one
     InpaintError line naming target. move undoes its own half-done steps when it fails.
     """
-    with interrupts.held_back():  # created and registered at once, or not at all
-        temporary = _new_temporary(folder, target.rsplit("/", 1)[-1])
-        _WRITING.add(temporary)
+    temporary: Path | None = None
     try:
-        write(temporary)
+        with interrupts.held_back():  # created and registered at once, or not at all
+            temporary = _new_temporary(folder, target.rsplit("/", 1)[-1])
+            _WRITING.add(temporary)
+        write(temporary)  # a Ctrl-C held back above arrives here at the latest: the finally removes the file
         move(temporary)
     except errors as error:
         reason = getattr(error, "message", None) or getattr(error, "strerror", None) or str(error)
         raise InpaintError(f"could not write {target} ({reason}); nothing was written") from None
     finally:
-        temporary.unlink(missing_ok=True)
-        _WRITING.discard(temporary)
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+            _WRITING.discard(temporary)
 
 
 def remove_unfinished() -> None:

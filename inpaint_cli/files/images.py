@@ -83,11 +83,18 @@ def find_images(sources: Iterable[Path]) -> list[Path]:
             found.extend(
                 path for path in sorted(source.rglob("*")) if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
             )
-        elif source.is_file():
-            found.append(source)
         else:
-            raise UsageError(f"{source} does not exist")
+            found.append(regular_file(source))
     return found
+
+
+def regular_file(path: Path) -> Path:
+    """path, when it is a file to read; one line otherwise (a FIFO or a device would block the read, or never end)."""
+    if path.is_file():
+        return path
+    if path.exists():
+        raise UsageError(f"{path} is not a regular file; give a photo file or a folder of them")
+    raise UsageError(f"{path} does not exist")
 
 
 @dataclass

@@ -26,8 +26,8 @@ from types import ModuleType
 import numpy as np
 
 from inpaint_cli import __version__
-from inpaint_cli.errors import InpaintError, OutputExists, UsageError
-from inpaint_cli.files import atomic_files, images, training_photos
+from inpaint_cli.errors import InpaintError, UsageError
+from inpaint_cli.files import atomic_files, images, new_outputs, training_photos
 from inpaint_cli.inpainting import masking
 from inpaint_cli.inpainting.rectangles import Box
 from inpaint_cli.model import runtime
@@ -484,21 +484,12 @@ def check_outputs(json_path: Path | None, sheet: Path | None, photos: list[Path]
     """Refuse, before a long run, outputs that would land on a photo being evaluated, on each other, on a folder,
     in a missing folder, or on an existing file without force; and a sheet without an image suffix.
     """
-    if sheet is not None and sheet.suffix.lower() not in images.FORMATS:
-        raise UsageError(f"the sheet {sheet} needs an image suffix: {', '.join(sorted(images.FORMATS))}")
+    if json_path is not None and sheet is not None and json_path.resolve() == sheet.resolve():
+        raise UsageError(f"--json and --sheet both name {json_path}; give two files")
     inputs = {photo.resolve() for photo in photos}
-    given = [path for path in (json_path, sheet) if path is not None]
-    if len({path.resolve() for path in given}) < len(given):
-        raise UsageError(f"--json and --sheet both name {given[0]}; give two files")
-    for path in given:
-        if path.is_dir():
-            raise UsageError(f"output {path} is a folder")
-        if not path.parent.is_dir():
-            raise UsageError(f"folder {path.parent} does not exist (for {path})")
-        if path.resolve() in inputs:
-            raise UsageError(f"output {path} is one of the photos being evaluated; choose another name")
-        if path.exists() and not force:
-            raise OutputExists(f"{path} already exists")
+    for option, path in (("--json", json_path), ("--sheet", sheet)):
+        if path is not None:
+            new_outputs.check_new_output(option, path, inputs, force, image=option == "--sheet")
 
 
 def write_json(evaluation: Evaluation, path: Path) -> None:
@@ -531,5 +522,5 @@ def write_sheet(evaluation: Evaluation, path: Path, gap: int = 2) -> None:
             left = gap + column * (size + gap)
             sheet[top : top + tile.shape[0], left : left + size] = tile
         top += row[0].shape[0] + gap
-    image_format = images.FORMATS.get(path.suffix.lower(), "PNG")
+    image_format = new_outputs.image_format(path) or "PNG"
     atomic_files.write_atomically(path, lambda temporary: Image.fromarray(sheet).save(temporary, format=image_format))

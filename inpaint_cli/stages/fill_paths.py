@@ -60,8 +60,6 @@ def plan_jobs(
             raise UsageError(f"the {role} {folder} is a file, not a folder")
     if mask_dir is not None and not mask_dir.is_dir():
         raise UsageError(f"the mask folder {mask_dir} does not exist")
-    if mask_dir is not None and any(source.is_dir() and source.resolve() == mask_dir.resolve() for source in inputs):
-        raise UsageError(f"--mask-dir {mask_dir} is the photos' own folder: each photo would be its own mask")
     if mask is not None and not mask.is_file():
         raise UsageError(f"mask {mask} does not exist" if not mask.exists() else f"mask {mask} is not a file")
     found: list[tuple[Path, Path]] = []
@@ -69,12 +67,8 @@ def plan_jobs(
         if source.is_dir():
             photos = [path for path in images.find_images([source]) if not path.stem.endswith(OUTPUT_MARK)]
             found.extend((path, path.parent.relative_to(source)) for path in photos)
-        elif source.is_file():
-            found.append((source, Path()))
-        elif source.exists():  # a FIFO or a device would block the read, or never end
-            raise UsageError(f"{source} is not a regular file; give a photo file or a folder of them")
         else:
-            raise UsageError(f"{source} does not exist")
+            found.append((images.regular_file(source), Path()))
     if not found:
         raise UsageError(f"no photos (JPEG, PNG, WebP, BMP, TIFF) in {', '.join(map(str, inputs))}")
     unique: dict[Path, tuple[Path, Path]] = {}
@@ -90,7 +84,10 @@ def plan_jobs(
             jobs.append(FillJob(photo, target, mask))
         else:
             sought = mask_dir / relative / photo.stem
-            jobs.append(FillJob(photo, target, _mask_for(photo, sought, listed), sought))
+            photo_mask = _mask_for(photo, sought, listed)
+            if photo_mask is not None and photo_mask.resolve() == photo.resolve():
+                raise UsageError(f"--mask-dir {mask_dir} holds the photos themselves: {photo} would be its own mask")
+            jobs.append(FillJob(photo, target, photo_mask, sought))
     return jobs
 
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+import posixpath
 import secrets
 import zlib
 from collections.abc import Callable
@@ -24,7 +25,7 @@ import numpy as np
 
 from inpaint_cli import __version__, interrupts
 from inpaint_cli.errors import InpaintError, OutputExists, UsageError
-from inpaint_cli.files import atomic_files, images, training_photos
+from inpaint_cli.files import atomic_files, images, new_outputs, training_photos
 from inpaint_cli.inpainting import masking
 from inpaint_cli.inpainting.rectangles import Box
 from inpaint_cli.settings import PrepareConfig
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 MANIFEST = "manifest.json"
 SAMPLES_PER_SHARD = 1024
 SPLITS = ("train", "validation")
+STAGING_PREFIX = f"{atomic_files.TEMPORARY_PREFIX}prepare-"  # the hidden folder a dataset is written into first
 SHUFFLE_BUFFER = 2048  # samples: each training pass is shuffled within windows of this many
 
 
@@ -127,7 +129,9 @@ def prepare(
         raise OutputExists(f"{out_dir} already holds a dataset")
     created = _missing_folders(out_dir)
     new_preview = preview if preview is not None and not preview.exists() else None
-    staging = storage.join(out_dir, f"{atomic_files.TEMPORARY_PREFIX}prepare-{secrets.token_hex(4)}")
+    for stale in storage.glob(storage.join(out_dir, STAGING_PREFIX + "*")):  # left by a run killed outright
+        storage.remove(stale)
+    staging = storage.join(out_dir, f"{STAGING_PREFIX}{secrets.token_hex(4)}")
     with contextlib.ExitStack() as swap_guard:
         try:
             storage.makedirs(staging)
@@ -146,25 +150,8 @@ def prepare(
 def check_preview(preview: Path, named: list[tuple[Path, str]], out_dir: str, force: bool) -> None:
     """Refuse a --preview that would fail only after the dataset is written, or would overwrite a photo unasked."""
     in_out_dir = storage.is_local(out_dir) and preview.parent.resolve() == Path(out_dir).resolve()
-    if preview.is_dir():
-        raise UsageError(f"--preview {preview} is a folder; name an image file, such as {preview / 'preview.png'}")
-    if not preview.parent.is_dir() and not in_out_dir:
-        raise UsageError(f"--preview {preview}: the folder {preview.parent} does not exist")
-    if preview.resolve() in {path.resolve() for path, _ in named}:
-        raise UsageError(f"--preview {preview} is one of the input photos; name another file")
-    format_name = images.FORMATS.get(preview.suffix.lower())
-    if format_name is None or not _pillow_writes(format_name):
-        writable = ", ".join(suffix for suffix, name in images.FORMATS.items() if _pillow_writes(name))
-        raise UsageError(f"--preview {preview}: name it with the suffix of an image format ({writable})")
-    if preview.exists() and not force:
-        raise OutputExists(f"--preview {preview} already exists")
-
-
-def _pillow_writes(format_name: str) -> bool:
-    """Whether this Pillow can write the format (WebP needs libwebp), so the preview cannot fail at the end."""
-    from PIL import features
-
-    return format_name != "WEBP" or bool(features.check("webp"))
+    inputs = {path.resolve() for path, _ in named}
+    new_outputs.check_new_output("--preview", preview, inputs, force, image=True, folder_made_first=in_out_dir)
 
 
 def _missing_folders(folder: str) -> list[str]:
@@ -232,23 +219,52 @@ def _write_samples(
 
 
 def _move_into_place(staging: str, out_dir: str, manifest: dict[str, object]) -> None:
-    """Replace the dataset in out_dir by the complete one in staging: old manifest first, new manifest last.
+    """Replace the dataset in out_dir by the complete one in staging; the caller holds Ctrl-C back meanwhile.
 
-    So out_dir never looks complete while half-replaced; the caller holds Ctrl-C back meanwhile.
+    The old files (its manifest first, so a half-replaced folder never looks complete, then every shard-named
+    file: an earlier run's, or one an interrupted run left) move aside into staging, the new shards in and the
+    new manifest last. A rename that fails (a full disk, a bucket's copy) puts the old dataset back before the
+    error goes on; other files in out_dir are never touched.
     """
-    storage.remove(storage.join(out_dir, MANIFEST))
-    for stale in storage.glob(storage.join(out_dir, "*.tfrecord")):
-        storage.remove(stale)
-    for name in [*(name for split in SPLITS for name in manifest["shards"][split]), MANIFEST]:
-        storage.rename(storage.join(staging, name), storage.join(out_dir, name))
+    aside = storage.join(staging, "previous")
+    storage.makedirs(aside)
+    old = [name for name in [MANIFEST, *_shard_files(out_dir)] if storage.exists(storage.join(out_dir, name))]
+    new = [*(name for split in SPLITS for name in manifest["shards"][split]), MANIFEST]
+    moved: list[tuple[str, str]] = []  # (from, to) done so far, to undo in reverse
+    try:
+        for name in old:
+            _rename_noted(storage.join(out_dir, name), storage.join(aside, name), moved)
+        for name in new:
+            _rename_noted(storage.join(staging, name), storage.join(out_dir, name), moved)
+    except BaseException as error:
+        try:
+            for source, target in reversed(moved):
+                storage.rename(target, source)
+        except (InpaintError, OSError):
+            raise InpaintError(
+                f"could not replace the dataset in {out_dir} ({error}); the old one is in {aside}"
+            ) from None
+        raise
     storage.remove(staging)
+
+
+def _shard_files(folder: str) -> list[str]:
+    """The names of shard files in folder (train-NNNNN.tfrecord, validation-NNNNN.tfrecord), whoever wrote them."""
+    names = [storage.glob(storage.join(folder, f"{split}-*.tfrecord")) for split in SPLITS]
+    return sorted(posixpath.basename(path.replace(os.sep, "/")) for found in names for path in found)
+
+
+def _rename_noted(source: str, target: str, moved: list[tuple[str, str]]) -> None:
+    storage.rename(source, target)
+    moved.append((source, target))
 
 
 def _discard_unfinished(staging: str, created: list[str], new_preview: Path | None) -> None:
     """Remove what a failed or interrupted run wrote, so nothing is left behind; best effort: the error matters more."""
     with interrupts.held_back():
         try:
-            storage.remove(staging)
+            if not storage.glob(storage.join(staging, "previous", "*")):  # else the old dataset is there: keep it
+                storage.remove(staging)
             if new_preview is not None:
                 new_preview.unlink(missing_ok=True)
             for folder in created:  # deepest first; each only if the run left it empty
@@ -504,5 +520,5 @@ def write_contact_sheet(dataset_dir: StoragePath, manifest: dict[str, object], p
     tiles += [blank] * (-len(tiles) % columns)
     rows = [np.concatenate(tiles[i : i + columns], axis=1) for i in range(0, len(tiles), columns)]
     sheet = Image.fromarray(np.concatenate(rows, axis=0))
-    format_name = images.FORMATS.get(path.suffix.lower(), "PNG")
+    format_name = new_outputs.image_format(path) or "PNG"
     atomic_files.write_atomically(path, lambda temporary: sheet.save(temporary, format=format_name))

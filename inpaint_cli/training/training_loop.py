@@ -119,7 +119,8 @@ def _begin(
     samples = int(inputs.manifest["counts"]["train"])
     if config.batch_size > max(samples, TrainConfig.batch_size):  # batches repeat the samples: a huge one takes hours
         raise UsageError(
-            f"--batch-size {config.batch_size} is more than the {samples} training samples; give {samples} or fewer"
+            f"--batch-size {config.batch_size} is more than the {samples} training samples; give "
+            f"{max(samples, TrainConfig.batch_size)} or fewer"
         )
     options = {"training": asdict(config), "dataset_sha256": inputs.digest}
     state = folder.start(start, options) if folder.writes else None
