@@ -391,7 +391,7 @@ def train(
             epochs=epochs,
             batch_size=batch_size,
             learning_rate=learning_rate,
-            width=starting_point.starting_width(width, init_from),
+            width=starting_point.starting_width(width, init_from, out),
             seed=seed,
             stroke_fraction=stroke_fraction,
             painted_fraction=painted_fraction,

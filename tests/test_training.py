@@ -119,6 +119,13 @@ def test_without_a_width_training_takes_that_of_the_model_it_starts_from(tmp_pat
     assert starting_point.starting_width(None, None) == training_loop.TrainConfig.width
     (tmp_path / "model.json").write_text("{not json")
     assert starting_point.starting_width(None, str(tmp_path)) == training_loop.TrainConfig.width
+    backup = tmp_path / "out" / ".backup"  # a run left unfinished, started when the default width was 16
+    backup.mkdir(parents=True)
+    (backup / "options.json").write_text(json.dumps({"training": {"width": 16}}))
+    assert starting_point.starting_width(None, None, str(tmp_path / "out")) == training_loop.TrainConfig.width
+    (backup / "state.json").write_text(json.dumps({"epoch": 3}))  # an epoch ended: the same command resumes it
+    assert starting_point.starting_width(None, str(tmp_path), str(tmp_path / "out")) == 16
+    assert starting_point.starting_width(8, None, str(tmp_path / "out")) == 8
     bundled = json.loads((runtime.model_path("bundled") / "model.json").read_text())
     assert starting_point.starting_width(None, str(runtime.model_path("bundled"))) == bundled["width"]
 

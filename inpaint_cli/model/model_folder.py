@@ -20,6 +20,9 @@ CARD_FILE = "model.json"
 HISTORY_FILE = "history.csv"  # one row per epoch
 PREVIEW_FILE = "preview.png"  # validation samples: holed | filled | original
 TRAINED_FILES = (KERAS_FILE, HISTORY_FILE, PREVIEW_FILE)  # what `train` writes beside the card
+BACKUP_DIR = ".backup"  # inside the model folder: an unfinished run of `train` (training/resuming.py)
+OPTIONS_FILE = "options.json"  # in BACKUP_DIR: what a resumed run must match
+STATE_FILE = "state.json"  # in BACKUP_DIR: the last completed epoch
 # The card's format; /2 counts best.epoch from 1, as the console does (/1, before 2026-11-30, from 0).
 CARD_FORMAT = "inpaint-model-card/2"
 FIRST_CARD_FORMAT = "inpaint-model-card/1"

@@ -18,15 +18,20 @@ from dataclasses import asdict
 from inpaint_cli.backend import keras
 from inpaint_cli.errors import InpaintError, UsageError
 from inpaint_cli.files import atomic_files
-from inpaint_cli.model.model_folder import CARD_FILE, HISTORY_FILE, KERAS_FILE, TRAINED_FILES
+from inpaint_cli.model.model_folder import (
+    BACKUP_DIR,
+    CARD_FILE,
+    HISTORY_FILE,
+    KERAS_FILE,
+    OPTIONS_FILE,
+    STATE_FILE,
+    TRAINED_FILES,
+)
 from inpaint_cli.settings import TrainConfig
 from inpaint_cli.training import storage
 from inpaint_cli.training.storage import StoragePath
 from inpaint_cli.training.training_outputs import best_row, history_csv
 
-BACKUP_DIR = ".backup"  # inside the model folder
-OPTIONS_FILE = "options.json"  # in BACKUP_DIR: what a resumed run must match
-STATE_FILE = "state.json"  # in BACKUP_DIR: the last completed epoch
 STARTS = ("auto", "resume", "restart")
 
 

@@ -5,7 +5,10 @@ Light on imports (no TensorFlow, no Keras), so `train` and scripts/train_from_ph
 
 from __future__ import annotations
 
-from inpaint_cli.model.model_folder import keras_and_card_files, parse_card
+import json
+
+from inpaint_cli.errors import InpaintError
+from inpaint_cli.model.model_folder import BACKUP_DIR, OPTIONS_FILE, STATE_FILE, keras_and_card_files, parse_card
 from inpaint_cli.settings import TrainConfig
 from inpaint_cli.training import storage
 
@@ -22,12 +25,33 @@ def parent_card(model: str) -> dict[str, object]:
     return card if isinstance(card, dict) else {}
 
 
-def starting_width(width: int | None, init_from: str | None) -> int:
-    """--width as asked; left out, that of the model training starts from (as its card says), else the default.
+def starting_width(width: int | None, init_from: str | None, out_dir: str | None = None) -> int:
+    """--width as asked; left out, that of the run out_dir holds unfinished (so the same command resumes it, even
+    one started when the default was another), else that of the model training starts from (as its card says),
+    else the default.
 
     So `--init-from` a model of any width fine-tunes it as it is, and widening it is asked for by naming a --width.
     """
     if width is not None:
         return width
-    parent_width = parent_card(init_from).get("width") if init_from else None
-    return parent_width if isinstance(parent_width, int) and parent_width > 0 else TrainConfig.width
+    for found in (_unfinished_run_width(out_dir) if out_dir else None, _card_width(init_from) if init_from else None):
+        if isinstance(found, int) and found > 0:
+            return found
+    return TrainConfig.width
+
+
+def _card_width(model: str) -> object:
+    return parent_card(model).get("width")
+
+
+def _unfinished_run_width(out_dir: str) -> object:
+    """The --width of the run out_dir holds unfinished with an epoch to resume (.backup/options.json), or None."""
+    options_file = storage.join(out_dir, BACKUP_DIR, OPTIONS_FILE)
+    if not storage.exists(storage.join(out_dir, BACKUP_DIR, STATE_FILE)):  # none ended: nothing to resume
+        return None
+    try:
+        options = json.loads(storage.read_text(options_file)) if storage.exists(options_file) else {}
+    except (ValueError, InpaintError):  # unreadable: resuming says so in its own words
+        return None
+    training = options.get("training") if isinstance(options, dict) else None
+    return training.get("width") if isinstance(training, dict) else None
