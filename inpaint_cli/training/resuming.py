@@ -74,7 +74,7 @@ class TrainingFolder:
                 return state
             # A run stopped (or failed: a model that did not fit, a damaged shard) before its first epoch ended
             # left nothing to resume: it starts afresh below, whatever its options were.
-            foreign = [name for name in TRAINED_FILES if not interrupted and storage.exists(self.file(name))]
+            foreign = [] if interrupted else [name for name in TRAINED_FILES if storage.exists(self.file(name))]
             if foreign and start != "resume":
                 raise UsageError(
                     f"{self.path} holds {', '.join(foreign)} but no model of inpaint's ({CARD_FILE}) and no run to "

@@ -34,14 +34,11 @@ def starting_width(width: int | None, init_from: str | None, out_dir: str | None
     """
     if width is not None:
         return width
-    for found in (_unfinished_run_width(out_dir) if out_dir else None, _card_width(init_from) if init_from else None):
+    unfinished = _unfinished_run_width(out_dir) if out_dir else None
+    for found in (unfinished, parent_card(init_from).get("width") if init_from else None):
         if isinstance(found, int) and found > 0:
             return found
     return TrainConfig.width
-
-
-def _card_width(model: str) -> object:
-    return parent_card(model).get("width")
 
 
 def _unfinished_run_width(out_dir: str) -> object:
