@@ -20,7 +20,7 @@ import typer
 from inpaint_cli import __version__
 from inpaint_cli.errors import InpaintError, OutputExists, TooManyPixels, UsageError
 from inpaint_cli.interrupts import TERMINATED_STATUS, Terminated, raise_on_sigterm
-from inpaint_cli.model.model_folder import BUNDLED
+from inpaint_cli.model.model_folder import BUNDLED, model_location
 from inpaint_cli.settings import (
     EVALUATION_SEED,
     EXPORT_TOLERANCE,
@@ -367,7 +367,6 @@ def train(
     Example: inpaint train dataset --out my-model --epochs 40
     (fine-tuning the bundled model on more photos: add --init-from bundled --learning-rate 3e-4)
     """
-    from inpaint_cli.model import runtime
     from inpaint_cli.training import starting_point, training_loop
 
     def on_epoch(epoch: int, total: int, logs: dict[str, float]) -> None:
@@ -380,10 +379,11 @@ def train(
         if done:
             console().print(f"Resuming the interrupted run in {out} after epoch {done} of {total}.", highlight=False)
 
+    raise_on_sigterm()  # kill, timeout or a scheduler stops it as Ctrl-C does: the finished epochs kept, resumable
     with user_errors():
         if resume and restart:
             raise UsageError("--resume and --restart exclude each other")
-        init_from = str(runtime.model_path(init_from)) if init_from else None
+        init_from = model_location(init_from) if init_from else None  # a gs:// URL keeps its two slashes
         if init_from and width is None and strategy is Strategy.MULTI_WORKER:
             # Only the chief reads --init-from; each worker must build the same network without it.
             raise UsageError("with --strategy multi-worker, give --width beside --init-from (only the chief reads it)")

@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing it
 
 from inpaint_cli.errors import InpaintError, UsageError  # noqa: E402
+from inpaint_cli.interrupts import raise_on_sigterm  # noqa: E402
 from inpaint_cli.settings import PrepareConfig, RunLimits, TrainConfig  # noqa: E402
 
 
@@ -53,6 +54,7 @@ def main() -> int:
     )
     parser.add_argument("--bfloat16", action="store_true", help="Mixed bfloat16 precision (recent GPUs).")
     args = parser.parse_args()
+    raise_on_sigterm()  # kill, timeout or a scheduler stops it as Ctrl-C does: what was published stays
     try:
         return train(args)
     except InpaintError as error:
@@ -62,13 +64,13 @@ def main() -> int:
 
 def train(args: argparse.Namespace) -> int:
     """Check the options, train, and say where the best model is; InpaintError for the user's mistakes."""
-    from inpaint_cli.model.model_folder import model_path
+    from inpaint_cli.model.model_folder import model_location
     from inpaint_cli.training.starting_point import starting_width
 
     missing = [str(folder) for folder in args.photos if not folder.exists()]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
-    init_from = str(model_path(args.init_from)) if args.init_from else None
+    init_from = model_location(args.init_from) if args.init_from else None  # a gs:// URL keeps its "//"
     config = TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,

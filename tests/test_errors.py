@@ -222,6 +222,16 @@ def test_training_mistakes_found_late_leave_nothing_that_blocks_the_corrected_co
     assert (model / "model.json").is_file() and not (model / ".backup").exists()
 
 
+def test_init_from_a_model_of_unknown_width_asks_for_width_before_anything_is_written(tmp_path: Path) -> None:
+    from inpaint_cli.backend import keras
+
+    inputs = keras.Input((32, 32, 4))
+    keras.Model(inputs, keras.layers.Conv2D(3, 1)(inputs)).save(tmp_path / "other.keras")
+    train = ["train", str(tmp_path / "ds"), "--out", str(tmp_path / "m"), "--init-from", str(tmp_path / "other.keras")]
+    assert_one_error_line(train, "cannot tell the width of the model to start from", 2)
+    assert not (tmp_path / "m").exists()
+
+
 def test_prepare_over_empty_or_all_corrupt_folders(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     assert_one_error_line(["prepare", str(tmp_path / "empty"), "--out", str(tmp_path / "ds")], "no images", 2)

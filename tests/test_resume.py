@@ -162,6 +162,40 @@ def test_ctrl_c_in_train_prints_how_to_resume_and_exits_130(
     assert result.output == "Error: interrupted after epoch 7 of 40; run the same command again to resume\n"
 
 
+@pytest.fixture
+def sigterm_caught_here():
+    """SIGTERM's handler put back after the test; meanwhile one that only records it, so that a `train` which
+    leaves SIGTERM alone fails the test instead of ending pytest."""
+    before, received = signal.getsignal(signal.SIGTERM), []
+    signal.signal(signal.SIGTERM, lambda number, frame: received.append(number))
+    yield received
+    signal.signal(signal.SIGTERM, before)
+
+
+def test_sigterm_in_train_stops_as_ctrl_c_does_keeping_the_finished_epoch(
+    dataset_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sigterm_caught_here: list[int]
+) -> None:
+    commit_epoch = training_loop._EpochCommit.__call__
+
+    def terminated_after_the_first_epoch(self, model, epoch: int, logs: dict[str, float]) -> None:
+        commit_epoch(self, model, epoch, logs)
+        if epoch == 0:
+            os.kill(os.getpid(), signal.SIGTERM)  # as `timeout`, a scheduler or a container stop sends it
+
+    folder = tmp_path / "model"
+    arguments = ["train", str(dataset_dir), "--out", str(folder), "--epochs", "2", "--width", "2", "--batch-size", "4"]
+    with monkeypatch.context() as patched:
+        patched.setattr(training_loop._EpochCommit, "__call__", terminated_after_the_first_epoch)
+        result = runner.invoke(app, arguments)
+    assert sigterm_caught_here == [], "train left SIGTERM to the default handler"
+    assert result.exit_code == 143, result.output
+    assert result.output.splitlines()[-1] == (
+        "Error: terminated after epoch 1 of 2; run the same command again to resume"
+    )
+    assert history_epochs(folder) == [1] and not (folder / "model.json").exists()
+    assert json.loads((folder / ".backup" / "state.json").read_text())["epoch"] == 1  # what the same command resumes
+
+
 def test_nothing_to_resume_is_refused(dataset_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(UsageError) as refused:
         training_loop.train(dataset_dir, tmp_path / "model", TINY, no_report, start="resume")

@@ -1,6 +1,9 @@
 import csv
 import json
 import math
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -8,10 +11,12 @@ import numpy as np
 import pytest
 from conftest import write_photo_folder
 from PIL import Image
+from typer.testing import CliRunner
 
+from inpaint_cli.cli import app
 from inpaint_cli.errors import InpaintError, UsageError
 from inpaint_cli.model import network, runtime
-from inpaint_cli.training import dataset, starting_point, training_loop, training_outputs
+from inpaint_cli.training import dataset, starting_point, storage, training_loop, training_outputs
 
 PREPARE = dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, val_fraction=0.25, seed=0)
 TINY = training_loop.TrainConfig(epochs=4, batch_size=4, learning_rate=3e-3, width=4, seed=0)
@@ -115,10 +120,13 @@ def test_without_a_width_training_takes_that_of_the_model_it_starts_from(tmp_pat
     assert starting_point.starting_width(None, str(tmp_path)) == 12
     assert starting_point.starting_width(None, str(tmp_path / "model.keras")) == 12
     assert starting_point.starting_width(24, str(tmp_path)) == 24
-    assert starting_point.starting_width(None, str(tmp_path / "no card")) == training_loop.TrainConfig.width
     assert starting_point.starting_width(None, None) == training_loop.TrainConfig.width
-    (tmp_path / "model.json").write_text("{not json")
-    assert starting_point.starting_width(None, str(tmp_path)) == training_loop.TrainConfig.width
+    for unreadable in ("no card", "bad card"):  # and no model.keras: nothing says the width, nor is there a model
+        if unreadable == "bad card":
+            (tmp_path / "model.json").write_text("{not json")
+        with pytest.raises(UsageError, match="the model to start from, .*, has no .*model.keras"):
+            starting_point.starting_width(None, str(tmp_path / "none" if unreadable == "no card" else tmp_path))
+    (tmp_path / "model.json").write_text(json.dumps({"format": "inpaint-model-card/2", "width": 12}))
     backup = tmp_path / "out" / ".backup"  # a run left unfinished, started when the default width was 16
     backup.mkdir(parents=True)
     (backup / "options.json").write_text(json.dumps({"training": {"width": 16}}))
@@ -128,6 +136,64 @@ def test_without_a_width_training_takes_that_of_the_model_it_starts_from(tmp_pat
     assert starting_point.starting_width(8, None, str(tmp_path / "out")) == 8
     bundled = json.loads((runtime.model_path("bundled") / "model.json").read_text())
     assert starting_point.starting_width(None, str(runtime.model_path("bundled"))) == bundled["width"]
+
+
+def test_without_a_width_or_a_card_training_takes_the_width_the_model_itself_has(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """A bare .keras file, or a folder whose card says no width, is fine-tuned at its own width, not the default."""
+    shutil.copy(tiny_model_dir / "model.keras", tmp_path / "bare.keras")  # conftest's width-4 model, no card beside
+    assert starting_point.starting_width(None, str(tmp_path / "bare.keras")) == 4
+    assert "width" not in json.loads((tiny_model_dir / "model.json").read_text())
+    assert starting_point.starting_width(None, str(tiny_model_dir)) == 4
+    assert starting_point.starting_width(None, str(tiny_model_dir / "model.keras")) == 4
+
+
+def test_a_model_whose_width_cannot_be_read_asks_for_width(tmp_path: Path) -> None:
+    from inpaint_cli.backend import keras
+
+    inputs = keras.Input((32, 32, 4))
+    keras.Model(inputs, keras.layers.Conv2D(3, 1, name="rgb")(inputs)).save(tmp_path / "other.keras")
+    (tmp_path / "damaged.keras").write_bytes(b"PK\x03\x04 not really a zip")
+    for name in ("other.keras", "damaged.keras"):
+        with pytest.raises(UsageError) as refused:
+            starting_point.starting_width(None, str(tmp_path / name))
+        assert str(refused.value).startswith(f"cannot tell the width of the model to start from, {tmp_path / name}")
+        assert str(refused.value).endswith("; give --width") and "\n" not in str(refused.value)
+    assert starting_point.starting_width(8, str(tmp_path / "other.keras")) == 8  # a named --width needs no reading
+
+
+def test_a_remote_init_from_keeps_its_url_to_the_training_run(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gs://bucket/... reaches the card lookup, the width reading and the training run with both of its slashes."""
+    url = "gs://bucket/run/model.keras"
+    remote = {url: tiny_model_dir / "model.keras"}  # a stand-in for the bucket: no network here
+    asked: list[str] = []
+
+    def exists(path: str) -> bool:
+        asked.append(str(path))
+        return str(path) in remote
+
+    @contextmanager
+    def local_copy(path: str) -> Iterator[Path]:
+        asked.append(str(path))
+        yield remote[str(path)]
+
+    configs: list[training_loop.TrainConfig] = []
+
+    def recorded_run(dataset_dir: str, out: str, config: training_loop.TrainConfig, *rest, **options):
+        configs.append(config)
+        return training_loop.TrainResult(card={"best": {"val_hole_psnr": 20.0, "epoch": 1}}, resumed_from=0)
+
+    monkeypatch.setattr(storage, "exists", exists)
+    monkeypatch.setattr(storage, "local_copy", local_copy)
+    monkeypatch.setattr(training_loop, "train", recorded_run)
+    result = CliRunner().invoke(app, ["train", str(tmp_path / "ds"), "--out", str(tmp_path / "m"), "--init-from", url])
+    assert result.exit_code == 0, result.output
+    assert configs[0].init_from == url and configs[0].width == 4
+    remote_paths = [path for path in asked if path.startswith("gs:")]
+    assert remote_paths and all(path.startswith("gs://bucket/run/") for path in remote_paths), remote_paths
 
 
 @pytest.mark.parametrize(

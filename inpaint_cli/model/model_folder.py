@@ -48,6 +48,14 @@ def model_path(name: str | Path | None) -> Path:
     return Path(name)
 
 
+def model_location(name: str) -> str:
+    """Where a --init-from value points, as text: "bundled" is the bundled model folder, a local path is
+    normalised as model_path does it, and a URL (gs://bucket/model) stays as given: pathlib folds its "//"."""
+    if "://" in name:
+        return name
+    return str(model_path(name))
+
+
 def runnable_files(path: Path) -> tuple[Path, Path]:
     """(the .keras file, the .tflite file) of a model folder; a model given as one file is both."""
     if path.is_dir():

@@ -25,6 +25,7 @@ import numpy as np
 from inpaint_cli.backend import keras
 from inpaint_cli.errors import InpaintError, UsageError
 from inpaint_cli.files.atomic_files import write_atomically
+from inpaint_cli.interrupts import TERMINATED_STATUS, Terminated
 from inpaint_cli.model import network
 from inpaint_cli.model.model_folder import CARD_FILE, HISTORY_FILE, KERAS_FILE, PREVIEW_FILE, card_text
 from inpaint_cli.settings import PrepareConfig, RunLimits, TrainConfig
@@ -147,16 +148,20 @@ def _fit_epochs(
             publish(rows, seconds)
             if limits.minutes is not None and seconds > 60 * limits.minutes and epoch + 1 < config.epochs:
                 break
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM raised as Terminated (interrupts.raise_on_sigterm)
         where = f"after epoch {len(rows)}; the best model so far is in {out}" if rows else "during the first epoch"
-        raise Interrupted(f"interrupted {where}") from None
+        raise Interrupted(where, terminated=isinstance(stop, Terminated)) from None
     return rows
 
 
 class Interrupted(InpaintError):
-    """Ctrl-C during training (exit status 130): what was published stays."""
+    """Ctrl-C (exit status 130) or SIGTERM (143) during training: what was published stays."""
 
     exit_code = 130
+
+    def __init__(self, where: str, terminated: bool = False) -> None:
+        self.exit_code = TERMINATED_STATUS if terminated else 130
+        super().__init__(f"{'terminated' if terminated else 'interrupted'} {where}")
 
 
 def _card(

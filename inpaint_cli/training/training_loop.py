@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 from inpaint_cli.backend import keras, tf
 from inpaint_cli.errors import InpaintError, UsageError
+from inpaint_cli.interrupts import TERMINATED_STATUS, Terminated
 from inpaint_cli.model import network
 from inpaint_cli.model.model_folder import (
     CARD_FILE,
@@ -53,16 +54,19 @@ class TrainResult:
 
 
 class TrainingInterrupted(InpaintError):
-    """Ctrl-C during training; the epochs completed before it are kept (exit status 130)."""
+    """Ctrl-C (exit status 130) or SIGTERM (143, as for the other commands) during training; the epochs completed
+    before it are kept, so the same command resumes after them."""
 
     exit_code = 130
 
-    def __init__(self, completed: int, epochs: int) -> None:
+    def __init__(self, completed: int, epochs: int, terminated: bool = False) -> None:
         self.completed, self.epochs = completed, epochs
+        self.exit_code = TERMINATED_STATUS if terminated else 130
+        stopped = "terminated" if terminated else "interrupted"
         if completed:
-            message = f"interrupted after epoch {completed} of {epochs}; run the same command again to resume"
+            message = f"{stopped} after epoch {completed} of {epochs}; run the same command again to resume"
         else:
-            message = f"interrupted during the first of {epochs} epochs; run the same command again to start it over"
+            message = f"{stopped} during the first of {epochs} epochs; run the same command again to start it over"
         super().__init__(message)
 
 
@@ -260,7 +264,7 @@ def _run_epochs(
 ) -> None:
     """Train the epochs from first_epoch on, committing each; logs are the means over the epoch's steps.
 
-    Raises TrainingInterrupted on Ctrl-C, and one line for a damaged dataset.
+    Raises TrainingInterrupted on Ctrl-C or SIGTERM, and one line for a damaged dataset.
     """
     step = _train_step(distribution, unet, config.batch_size)
     try:
@@ -271,8 +275,8 @@ def _run_epochs(
                 loss_sum, psnr_sum = loss_sum + float(loss), psnr_sum + float(psnr)
             logs = {"loss": loss_sum / steps_per_epoch, "hole_psnr": psnr_sum / steps_per_epoch}
             commit(unet, epoch, {**logs, "seconds": round(time.perf_counter() - started, 3)})  # without validation
-    except KeyboardInterrupt:
-        raise TrainingInterrupted(int(commit.state["epoch"]), config.epochs) from None
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM raised as Terminated (interrupts.raise_on_sigterm)
+        raise TrainingInterrupted(int(commit.state["epoch"]), config.epochs, isinstance(stop, Terminated)) from None
     except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
         raise InpaintError(
             f"the dataset in {storage.as_text(dataset_dir)} is damaged ({_reason(error)}); prepare it again"
@@ -318,7 +322,8 @@ def train(
     command, when given, is recorded in the model card as the command line that trained it.
     Across workers (multi-worker), only the chief validates, writes out_dir and calls
     on_start and on_epoch; the others return a TrainResult with chief False and no card.
-    Raises TrainingInterrupted on Ctrl-C, after the completed epochs were saved.
+    Raises TrainingInterrupted on Ctrl-C or SIGTERM (once the CLI raises it: interrupts.raise_on_sigterm), after the
+    completed epochs were saved.
     """
     config.check()
     distribution = make_strategy(strategy)  # before anything else starts TensorFlow's runtime

@@ -18,7 +18,7 @@ from inpaint_cli import __version__
 from inpaint_cli.backend import keras, tf
 from inpaint_cli.errors import UsageError
 from inpaint_cli.model import network, widening
-from inpaint_cli.model.model_folder import CARD_FORMAT, keras_and_card_files
+from inpaint_cli.model.model_folder import CARD_FORMAT
 from inpaint_cli.settings import TrainConfig
 from inpaint_cli.training import starting_point, storage
 from inpaint_cli.training.dataset import TrainingInputs
@@ -125,9 +125,7 @@ def load_initial_weights(unet: keras.Model, model: str, seed: int = 0, width: in
     (widening.py, its new filters drawn with seed), so a wider network starts where the bundled one is instead of
     at the smooth prefill. width: unet's --width, to say so when the model to start from is wider.
     """
-    model_file, _ = keras_and_card_files(model)
-    if not storage.exists(model_file):
-        raise UsageError(f"the model to start from, {model}, has no {model_file}")
+    model_file = starting_point.model_file_to_start_from(model)
     with storage.local_copy(model_file) as local, warnings.catch_warnings():
         # Keras says it skips the saved optimizer (fine-tuning starts a fresh one, on purpose) and the
         # weightless containers of ops; a test checks that every weight arrives.
