@@ -150,3 +150,14 @@ def prepared_dataset(tmp_path_factory: pytest.TempPathFactory, photos: int, conf
     target = tmp_path_factory.mktemp("data") / "ds"
     dataset.prepare([folder], target, config)
     return target
+
+
+def banded(angle: float, band: int = 80, size: int = 480) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Straight stripes, band px wide, two colours with faint noise, at angle (radians) from horizontal, uint8
+    HxWx3; and the unit vectors (y, x) along and across them."""
+    along, across = np.array([np.sin(angle), np.cos(angle)]), np.array([np.cos(angle), -np.sin(angle)])
+    yy, xx = np.mgrid[0:size, 0:size]
+    dark = np.floor((yy * across[0] + xx * across[1]) / band).astype(int) % 2 == 0
+    grey = np.where(dark, 70.0, 180.0) + np.random.default_rng(7).normal(0, 4, (size, size))
+    colour = np.stack([grey, 0.8 * grey + 20, 0.6 * grey + 40], axis=-1)
+    return np.clip(colour, 0, 255).astype(np.uint8), along, across

@@ -6,7 +6,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import landscape
+from conftest import banded, landscape
 
 from inpaint_cli.inpainting import context_windows, hole_plan, image_fill, masking
 from inpaint_cli.inpainting.rectangles import Box
@@ -14,7 +14,10 @@ from inpaint_cli.model import runtime
 from inpaint_cli.stages import evaluation, filling
 
 SMOOTH = filling.FillOptions(texture=False)
-WITHOUT_LINE_MODE = filling.FillOptions(texture_options=replace(filling.FillOptions().texture_options, line_mode=False))
+# Neither of the two ways straight edges are continued: line mode (texture.py) and the line fill (line_fill.py).
+WITHOUT_LINES = filling.FillOptions(
+    texture_options=replace(filling.FillOptions().texture_options, line_mode=False), line_fill=False
+)
 
 
 @pytest.fixture(scope="module")
@@ -132,17 +135,6 @@ def test_a_hole_filled_at_the_scale_of_the_whole_photo_gets_no_texture(tiny_mode
     assert image_fill.texture_strength(region, (4000, 3000), 240, 3.0) == 0.0
 
 
-def banded(angle: float, band: int = 80, size: int = 480) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Straight stripes, band px wide, two colours with faint noise, at angle (radians) from horizontal, uint8
-    HxWx3; and the unit vectors (y, x) along and across them."""
-    along, across = np.array([np.sin(angle), np.cos(angle)]), np.array([np.cos(angle), -np.sin(angle)])
-    yy, xx = np.mgrid[0:size, 0:size]
-    dark = np.floor((yy * across[0] + xx * across[1]) / band).astype(int) % 2 == 0
-    grey = np.where(dark, 70.0, 180.0) + np.random.default_rng(7).normal(0, 4, (size, size))
-    colour = np.stack([grey, 0.8 * grey + 20, 0.6 * grey + 40], axis=-1)
-    return np.clip(colour, 0, 255).astype(np.uint8), along, across
-
-
 def straight_stroke(shape: tuple[int, int], centre: np.ndarray, direction: np.ndarray, width: int) -> np.ndarray:
     """A 180 px straight stroke, width px wide, centred on centre (y, x) along direction (y, x): bool HxW."""
     ends = [np.rint(centre + sign * 90 * direction).astype(int) for sign in (-1, 1)]
@@ -168,6 +160,6 @@ def test_a_stroke_across_stripes_continues_them() -> None:
     crossing_error = hole_rmse(filling.fill_image(photo, crossing, predictor=predictor), photo, crossing)
     within_error = hole_rmse(filling.fill_image(photo, within, predictor=predictor), photo, within)
     assert crossing_error <= 2 * within_error
-    # It is line mode (on by default) that continues them: without it the stripes break at the stroke.
-    without = hole_rmse(filling.fill_image(photo, crossing, WITHOUT_LINE_MODE, predictor), photo, crossing)
+    # It is line mode and the line fill (both on by default) that continue them: without, the stripes break.
+    without = hole_rmse(filling.fill_image(photo, crossing, WITHOUT_LINES, predictor), photo, crossing)
     assert without > 2 * within_error

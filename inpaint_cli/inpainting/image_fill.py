@@ -3,8 +3,9 @@
 The hole's plan (hole_plan.py) says which pixels each stage fills: specks and hairlines get a smooth fill (the
 biharmonic one, diffusion.py), thin strokes are reconstructed (OpenCV-contrib's FSR), the rest filled by the
 network (context_windows.py, in layers where a hole reaches far from known pixels), then given the photo's own
-detail by the texture stage (texture.py); last, the tone near the border is blended with diffusion's
-(_blend_tone). Everything outside the holes is left exactly as it was; alpha is never changed.
+detail by the texture stage (texture.py); then the tone near the border is blended with diffusion's
+(_blend_tone), and last, straight edges that cross a hole are carried through it (line_fill.py, _continue_lines).
+Everything outside the holes is left exactly as it was; alpha is never changed.
 Also here, for the files' side: a photo's holes from boxes and a mask file (hole_mask), the 16-bit fill
 (sixteen_bit_fill) and the before/after picture (comparison_image).
 """
@@ -12,7 +13,7 @@ Also here, for the files' side: a photo's holes from boxes and a mask file (hole
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import cache
@@ -25,7 +26,7 @@ from PIL import Image
 
 from inpaint_cli.errors import InpaintError, UsageError
 from inpaint_cli.files import images
-from inpaint_cli.inpainting import context_windows, diffusion, hole_plan, masking, texture
+from inpaint_cli.inpainting import context_windows, diffusion, hole_plan, line_fill, masking, texture
 from inpaint_cli.inpainting.fill_options import FillOptions, TextureOptions, ThinFill
 from inpaint_cli.inpainting.rectangles import Box, Rect
 from inpaint_cli.model import runtime
@@ -122,7 +123,7 @@ def fill_pillow(
 def _fill_planned(
     result: Image.Image, hole: np.ndarray, options: FillOptions, predictor: Predictor, on_warning: Warn
 ) -> None:
-    """fill_pillow's stages on result, in place: diffusion, reconstruction, the network, texture, tone."""
+    """fill_pillow's stages on result, in place: diffusion, reconstruction, the network, texture, tone, lines."""
     plan = hole_plan.plan_holes(hole, options)
     if plan.diffuse is not None:
         _diffuse(result, plan.diffuse, hole, options.thin_fill)
@@ -133,8 +134,11 @@ def _fill_planned(
         if options.texture:
             factor = min(options.context_factors)
             _add_texture(result, plan.network, predictor.input_size, factor, options.texture_options)
-    if options.texture and options.tone_share > 0 and plan.undiffused_regions:  # --smooth: the fill alone
-        _blend_tone(result, hole_plan.HolePart(plan.undiffused, plan.undiffused_regions), options)
+    filled = hole_plan.HolePart(plan.undiffused, plan.undiffused_regions)
+    if options.texture and options.tone_share > 0 and filled.regions:  # --smooth: the fill alone
+        _blend_tone(result, filled, options)
+    if options.texture and options.line_fill and filled.regions:
+        _continue_lines(result, filled, options)
 
 
 class _HiddenColours:
@@ -438,21 +442,59 @@ def _blend_tone(result: Image.Image, filled: hole_plan.HolePart, options: FillOp
     piece (a stroke's squares of TONE_TILE px), so its cost follows the hole's pixels. filled: the holes the
     network and FSR filled, with their connected holes.
     """
-    hole = filled.pixels
     reach = math.ceil(3 * options.tone_sigma)
+    for piece in _pieces(filled, TONE_TILE, lambda thickness: max(reach, thickness)):
+        rgb = context_windows.as_rgb(np.asarray(result.crop(piece.around)))
+        toned = _toned(rgb, piece.unknown, options)
+        _paste_colour(result, piece.around, toned, piece.target)
+
+
+def _continue_lines(result: Image.Image, filled: hole_plan.HolePart, options: FillOptions) -> None:
+    """Carry the straight edges that cross the filled holes through them (line_fill.py), in place, piece by piece.
+
+    A piece (a square of TONE_TILE px at least, of a long hole) whose known ring holds one straight edge
+    (texture.find_line) moves towards the interpolation along that edge by the edge's strength; other pieces are
+    left as they are. Each piece reads a crop reaching options.line_reach thicknesses beyond it, and only known pixels.
+    """
+    texture_options = options.texture_options
+
+    def reach(thickness: float) -> float:
+        return max(texture_options.min_reach, options.line_reach * thickness)
+
+    for piece in _pieces(filled, TONE_TILE, reach):
+        rgb = context_windows.as_rgb(np.asarray(result.crop(piece.around)))
+        line = texture.find_line(rgb.astype(np.float32), piece.target, piece.unknown, piece.thickness, texture_options)
+        if line is not None:
+            continued = line_fill.continue_line(rgb, piece.target, piece.unknown, line, options.line_sigma)
+            _paste_colour(result, piece.around, continued, piece.target)
+
+
+class _Piece(NamedTuple):
+    """A square of a hole part with the crop read around it: the part's pixels it holds (not in an earlier piece),
+    the crop's hole pixels (no colour of the photo), both in the crop's coordinates, and its hole's thickness."""
+
+    around: Rect
+    target: np.ndarray
+    unknown: np.ndarray
+    thickness: float
+
+
+def _pieces(filled: hole_plan.HolePart, tile: int, reach: Callable[[float], float]) -> Iterator[_Piece]:
+    """The part's holes in squares of twice their thickness, at least tile px (masking.region_squares), each with
+    the crop reaching reach(thickness) px beyond it: a stage's time and memory then follow the hole's pixels, not its
+    bounding rectangle. Each hole pixel is in one piece."""
+    hole = filled.pixels
     done = np.zeros_like(hole)
     for region in filled.regions:
-        for piece in masking.region_squares(hole, region, TONE_TILE):
-            square = piece.box.rect
-            around = square.grown(max(reach, piece.thickness), *hole.shape)
-            inside = square.moved(-around.left, -around.top).slices
-            target = hole[square.slices] & ~done[square.slices]
+        for square_piece in masking.region_squares(hole, region, tile):
+            square = square_piece.box.rect
+            around = square.grown(math.ceil(reach(square_piece.thickness)), *hole.shape)
+            target = np.zeros((around.height, around.width), bool)
+            target[square.moved(-around.left, -around.top).slices] = hole[square.slices] & ~done[square.slices]
             if not target.any():
                 continue
-            done[square.slices] |= target
-            rgb = context_windows.as_rgb(np.asarray(result.crop(around)))
-            unknown = hole[around.slices]
-            _paste_colour(result, square, _toned(rgb, unknown, options)[inside], target)
+            done[square.slices] |= hole[square.slices]
+            yield _Piece(around, target, hole[around.slices], square_piece.thickness)
 
 
 def _toned(rgb: np.ndarray, unknown: np.ndarray, options: FillOptions) -> np.ndarray:

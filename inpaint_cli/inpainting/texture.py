@@ -104,7 +104,7 @@ def add_texture(
     textured = _ramp(energy, options.flat)
     base = low_here + _border_correction(image_here, hole_here, options)
     base_coarse = _wide_blur(base, options.mid_sigma)
-    line = _find_line(image_here, hole_here, unknown[here], thickness, options) if options.line_mode else None
+    line = find_line(image_here, hole_here, unknown[here], thickness, options) if options.line_mode else None
     source_high, source_mid, source_coarse, chosen, aligned = _sources(
         image, hole, unknown, scale, thickness, area, options, line, base_coarse
     )
@@ -124,7 +124,7 @@ def add_texture(
     return _write(result, base, hole, here, strength)
 
 
-def _find_line(
+def find_line(
     image: np.ndarray, hole: np.ndarray, unknown: np.ndarray, thickness: float, options: TextureOptions
 ) -> Line | None:
     """The straight edge the known ring around the hole holds, or None where it holds none.
