@@ -98,7 +98,7 @@ class FillOptions:
     line_reach hole thicknesses around it, at least texture_options.min_reach px) holds one straight edge
     (texture.find_line, with texture_options' line settings) moves towards the interpolation along that edge by
     the edge's strength (line_fill.py; the known colours read through a Gaussian of line_sigma px). On 25 photos'
-    painted holes, two seeds: +0.1 to +1.1 dB on every kind with holes thicker than diffuse_below
+    painted holes, two seeds: +0.2 to +1.1 dB on every kind with holes thicker than diffuse_below
     (docs/benchmarks.md). `--smooth` leaves it out too.
     """
 
@@ -128,5 +128,7 @@ class FillOptions:
             raise UsageError(f"flat_fill must be one of {', '.join(FLAT_FILLS)}, not {self.flat_fill!r}")
         if not 0 <= self.tone_share <= 1 or self.tone_sigma <= 0 or self.tone_depth <= 0:
             raise UsageError("tone_share must be in [0, 1], tone_sigma and tone_depth above 0")
+        if self.line_reach < 0 or self.line_sigma < 0:
+            raise UsageError("line_reach and line_sigma must be at least 0")
         if self.thin_fill not in THIN_FILLS:
             raise UsageError(f"thin_fill must be one of {', '.join(THIN_FILLS)}, not {self.thin_fill!r}")

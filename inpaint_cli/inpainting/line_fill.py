@@ -47,24 +47,38 @@ def _along_edge(
     x towards y) on either side, weighted by the other side's distance (Nx3), and whether any was met (N).
 
     Turned with bicubic resampling: bilinear, with a 1 px Gaussian, blurred 11 px stripes to 0.8 of their
-    contrast (24.8 dB against the texture stage's 28.8); bicubic with 0.5 px, 0.95 (28.4 dB).
+    contrast (24.8 dB against the texture stage's 28.8); bicubic with 0.5 px, 0.95 (28.4 dB). Bicubic overshoots
+    beside a sharp edge (a dark cable came through darker than any pixel of the photo), so each colour read is
+    held within those of the known pixels next to it. Only the band of turned rows that holds the pixels is made.
     """
     height, width = known.shape
     side = math.ceil(math.hypot(height, width)) + 2
     turn = _turn(angle, (width / 2, height / 2), side)
+    to_turned = cv2.invertAffineTransform(turn)
+    rows, columns = pixels
+    across = np.rint(to_turned[1, 0] * columns + to_turned[1, 1] * rows + to_turned[1, 2]).astype(np.int32)
+    along = np.rint(to_turned[0, 0] * columns + to_turned[0, 1] * rows + to_turned[0, 2]).astype(np.int32)
+    across, along = np.clip(across, 0, side - 1), np.clip(along, 0, side - 1)
+    first = int(across.min())
+    band = turn.copy()
+    band[:, 2] += turn[:, 1] * first  # the band's row 0 is the turned frame's row `first`
+    size = (side, int(across.max()) - first + 1)
+
+    def turned(values: np.ndarray, interpolation: int) -> np.ndarray:
+        return cv2.warpAffine(values, band, size, flags=cv2.WARP_INVERSE_MAP | interpolation)
+
     blurred = image
     if sigma > 0:
         weight = cv2.GaussianBlur(known.astype(np.float32), (0, 0), sigma)
         blurred = cv2.GaussianBlur(image * known[..., None], (0, 0), sigma) / np.maximum(weight, 1e-6)[..., None]
-    warp = cv2.WARP_INVERSE_MAP | cv2.INTER_CUBIC
-    turned_known = cv2.warpAffine(known.astype(np.float32), turn, (side, side), flags=warp) > 0.999
-    turned = cv2.warpAffine(blurred, turn, (side, side), flags=warp)
-    # Each pixel's place in the turned frame, to the nearest turned pixel.
-    to_turned = cv2.invertAffineTransform(turn)
-    rows, columns = pixels
-    across = np.rint(to_turned[1, 0] * columns + to_turned[1, 1] * rows + to_turned[1, 2]).astype(np.intp)
-    along = np.rint(to_turned[0, 0] * columns + to_turned[0, 1] * rows + to_turned[0, 2]).astype(np.intp)
-    return _row_interpolation(turned, turned_known, np.clip(across, 0, side - 1), np.clip(along, 0, side - 1))
+    neighbours = np.ones((3, 3), np.uint8)
+    lowest = cv2.erode(np.where(known[..., None], blurred, np.float32(1e9)), neighbours)
+    highest = cv2.dilate(np.where(known[..., None], blurred, np.float32(-1e9)), neighbours)
+    turned_known = turned(known.astype(np.float32), cv2.INTER_LINEAR) > 0.999  # all four neighbours known
+    colours = np.clip(
+        turned(blurred, cv2.INTER_CUBIC), turned(lowest, cv2.INTER_NEAREST), turned(highest, cv2.INTER_NEAREST)
+    )
+    return _row_interpolation(colours, turned_known, across - first, along)
 
 
 def _turn(angle: float, centre: tuple[float, float], side: int) -> np.ndarray:
@@ -88,7 +102,7 @@ def _row_interpolation(
     was met (N). Only the rows holding such pixels are scanned."""
     needed, row_of = np.unique(rows, return_inverse=True)
     width = known.shape[1]
-    indices = np.where(known[needed], np.arange(width), -1)
+    indices = np.where(known[needed], np.arange(width, dtype=np.int32), np.int32(-1))
     left = np.maximum.accumulate(indices, axis=1)[row_of, columns]
     indices[indices < 0] = width
     right = np.minimum.accumulate(indices[:, ::-1], axis=1)[:, ::-1][row_of, columns]

@@ -75,7 +75,8 @@ def _first_convolution_filters(keras_file: Path) -> int:
             architecture = json.loads(archive.read("config.json"))
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         raise ValueError("it is not a .keras file that Keras 3 saved") from None
-    layers = architecture.get("config", {}).get("layers") if isinstance(architecture, dict) else None
+    model = architecture.get("config") if isinstance(architecture, dict) else None
+    layers = model.get("layers") if isinstance(model, dict) else None
     for layer in layers if isinstance(layers, list) else []:
         settings = layer.get("config") if isinstance(layer, dict) else None
         if isinstance(settings, dict) and settings.get("name") == FIRST_CONVOLUTION:
