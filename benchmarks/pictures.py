@@ -3,7 +3,8 @@
 - examples/before_after.jpg: the README's first picture, a crop of `inpaint fill examples/picos_de_europa.jpg
   --box 770,672,68 --compare` (the example photo ships, so this one needs nothing else; a test checks it);
 - docs/images/painted_example.jpg: benchmarks/painted_example.py (needs ../shared/data/photos-tuning);
-- docs/images/painted_grid.jpg: benchmarks/painted_masks.py --limit 1 --grid (needs ../shared/data/photos);
+- docs/images/painted_grid.jpg: benchmarks/painted_masks.py --limit 1 --grid (needs ../shared/data/photos), and
+  docs/images/painted_line.jpg, its row of a hole across a long straight edge (--kinds structure), for the README;
 - docs/images/big_photos_grid.jpg and big_photos_grid_small.jpg: benchmarks/big_photos.py --grid-only
   (needs ../shared/data/photos; minutes);
 - docs/images/serve.png: benchmarks/serve_screenshot.py (needs Chromium and chromedriver).
@@ -71,6 +72,8 @@ def main() -> None:
     if "painted_grid" in chosen:
         painted = ["--photos", str(REPO.parent / "shared" / "data" / "photos"), "--limit", "1", "--per-photo", "1"]
         run_script(str(BENCHMARKS / "painted_masks.py"), *painted, "--grid", "docs/images/painted_grid.jpg")
+        line = ["--kinds", "structure", "--grid", "docs/images/painted_line.jpg"]
+        run_script(str(BENCHMARKS / "painted_masks.py"), *painted, *line)
     if "big_photos" in chosen:
         grid = ["--grid-only", "--methods", "inpaint,inpaint --smooth,shift-map,Telea"]
         run_script(str(BENCHMARKS / "big_photos.py"), "--grid", "docs/images/big_photos_grid.jpg", *grid)
