@@ -37,7 +37,7 @@ ImageT = TypeVar("ImageT", Image.Image, np.ndarray)  # fill_image gives back the
 DIFFUSION_REACH = 16  # px of the photo read around thin holes for it
 BIHARMONIC_PIXELS = 60_000  # a thin hole larger than this is given the biharmonic fill in tiles
 BIHARMONIC_TILE = 512  # px
-TONE_TILE = 384  # px: the tone of a long hole is blended in squares of twice its thickness, at least this
+PIECE_TILE = 384  # px: the tone blend and the line fill take a long hole in squares of 2 thicknesses, at least this
 TONE_RADIUS = 2  # px: the radius of the tone blend's diffusion
 RECONSTRUCT_BATCH = 32  # squares of a thin stroke cropped and reconstructed at once (_reconstruct)
 MIN_KNOWN_SHARE = 0.1  # below this share of known pixels the holes are interpolated, not filled by the network
@@ -439,11 +439,11 @@ def _blend_tone(result: Image.Image, filled: hole_plan.HolePart, options: FillOp
     less, while the detail above that band stays the fill's own. Diffusion knows less the farther it carries a
     colour, so its share falls as exp(-distance to known / options.tone_depth). On 25 photos' painted holes:
     +0.1 to +0.35 dB on every kind but large objects (+0.02), detail unchanged (docs/benchmarks.md). Piece by
-    piece (a stroke's squares of TONE_TILE px), so its cost follows the hole's pixels. filled: the holes the
+    piece (a stroke's squares of PIECE_TILE px), so its cost follows the hole's pixels. filled: the holes the
     network and FSR filled, with their connected holes.
     """
     reach = math.ceil(3 * options.tone_sigma)
-    for piece in _pieces(filled, TONE_TILE, lambda thickness: max(reach, thickness)):
+    for piece in _pieces(filled, lambda thickness: max(reach, thickness)):
         rgb = context_windows.as_rgb(np.asarray(result.crop(piece.around)))
         toned = _toned(rgb, piece.unknown, options)
         _paste_colour(result, piece.around, toned, piece.target)
@@ -452,7 +452,7 @@ def _blend_tone(result: Image.Image, filled: hole_plan.HolePart, options: FillOp
 def _continue_lines(result: Image.Image, filled: hole_plan.HolePart, options: FillOptions) -> None:
     """Carry the straight edges that cross the filled holes through them (line_fill.py), in place, piece by piece.
 
-    A piece (a square of TONE_TILE px at least, of a long hole) whose known ring holds one straight edge
+    A piece (a square of PIECE_TILE px at least, of a long hole) whose known ring holds one straight edge
     (texture.find_line) moves towards the interpolation along that edge by the edge's strength; other pieces are
     left as they are. Each piece reads a crop reaching options.line_reach thicknesses beyond it, and only known pixels.
     """
@@ -461,7 +461,7 @@ def _continue_lines(result: Image.Image, filled: hole_plan.HolePart, options: Fi
     def reach(thickness: float) -> float:
         return max(texture_options.min_reach, options.line_reach * thickness)
 
-    for piece in _pieces(filled, TONE_TILE, reach):
+    for piece in _pieces(filled, reach):
         rgb = context_windows.as_rgb(np.asarray(result.crop(piece.around)))
         line = texture.find_line(rgb.astype(np.float32), piece.target, piece.unknown, piece.thickness, texture_options)
         if line is not None:
@@ -479,14 +479,14 @@ class _Piece(NamedTuple):
     thickness: float
 
 
-def _pieces(filled: hole_plan.HolePart, tile: int, reach: Callable[[float], float]) -> Iterator[_Piece]:
-    """The part's holes in squares of twice their thickness, at least tile px (masking.region_squares), each with
+def _pieces(filled: hole_plan.HolePart, reach: Callable[[float], float]) -> Iterator[_Piece]:
+    """The part's holes in squares of twice their thickness, at least PIECE_TILE px (masking.region_squares), each with
     the crop reaching reach(thickness) px beyond it: a stage's time and memory then follow the hole's pixels, not its
     bounding rectangle. Each hole pixel is in one piece."""
     hole = filled.pixels
     done = np.zeros_like(hole)
     for region in filled.regions:
-        for square_piece in masking.region_squares(hole, region, tile):
+        for square_piece in masking.region_squares(hole, region, PIECE_TILE):
             square = square_piece.box.rect
             around = square.grown(math.ceil(reach(square_piece.thickness)), *hole.shape)
             target = np.zeros((around.height, around.width), bool)
