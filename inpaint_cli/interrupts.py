@@ -15,10 +15,16 @@ from contextlib import contextmanager
 from types import FrameType
 
 TERMINATED_STATUS = 128 + signal.SIGTERM  # 143, what a shell reports for a process ended by SIGTERM
+INTERRUPTED_STATUS = 128 + signal.SIGINT  # 130, likewise for Ctrl-C
 
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM arrived: stop as for Ctrl-C, with exit status 143."""
+
+
+def how_stopped(stop: KeyboardInterrupt | None) -> tuple[str, int]:
+    """The word and exit status for a stop: ("terminated", 143) for SIGTERM, ("interrupted", 130) for Ctrl-C."""
+    return ("terminated", TERMINATED_STATUS) if isinstance(stop, Terminated) else ("interrupted", INTERRUPTED_STATUS)
 
 
 def _raise_terminated(signal_number: int, frame: FrameType | None) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing it
 
 from inpaint_cli.errors import InpaintError, UsageError  # noqa: E402
-from inpaint_cli.interrupts import TERMINATED_STATUS, Terminated, raise_on_sigterm  # noqa: E402
+from inpaint_cli.interrupts import how_stopped, raise_on_sigterm  # noqa: E402
 from inpaint_cli.settings import PrepareConfig, RunLimits, TrainConfig  # noqa: E402
 
 
@@ -61,9 +61,9 @@ def main() -> int:
         print(f"Error: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt as stop:  # outside the epochs (loading photos, building the model): nothing to keep
-        terminated = isinstance(stop, Terminated)
-        print(f"Error: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
-        return TERMINATED_STATUS if terminated else 130
+        stopped, status = how_stopped(stop)
+        print(f"Error: {stopped}", file=sys.stderr)
+        return status
 
 
 def train(args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ import numpy as np
 from inpaint_cli.backend import keras
 from inpaint_cli.errors import InpaintError, UsageError
 from inpaint_cli.files.atomic_files import write_atomically
-from inpaint_cli.interrupts import TERMINATED_STATUS, Terminated
+from inpaint_cli.interrupts import how_stopped
 from inpaint_cli.model import network
 from inpaint_cli.model.model_folder import CARD_FILE, HISTORY_FILE, KERAS_FILE, PREVIEW_FILE, card_text
 from inpaint_cli.settings import PrepareConfig, RunLimits, TrainConfig
@@ -150,7 +150,7 @@ def _fit_epochs(
                 break
     except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM raised as Terminated (interrupts.raise_on_sigterm)
         where = f"after epoch {len(rows)}; the best model so far is in {out}" if rows else "during the first epoch"
-        raise Interrupted(where, terminated=isinstance(stop, Terminated)) from None
+        raise Interrupted(where, stop) from None
     return rows
 
 
@@ -159,9 +159,9 @@ class Interrupted(InpaintError):
 
     exit_code = 130
 
-    def __init__(self, where: str, terminated: bool = False) -> None:
-        self.exit_code = TERMINATED_STATUS if terminated else 130
-        super().__init__(f"{'terminated' if terminated else 'interrupted'} {where}")
+    def __init__(self, where: str, stop: KeyboardInterrupt | None = None) -> None:
+        stopped, self.exit_code = how_stopped(stop)
+        super().__init__(f"{stopped} {where}")
 
 
 def _card(

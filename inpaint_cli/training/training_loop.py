@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 from inpaint_cli.backend import keras, tf
 from inpaint_cli.errors import InpaintError, UsageError
-from inpaint_cli.interrupts import TERMINATED_STATUS, Terminated
+from inpaint_cli.interrupts import how_stopped
 from inpaint_cli.model import network
 from inpaint_cli.model.model_folder import (
     CARD_FILE,
@@ -59,10 +59,9 @@ class TrainingInterrupted(InpaintError):
 
     exit_code = 130
 
-    def __init__(self, completed: int, epochs: int, terminated: bool = False) -> None:
+    def __init__(self, completed: int, epochs: int, stop: KeyboardInterrupt | None = None) -> None:
         self.completed, self.epochs = completed, epochs
-        self.exit_code = TERMINATED_STATUS if terminated else 130
-        stopped = "terminated" if terminated else "interrupted"
+        stopped, self.exit_code = how_stopped(stop)
         if completed:
             message = f"{stopped} after epoch {completed} of {epochs}; run the same command again to resume"
         else:
@@ -276,7 +275,7 @@ def _run_epochs(
             logs = {"loss": loss_sum / steps_per_epoch, "hole_psnr": psnr_sum / steps_per_epoch}
             commit(unet, epoch, {**logs, "seconds": round(time.perf_counter() - started, 3)})  # without validation
     except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM raised as Terminated (interrupts.raise_on_sigterm)
-        raise TrainingInterrupted(int(commit.state["epoch"]), config.epochs, isinstance(stop, Terminated)) from None
+        raise TrainingInterrupted(int(commit.state["epoch"]), config.epochs, stop) from None
     except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
         raise InpaintError(
             f"the dataset in {storage.as_text(dataset_dir)} is damaged ({_reason(error)}); prepare it again"
