@@ -46,7 +46,10 @@ def test_corrupt_files_are_skipped_and_listed(photo_folder: Path, tmp_path: Path
         [photo_folder], tmp_path / "ds", CONFIG, on_file=lambda done, total, path, skipped: reported.append(skipped)
     )
     assert manifest["counts"]["skipped"] == 2
-    assert {entry["path"] for entry in manifest["skipped"]} == {"broken.jpg", "empty.png"}
+    assert {entry["path"] for entry in manifest["skipped"]} == {
+        str(photo_folder / "broken.jpg"),
+        str(photo_folder / "empty.png"),
+    }
     assert sum(reason is not None for reason in reported) == 2
     on_disk = json.loads((tmp_path / "ds" / "manifest.json").read_text())
     assert on_disk == manifest and on_disk["parameters"]["seed"] == 3
@@ -290,6 +293,23 @@ def test_a_photo_named_twice_counts_once(photo_folder: Path, tmp_path: Path) -> 
     photo = photo_folder / "photo01.png"
     manifest = dataset.prepare([photo, photo, photo_folder], tmp_path / "ds", CONFIG)
     assert manifest["counts"]["train"] + manifest["counts"]["validation"] == 24
+
+
+def test_skipped_files_are_listed_by_the_path_they_were_found_at_as_the_sources_are(
+    photo_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two sources' broken.jpg are two entries a user can tell apart, named as the sources and reasons name them."""
+    (tmp_path / "more").mkdir()
+    for folder in (photo_folder, tmp_path / "more"):
+        (folder / "broken.jpg").write_bytes(b"not a jpeg at all")
+    monkeypatch.chdir(tmp_path)
+    manifest = dataset.prepare([Path("photos"), Path("more")], tmp_path / "ds", CONFIG)
+    assert manifest["sources"] == ["photos", "more"]
+    assert [entry["path"] for entry in manifest["skipped"]] == [
+        str(Path("photos", "broken.jpg")),
+        str(Path("more", "broken.jpg")),
+    ]
+    assert all(entry["reason"].startswith(entry["path"] + " ") for entry in manifest["skipped"])
 
 
 def test_size_and_hole_messages_name_the_options_to_change() -> None:

@@ -103,6 +103,16 @@ def test_path_mistakes(workspace: Path, tiny_model_dir: Path) -> None:
     assert snapshot(workspace) == before
 
 
+def test_another_name_of_the_input_is_never_written_over_even_with_force(workspace: Path, tiny_model_dir: Path) -> None:
+    """A hard link stands for every other name of the photo's file: PHOTO.PNG on macOS or Windows, a second link."""
+    other_name = workspace / "same-photo.png"
+    os.link(workspace / "photo.png", other_name)
+    before = snapshot(workspace)
+    arguments = fill(workspace, tiny_model_dir, "--box", "1,1,8", "--out", str(other_name), "--force")
+    assert_one_error_line(arguments, "is the input photo", 2)
+    assert snapshot(workspace) == before
+
+
 def test_folders_and_files_in_the_wrong_place(workspace: Path, tiny_model_dir: Path) -> None:
     (workspace / "sub").mkdir()
     if hasattr(os, "mkfifo"):  # a named pipe would block the read: refused before anything opens it

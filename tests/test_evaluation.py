@@ -250,6 +250,22 @@ def test_evaluate_never_writes_over_a_photo_or_an_existing_file_without_force(
     assert Image.open(sheet).format == "JPEG"
 
 
+def test_evaluate_walks_the_photo_folder_once_and_scores_as_run_evaluation_does(
+    eval_photos: Path, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The folder is listed once for the outputs' check and the run alike: a large or remote one is walked once."""
+    alone = evaluation.run_evaluation(eval_photos, tiny_model_dir, ["mean"], seed=5, limit=3)
+    walked = []
+    find_images = images.find_images
+    monkeypatch.setattr(images, "find_images", lambda sources: walked.append(sources) or find_images(sources))
+    result = evaluation.evaluate(eval_photos, tiny_model_dir, "mean", seed=5, limit=3, json_path=tmp_path / "s.json")
+    assert len(walked) == 1
+    assert result.protocol == alone.protocol
+    assert [(score.name, score.psnr_db, score.ssim) for score in result.scores] == [
+        (score.name, score.psnr_db, score.ssim) for score in alone.scores
+    ]
+
+
 def test_detail_ratio_is_one_for_the_truth_and_far_below_for_a_blur() -> None:
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)

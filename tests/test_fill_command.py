@@ -76,6 +76,18 @@ def test_two_photos_of_one_name_into_one_folder_are_refused_before_anything_is_w
     assert not out.exists() or not any(out.iterdir())
 
 
+def test_two_results_differing_only_in_letter_case_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    for folder, name in (("a", "IMG.png"), ("b", "img.png")):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(landscape(48, 48, seed=len(name))).save(tmp_path / folder / name)
+    out = tmp_path / "out"
+    result = fill(str(tmp_path / "a"), str(tmp_path / "b"), "--box", "4,4,8", "--out-dir", str(out), "--force")
+    assert result.exit_code == 2
+    assert "one file where letter case does not count" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not out.exists() or not any(out.iterdir())
+
+
 def test_an_output_or_comparison_onto_the_mask_is_refused_even_with_force(tiny_model_dir: Path, tmp_path: Path) -> None:
     photo, mask = tmp_path / "photo.png", tmp_path / "mask.png"
     Image.fromarray(landscape(48, 48, seed=4)).save(photo)

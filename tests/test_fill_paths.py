@@ -23,6 +23,33 @@ def test_output_naming_and_overwrite_rules(tmp_path: Path) -> None:
         fill_paths.check_output(photo, tmp_path / "missing" / "out.jpg", force=False)
 
 
+def test_results_differing_only_in_letter_case_are_refused_up_front_unless_beside_their_photos(tmp_path: Path) -> None:
+    """On macOS or Windows out/IMG.filled.jpg and out/img.filled.jpg are one file: the second would replace it."""
+    from inpaint_cli.stages.filling import FillRequest, plan_run
+
+    for name in ("cam1/IMG.jpg", "cam2/img.jpg", "same/photo.JPG", "same/photo.jpg"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    box = [Box(1, 1, 4)]
+    out = tmp_path / "out"
+    for force in (False, True):
+        with pytest.raises(UsageError) as refused:
+            plan_run(FillRequest([tmp_path / "cam1", tmp_path / "cam2"], box, out_dir=out, force=force))
+        assert str(refused.value) == (
+            f"{tmp_path / 'cam1' / 'IMG.jpg'} and {tmp_path / 'cam2' / 'img.jpg'} would be written to "
+            f"{out / 'IMG.filled.jpg'} and {out / 'img.filled.jpg'}, one file where letter case does not count "
+            "(macOS, Windows); fill them into different folders"
+        )
+    with pytest.raises(UsageError, match="one file where letter case does not count"):
+        plan_run(FillRequest([tmp_path / "same"], box, out_dir=out))
+    beside = plan_run(FillRequest([tmp_path / "same"], box))[2]  # the folder holds both photos: case counts there
+    assert [job.target.name for job in beside] == ["photo.filled.JPG", "photo.filled.jpg"]
+    (out / "IMG.filled.jpg").parent.mkdir()
+    (out / "IMG.filled.jpg").write_bytes(b"kept")
+    (out / "img.filled.jpg").write_bytes(b"kept")  # a case-blind disk: both names exist, each is refused on its own
+    plan_run(FillRequest([tmp_path / "cam1", tmp_path / "cam2"], box, out_dir=out))
+
+
 def test_results_that_would_lose_one_another_are_refused_and_a_re_run_is_not(tmp_path: Path) -> None:
     from inpaint_cli.stages.filling import FillRequest, plan_run
 

@@ -316,7 +316,8 @@ def test_prepare_scales_sixteen_bit_and_unit_float_photos_and_skips_the_others(
     config = dataset.PrepareConfig(size=32, hole_min=4, hole_max=12, val_fraction=0.25, seed=3)
     manifest = dataset.prepare([photo_folder], tmp_path / "ds", config)
     assert {entry["path"]: entry["reason"] for entry in manifest["skipped"]} == {
-        f"deep/{name}": f"{photo_folder / 'deep' / name} {reason}" for name, reason in SKIPPED.items()
+        str(photo_folder / "deep" / name): f"{photo_folder / 'deep' / name} {reason}"
+        for name, reason in SKIPPED.items()
     }
     samples = [
         image.numpy()

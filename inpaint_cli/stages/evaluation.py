@@ -365,19 +365,22 @@ def run_evaluation(
     limit: int | None = None,
     on_photo: EvaluationProgress | None = None,
     options: filling.FillOptions = filling.FillOptions(),  # noqa: B008 - frozen, so one shared default is safe
+    photos: list[Path] | None = None,
 ) -> Evaluation:
     """Fill the protocol's holes in the photos of photo_dir with the model and each baseline, and score them.
 
     model is a loaded model, or a path to load once the photos and baselines are
     checked (None: the bundled model). limit keeps the first photos in file-name order.
     options are the model's fill settings (FillOptions(texture=False): `--smooth`).
+    photos: images.find_images([photo_dir]), when the caller has it already (`evaluate` checks its outputs
+    against them): a large folder, or one on a network share, is then walked once.
     """
     if limit is not None and limit < 1:
         raise UsageError(f"the number of photos must be at least 1, not {limit}")
     if not photo_dir.is_dir():
         raise UsageError(f"{photo_dir} is not a folder of photos")
     names = parse_baselines(",".join(baselines))
-    paths = images.find_images([photo_dir])[:limit]
+    paths = (images.find_images([photo_dir]) if photos is None else photos)[:limit]
     if not paths:
         raise UsageError(f"no photos in {photo_dir} (looked for {', '.join(sorted(images.IMAGE_SUFFIXES))})")
     if not isinstance(model, Predictor):
@@ -431,8 +434,11 @@ def evaluate(
     force: replace an existing --json or --sheet file (never one of the photos evaluated).
     """
     names = parse_baselines(baselines)
-    check_outputs(json_path, sheet, images.find_images([photo_dir]) if photo_dir.is_dir() else [], force)
-    result = run_evaluation(photo_dir, model, names, seed=seed, limit=limit, on_photo=on_photo, options=options)
+    photos = images.find_images([photo_dir]) if photo_dir.is_dir() else []
+    check_outputs(json_path, sheet, photos, force)
+    result = run_evaluation(
+        photo_dir, model, names, seed=seed, limit=limit, on_photo=on_photo, options=options, photos=photos
+    )
     if json_path:
         write_json(result, json_path)
     if sheet:

@@ -6,6 +6,7 @@ decoding the first photo before those load.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,22 +97,47 @@ def refuse_clashes(jobs: list[tuple[str, str, str | None]], force: bool, exists:
     (unless that file exists and is kept, so each is refused on its own), or with --force a result going onto a
     mask or onto another photo of the run (without it, an existing file is kept anyway).
 
+    Two results whose paths differ only in letter case are one file on macOS, Windows and FAT or exFAT drives:
+    the second would fail at write time, after the first was written, or with --force replace it. They are
+    refused too, unless both lie beside their photos: those two photos exist apart there, so case counts.
+
     jobs: (photo, target, mask) of the jobs to do, as the caller compares them (resolved paths, or URLs);
     onto its own photo: check_output.
     """
     photos = {photo for photo, _, _ in jobs}
     masks = {mask for _, _, mask in jobs if mask is not None}
     written: dict[str, str] = {}
+    first_of_any_case: dict[str, tuple[str, str]] = {}  # target.casefold(): the first (photo, target)
     for photo, target, _ in jobs:
         if target in written and (force or not exists(target)):
             raise UsageError(
                 f"{written[target]} and {photo} would both be written to {target}; fill them one at a time"
+            )
+        other_photo, other_target = first_of_any_case.setdefault(target.casefold(), (photo, target))
+        beside_their_photos = _beside(photo, target) and _beside(other_photo, other_target)
+        if other_target != target and not beside_their_photos and (force or not exists(target)):
+            raise UsageError(
+                f"{other_photo} and {photo} would be written to {other_target} and {target}, one file where letter "
+                "case does not count (macOS, Windows); fill them into different folders"
             )
         written.setdefault(target, photo)
         if force and target in masks:
             raise UsageError(f"output {target} is a mask of this run; choose another output")
         if force and target in photos and target != photo:
             raise UsageError(f"output {target} is a photo of this run; choose another output")
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    """Whether two existing paths name one file (os.path.samefile), False where either cannot be read."""
+    try:
+        return first.samefile(second)
+    except OSError:
+        return False
+
+
+def _beside(photo: str, target: str) -> bool:
+    """Whether target lies in photo's folder (a path or a URL)."""
+    return os.path.dirname(photo) == os.path.dirname(target)
 
 
 def make_output_folders(jobs: list[FillJob], out_dir: Path | None) -> dict[Path, InpaintError]:
@@ -157,8 +183,12 @@ def _image_files(folder: Path) -> dict[str, list[Path]]:
 
 
 def check_output(photo: Path, target: Path, force: bool) -> None:
-    """Refuse to overwrite the input, or an existing output without force."""
-    if target.exists() and target.resolve() == photo.resolve():
+    """Refuse to overwrite the input, or an existing output without force.
+
+    The input is any name of the photo's file: a link to it, or where letter case does not count (macOS,
+    Windows) PHOTO.JPG for photo.jpg, which resolve() keeps apart.
+    """
+    if target.exists() and (target.resolve() == photo.resolve() or _same_file(target, photo)):
         raise UsageError(f"output {target} is the input photo; choose another output")
     if target.is_dir():
         raise UsageError(f"output {target} is a folder; name a file in it, or give it as the output folder")

@@ -204,12 +204,16 @@ def _write_samples(
     writers: dict[str, _ShardWriter],
     on_file: Callable[[int, int, Path, str | None], None],
 ) -> list[dict[str, str]]:
-    """Write one holed sample per readable file to its split's writer; return the files skipped, with why."""
+    """Write one holed sample per readable file to its split's writer; return the files skipped, with why.
+
+    A skipped file is listed by the path it was found at (its source as given, joined with the rest), as the
+    manifest's sources and the reasons name it: relative to its source, two sources' broken.jpg would read the same.
+    """
     skipped = []
     pixels = training_photos.iter_square_photos((path for path, _ in named), config.size)
     for done, ((path, relative), (_, result)) in enumerate(zip(named, pixels, strict=True), start=1):
         if isinstance(result, str):
-            skipped.append({"path": relative, "reason": result})
+            skipped.append({"path": str(path), "reason": result})
             on_file(done, len(named), path, result)
             continue
         boxes = prepared_boxes(relative, config)
