@@ -22,16 +22,23 @@ from inpaint_cli.inpainting.texture import Line
 
 
 def continue_line(
-    rgb: np.ndarray, target: np.ndarray, unknown: np.ndarray, line: Line, sigma: float = 0.5
+    rgb: np.ndarray,
+    target: np.ndarray,
+    unknown: np.ndarray,
+    line: Line,
+    sigma: float = 0.5,
+    rgb_float: np.ndarray | None = None,
 ) -> np.ndarray:
     """uint8 HxWx3 rgb with its target pixels moved towards the line interpolation along line, by its strength.
 
     unknown (a superset of target): the pixels that hold no colour of the photo. A target pixel that meets no
     known pixel along the edge on either side within the crop keeps its colour. sigma (px): the known colours are
     read through a Gaussian this wide, over known pixels only (0: as they are), against noise carried along.
+    rgb_float: rgb as float32, where the caller has it already (a crop's copy costs 12 bytes a pixel).
     """
     rows, columns = np.nonzero(target)
-    colours, reached = _along_edge(rgb.astype(np.float32), ~unknown, line.angle, sigma, (rows, columns))
+    image = rgb.astype(np.float32) if rgb_float is None else rgb_float
+    colours, reached = _along_edge(image, ~unknown, line.angle, sigma, (rows, columns))
     rows, columns = rows[reached], columns[reached]
     before = rgb[rows, columns].astype(np.float32)
     result = rgb.copy()
