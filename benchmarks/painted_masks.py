@@ -54,9 +54,10 @@ original with the hole outlined | each method, cropped around the hole.
 --cost prints seconds and peak memory of the inpaint methods against stroke length (40 px strokes
 covering 0.5, 1.5 and 4.6 % of a 12 MP JPEG: the first photo, the Bridge by default, enlarged by
 fill_speed.make_photo; 20 px strokes, which FSR fills, over 0.5 and 1.5 %) and against speck count
-(100, 400, 1000 specks on the middle 1000x1000 of the first photo) and for a crack network (40 crossing
-2 px lines between random points of the 12 MP JPEG),
-each fill in a fresh process, after one unmeasured 64 px fill there.
+(100, 400, 1000 specks on the middle 1000x1000 of the first photo), for a crack network (40 crossing
+2 px lines between random points of the 12 MP JPEG) and for issue 20's kite (kite_mask: a 330 px blob and a
+120 px stroke to the top edge, on the first photo scaled to about 4 MP), each fill in a fresh process, after
+one unmeasured 64 px fill there; with each fill's hole PSNR.
 
 Usage: python benchmarks/painted_masks.py [--photos DIR ...] [--limit N] [--seed 0] [--kinds object,stroke]
             [--per-photo N] [--methods "inpaint,inpaint --smooth,Telea,NS,FSR"] [--quick]
@@ -586,13 +587,16 @@ COST_THIN_STROKE_COVER = (0.5, 1.5)
 COST_SPECKS = (100, 400, 1000)
 COST_CROP = 1000  # px, side of the specks' photo
 COST_CRACKS = (40,)  # 2 px straight lines between random points of the 12 MP photo, crossing: a crack network
+COST_KITE_SIZE = (2448, 1632)  # px: the kite's photo, about 4 MP
 
 
 def cost_mask(case: str, shape: tuple[int, int], seed: int) -> np.ndarray:
     """The mask of one cost case: 'stroke P' (a 40 px stroke over about P % of the photo), 'thin-stroke P' (20 px),
-    'specks N' or 'cracks N' (N crossing 2 px lines)."""
+    'specks N', 'cracks N' (N crossing 2 px lines) or 'kite 1' (kite_mask)."""
     rng = np.random.default_rng(seed)
     kind, amount = case.split()
+    if kind == "kite":
+        return kite_mask(shape)
     if kind == "specks":
         return specks(rng, shape, int(amount))
     if kind == "cracks":
@@ -611,12 +615,27 @@ def cost_mask(case: str, shape: tuple[int, int], seed: int) -> np.ndarray:
     return polyline(path, width, shape)
 
 
+def kite_mask(shape: tuple[int, int]) -> np.ndarray:
+    """Issue 20's kite: a blob about 330 px across (two ellipses) and a 120 px stroke from it to the top edge."""
+    height, width = shape
+    canvas = np.zeros(shape, np.uint8)
+    centre_x, centre_y = int(width * 0.62), int(height * 0.35)
+    cv2.ellipse(canvas, (centre_x, centre_y), (165, 110), 25, 0, 360, 1, -1)
+    cv2.ellipse(canvas, (centre_x - 60, centre_y + 70), (80, 95), 0, 0, 360, 1, -1)
+    string = np.array([(centre_x, centre_y), (centre_x - 120, centre_y - 250), (centre_x - 60, 0)], np.int32)
+    cv2.polylines(canvas, [string], False, 1, 120)
+    return canvas > 0
+
+
 def cost_cell(photo_path: str, crop: bool, case: str, method: str, seed: int, model: str | None) -> dict:
-    """One fill of a cost case, run in a fresh process: its seconds and peak memory over the resident size before."""
+    """One fill of a cost case, run in a fresh process: its seconds and peak memory over the resident size before,
+    and the hole's PSNR."""
     photo = training_photos.read_rgb(Path(photo_path))
     if crop:
         top, left = (photo.shape[0] - COST_CROP) // 2, (photo.shape[1] - COST_CROP) // 2
         photo = np.ascontiguousarray(photo[top : top + COST_CROP, left : left + COST_CROP])
+    if case.startswith("kite"):
+        photo = np.asarray(Image.fromarray(photo).resize(COST_KITE_SIZE, Image.Resampling.LANCZOS))
     mask = cost_mask(case, photo.shape[:2], seed)
     noisy = photo.copy()
     noisy[mask] = np.random.default_rng(seed).integers(0, 256, (int(mask.sum()), 3), dtype=np.uint8)
@@ -627,7 +646,7 @@ def cost_cell(photo_path: str, crop: bool, case: str, method: str, seed: int, mo
     filling.fill_image(np.ascontiguousarray(photo[:64, :64]), small, options, predictor)
     before = start_peak()
     started = time.perf_counter()
-    filling.fill_image(noisy, mask, options, predictor)
+    filled = filling.fill_image(noisy, mask, options, predictor)
     seconds = time.perf_counter() - started
     peak_mb = (resident_kb("VmHWM") - before) * 1024 / 1e6
     return {
@@ -637,6 +656,7 @@ def cost_cell(photo_path: str, crop: bool, case: str, method: str, seed: int, mo
         "hole_percent": 100 * float(mask.mean()),
         "seconds": seconds,
         "peak_mb": peak_mb,
+        "psnr": evaluation.hole_psnr(photo, filled, mask),
     }
 
 
@@ -649,7 +669,8 @@ def run_costs(source: Path, methods: list[str], seed: int, model: str | None) ->
         cases += [(twelve, False, f"thin-stroke {cover}") for cover in COST_THIN_STROKE_COVER]
         cases += [(str(source), True, f"specks {count}") for count in COST_SPECKS]
         cases += [(twelve, False, f"cracks {count}") for count in COST_CRACKS]
-        print("| case | photo | hole % | method | s | peak MB |\n|---|---|---|---|---|---|")
+        cases += [(str(source), False, "kite 1")]
+        print("| case | photo | hole % | method | s | peak MB | hole PSNR dB |\n|---|---|---|---|---|---|---|")
         for path, crop, case in cases:
             for method in methods:
                 with ProcessPoolExecutor(1, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
@@ -657,7 +678,7 @@ def run_costs(source: Path, methods: list[str], seed: int, model: str | None) ->
                 results.append(row)
                 print(
                     f"| {row['case']} | {row['photo']} | {row['hole_percent']:.2f} | {method} | "
-                    f"{row['seconds']:.1f} | {row['peak_mb']:.0f} |",
+                    f"{row['seconds']:.1f} | {row['peak_mb']:.0f} | {row['psnr']:.2f} |",
                     flush=True,
                 )
     return results

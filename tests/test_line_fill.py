@@ -5,9 +5,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from conftest import banded
+from PIL import Image
 
-from inpaint_cli.inpainting import line_fill
-from inpaint_cli.inpainting.fill_options import TextureOptions
+from inpaint_cli.inpainting import hole_plan, image_fill, line_fill, masking
+from inpaint_cli.inpainting.fill_options import FillOptions, TextureOptions
 from inpaint_cli.inpainting.texture import Line, find_line
 
 
@@ -75,3 +76,46 @@ def test_a_dark_cable_is_carried_through_no_darker_than_it_is() -> None:
         continued = line_fill.continue_line(grey, hole, hole, line)
         assert continued[hole].min() >= 20, np.rad2deg(angle)
         assert mean_error(continued, cable, hole) < mean_error(grey, cable, hole) / 4  # and it is carried through
+
+
+def test_an_edge_is_carried_to_the_photo_border_but_fades_out_of_a_crop_that_merely_ends() -> None:
+    photo, _, _ = banded(0.0, band=30, size=200)
+    hole = np.zeros(photo.shape[:2], bool)
+    hole[60:140, 150:] = True  # known to the left along the stripes, nothing to the right of it in the crop
+    grey = photo.copy()
+    grey[hole] = 128
+    line = Line(1.0, 0.0, (100.0, 100.0))
+    at_border = line_fill.continue_line(grey, hole, hole, line, photo_edges=(True, True, True, True), fade=10)
+    assert mean_error(at_border, photo, hole) < mean_error(grey, photo, hole) / 4  # the stripes run on to the border
+    # Where the crop's right side is not the photo's, what lies beyond is unknown: one colour copied along
+    # streaked a sky's gradient. The move fades as exp(-distance / fade): 40 px from the colour met, 2 %.
+    cut = line_fill.continue_line(grey, hole, hole, line, photo_edges=(True, True, False, True), fade=10)
+    far = hole.copy()
+    far[:, :190] = False
+    assert np.abs(cut[far].astype(float) - 128).max() <= 0.02 * 128 + 1
+    near = hole.copy()
+    near[:, 152:] = False
+    assert mean_error(cut, photo, near) < mean_error(grey, photo, near) / 2
+
+
+def test_pieces_that_found_different_edges_meet_without_a_step() -> None:
+    """A long hole is carried piece by piece; where a piece that found an edge meets one that found none, their
+    moves are blended over a quarter of the hole's thickness on either side instead of meeting in a step."""
+    photo = np.full((400, 1200, 3), 100, np.uint8)
+    photo[:, :600][:, (np.arange(600) // 20) % 2 == 1] = 160  # upright stripes on the left half, flat grey beyond
+    hole = np.zeros(photo.shape[:2], bool)
+    hole[180:220, 100:1100] = True  # 40 px thick: pieces of 384 px, meeting at columns 484 and 868
+    part = hole_plan.HolePart(hole, masking.hole_regions(hole))
+
+    def filled(feather: float) -> np.ndarray:
+        image = photo.copy()
+        image[hole] = 128  # a fill that missed the flat grey; the edge's pieces put it right, the last keeps it
+        result = Image.fromarray(image)
+        image_fill._continue_lines(result, part, FillOptions(line_feather=feather))
+        return np.asarray(result).astype(float)[180:220, 100:1100, 0]
+
+    steps = np.abs(np.diff(filled(0.0), axis=1)).max(axis=0)
+    assert steps[760:775].max() > 20  # without blending: a step where the last piece begins (column 868)
+    blended = filled(0.25)
+    assert np.abs(np.diff(blended, axis=1))[:, 700:].max() <= 5
+    assert np.abs(blended[:, 520:740] - 100).max() <= 1 and np.abs(blended[:, 790:] - 128).max() <= 1

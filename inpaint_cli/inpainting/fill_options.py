@@ -99,7 +99,9 @@ class FillOptions:
     (texture.find_line, with texture_options' line settings) moves towards the interpolation along that edge by
     the edge's strength (line_fill.py; the known colours read through a Gaussian of line_sigma px). On 25 photos'
     painted holes, two seeds: +0.2 to +1.1 dB on every kind with holes thicker than diffuse_below
-    (docs/benchmarks.md). `--smooth` leaves it out too.
+    (docs/benchmarks.md). `--smooth` leaves it out too. line_fade: a pixel that meets a known colour on one
+    side only, where the piece's crop ends on the other, moves by exp(-distance / (line_fade x thickness));
+    line_feather: the moves of neighbouring pieces are blended over that many thicknesses around each.
     """
 
     context_factors: tuple[float, ...] = (3.0, 6.0)
@@ -117,6 +119,8 @@ class FillOptions:
     tone_depth: float = 64.0  # px: the share falls as exp(-distance to the nearest known pixel / this)
     line_fill: bool = True  # with texture on, carry straight edges through the holes (image_fill._continue_lines)
     line_reach: float = 1.0  # hole thicknesses of photo read beyond a piece of a hole when carrying an edge through it
+    line_fade: float = 1.0  # one colour met where the crop ends: the move fades over this many thicknesses from it
+    line_feather: float = 0.25  # pieces' moves are blended over this many thicknesses around each piece
     line_sigma: float = 0.5  # px: the Gaussian the known colours carried along an edge are read through
 
     def __post_init__(self) -> None:
@@ -128,7 +132,9 @@ class FillOptions:
             raise UsageError(f"flat_fill must be one of {', '.join(FLAT_FILLS)}, not {self.flat_fill!r}")
         if not 0 <= self.tone_share <= 1 or self.tone_sigma <= 0 or self.tone_depth <= 0:
             raise UsageError("tone_share must be in [0, 1], tone_sigma and tone_depth above 0")
-        if self.line_reach < 0 or self.line_sigma < 0:
-            raise UsageError("line_reach and line_sigma must be at least 0")
+        if self.line_reach < 0 or self.line_sigma < 0 or self.line_feather < 0:
+            raise UsageError("line_reach, line_sigma and line_feather must be at least 0")
+        if self.line_fade <= 0:
+            raise UsageError("line_fade must be above 0")
         if self.thin_fill not in THIN_FILLS:
             raise UsageError(f"thin_fill must be one of {', '.join(THIN_FILLS)}, not {self.thin_fill!r}")

@@ -454,21 +454,52 @@ def _continue_lines(result: Image.Image, filled: hole_plan.HolePart, options: Fi
     """Carry the straight edges that cross the filled holes through them (line_fill.py), in place, piece by piece.
 
     A piece (a square of PIECE_TILE px at least, of a long hole) whose known ring holds one straight edge
-    (texture.find_line) moves towards the interpolation along that edge by the edge's strength; other pieces are
-    left as they are. Each piece reads a crop reaching options.line_reach thicknesses beyond it, and only known pixels.
+    (texture.find_line) moves towards the interpolation along that edge by the edge's strength; other pieces keep
+    the fill. Each piece reads a crop reaching options.line_reach thicknesses beyond it, and only known pixels.
+    Neighbouring pieces that found different edges, or one and none, would meet in a step across the hole (a
+    kite's string over a sky showed it): each piece also moves the hole pixels within options.line_feather of its
+    thickness around it, and a pixel takes the mean of the moves that reach it, weighted from 1 in a piece to 0 at
+    that distance.
     """
     texture_options = options.texture_options
+    width, height = result.size
+    hole_pixels = np.flatnonzero(filled.pixels)  # the sums and weights of every hole pixel, in this order
+    sums = np.zeros((hole_pixels.size, 3), np.float32)
+    weights = np.zeros(hole_pixels.size, np.float32)
+    pieces, any_line = [], False
 
     def reach(thickness: float) -> float:
         return max(texture_options.min_reach, options.line_reach * thickness)
 
     for piece in _pieces(filled, reach):
-        rgb = context_windows.as_rgb(np.asarray(result.crop(piece.around)))
+        around = piece.around
+        rgb = context_windows.as_rgb(np.asarray(result.crop(around)))
         colours = rgb.astype(np.float32)
+        feather = max(1.0, options.line_feather * piece.thickness)
+        distance = cv2.distanceTransform((~piece.target).astype(np.uint8), cv2.DIST_L2, 3)
+        reached = piece.unknown & (distance < feather)
         line = texture.find_line(colours, piece.target, piece.unknown, piece.thickness, texture_options)
         if line is not None:
-            continued = line_fill.continue_line(rgb, piece.target, piece.unknown, line, options.line_sigma, colours)
-            _paste_colour(result, piece.around, continued, piece.target)
+            any_line = True
+            photo_edges = (around.left == 0, around.top == 0, around.right == width, around.bottom == height)
+            fade = options.line_fade * piece.thickness
+            rgb = line_fill.continue_line(
+                rgb, reached, piece.unknown, line, options.line_sigma, colours, photo_edges, fade
+            )
+        rows, columns = np.nonzero(reached)
+        at = np.searchsorted(hole_pixels, (rows + around.top) * width + columns + around.left)
+        weight = 1.0 - distance[rows, columns] / feather
+        sums[at] += weight[:, None] * rgb[rows, columns]
+        weights[at] += weight
+        pieces.append((around, piece.target))
+    if not any_line:
+        return
+    for around, target in pieces:
+        rows, columns = np.nonzero(target)
+        at = np.searchsorted(hole_pixels, (rows + around.top) * width + columns + around.left)
+        blended = np.zeros((around.height, around.width, 3), np.uint8)
+        blended[rows, columns] = np.clip(np.rint(sums[at] / weights[at, None]), 0, 255).astype(np.uint8)
+        _paste_colour(result, around, blended, target)
 
 
 class _Piece(NamedTuple):

@@ -28,30 +28,65 @@ def continue_line(
     line: Line,
     sigma: float = 0.5,
     rgb_float: np.ndarray | None = None,
+    photo_edges: tuple[bool, bool, bool, bool] = (True, True, True, True),
+    fade: float = math.inf,
 ) -> np.ndarray:
     """uint8 HxWx3 rgb with its target pixels moved towards the line interpolation along line, by its strength.
 
     unknown (a superset of target): the pixels that hold no colour of the photo. A target pixel that meets no
-    known pixel along the edge on either side within the crop keeps its colour. sigma (px): the known colours are
-    read through a Gaussian this wide, over known pixels only (0: as they are), against noise carried along.
-    rgb_float: rgb as float32, where the caller has it already (a crop's copy costs 12 bytes a pixel).
+    known pixel along the edge on either side within the crop keeps its colour. One that meets a known pixel on
+    one side only takes that colour in full where its look the other way leaves the crop at the photo's border
+    (photo_edges: whether the crop's left, top, right and bottom sides are the photo's): an edge that runs to the
+    border goes on to it. Where only the crop ends, what lies beyond is not known: the move fades as
+    exp(-distance to the colour met / fade) (px), since one colour copied far along streaked a sky's gradient.
+    sigma (px): the known colours are read through a Gaussian this wide, over known pixels only (0: as they
+    are), against noise carried along. rgb_float: rgb as float32, where the caller has it already.
     """
     rows, columns = np.nonzero(target)
     image = rgb.astype(np.float32) if rgb_float is None else rgb_float
-    colours, reached = _along_edge(image, ~unknown, line.angle, sigma, (rows, columns))
-    rows, columns = rows[reached], columns[reached]
+    colours, before_distance, after_distance = _along_edge(image, ~unknown, line.angle, sigma, (rows, columns))
+    met_before, met_after = np.isfinite(before_distance), np.isfinite(after_distance)
+    step = (math.cos(line.angle), math.sin(line.angle))
+    photo_after = _leaves_at_photo_edge(rows, columns, step, target.shape, photo_edges)
+    photo_before = _leaves_at_photo_edge(rows, columns, (-step[0], -step[1]), target.shape, photo_edges)
+    trusted = (met_before & (met_after | photo_after)) | (met_after & photo_before)
+    with np.errstate(invalid="ignore"):
+        share = np.exp(-np.minimum(before_distance, after_distance) / fade)  # nan: 0 / 0, met at 0 px
+    share = np.where(trusted | np.isnan(share), 1.0, share)
+    share[~(met_before | met_after)] = 0.0
+    reached = share > 0
+    rows, columns, share = rows[reached], columns[reached], share[reached]
     before = rgb[rows, columns].astype(np.float32)
     result = rgb.copy()
-    moved = before + line.strength * (colours[reached] - before)
+    moved = before + (line.strength * share)[:, None] * (colours[reached] - before)
     result[rows, columns] = np.clip(np.rint(moved), 0, 255).astype(np.uint8)
     return result
 
 
+def _leaves_at_photo_edge(
+    rows: np.ndarray,
+    columns: np.ndarray,
+    step: tuple[float, float],
+    shape: tuple[int, ...],
+    photo_edges: tuple[bool, bool, bool, bool],
+) -> np.ndarray:
+    """Whether a look from each pixel (rows, columns) along step (x, y) leaves the crop through a side that is the
+    photo's edge (photo_edges: left, top, right, bottom), N bools."""
+    height, width = shape[:2]
+    dx, dy = step
+    with np.errstate(divide="ignore"):
+        to_side_x = (width - 1 - columns) / dx if dx > 0 else columns / -dx if dx < 0 else np.full(rows.shape, np.inf)
+        to_side_y = (height - 1 - rows) / dy if dy > 0 else rows / -dy if dy < 0 else np.full(rows.shape, np.inf)
+    side_x, side_y = (2 if dx > 0 else 0), (3 if dy > 0 else 1)
+    return np.where(to_side_x <= to_side_y, photo_edges[side_x], photo_edges[side_y])
+
+
 def _along_edge(
     image: np.ndarray, known: np.ndarray, angle: float, sigma: float, pixels: tuple[np.ndarray, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For the pixels (rows, columns), the interpolation between the nearest known colours along angle (radians,
-    x towards y) on either side, weighted by the other side's distance (Nx3), and whether any was met (N).
+    x towards y) on either side, weighted by the other side's distance (Nx3), and the distance (px, inf where
+    none) to the known colour met before them and after them along angle (N each).
 
     Turned with bicubic resampling: bilinear, with a 1 px Gaussian, blurred 11 px stripes to 0.8 of their
     contrast (24.8 dB against the texture stage's 28.8); bicubic with 0.5 px, 0.95 (28.4 dB). Bicubic overshoots
@@ -103,10 +138,11 @@ def _turn(angle: float, centre: tuple[float, float], side: int) -> np.ndarray:
 
 def _row_interpolation(
     image: np.ndarray, known: np.ndarray, rows: np.ndarray, columns: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For the pixels (rows, columns) of image, the blend of the nearest known pixel to the left and to the right in
-    their row (each weighted by the distance to the other), the one met where only one is (Nx3); and whether any
-    was met (N). Only the rows holding such pixels are scanned."""
+    their row (each weighted by the distance to the other), the one met where only one is (Nx3); and the distances
+    (px, inf where none) to the one met to the left and to the right (N each). Only the rows holding such pixels
+    are scanned."""
     needed, row_of = np.unique(rows, return_inverse=True)
     width = known.shape[1]
     indices = np.where(known[needed], np.arange(width, dtype=np.int32), np.int32(-1))
@@ -124,4 +160,6 @@ def _row_interpolation(
         :, None
     ]
     own = known[rows, columns]  # a pixel the turned frame counts as known keeps its own colour
-    return np.where(own[:, None], image[rows, columns], blended), has_left | has_right
+    left_distance = np.where(own, 0.0, np.where(has_left, columns - left, np.inf))
+    right_distance = np.where(own, 0.0, np.where(has_right, right - columns, np.inf))
+    return np.where(own[:, None], image[rows, columns], blended), left_distance, right_distance
