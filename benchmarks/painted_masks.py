@@ -587,7 +587,7 @@ COST_THIN_STROKE_COVER = (0.5, 1.5)
 COST_SPECKS = (100, 400, 1000)
 COST_CROP = 1000  # px, side of the specks' photo
 COST_CRACKS = (40,)  # 2 px straight lines between random points of the 12 MP photo, crossing: a crack network
-COST_KITE_SIZE = (2448, 1632)  # px: the kite's photo, about 4 MP
+COST_KITE_PIXELS = 4e6  # the kite's photo: the first photo scaled to about 4 MP
 
 
 def cost_mask(case: str, shape: tuple[int, int], seed: int) -> np.ndarray:
@@ -635,7 +635,9 @@ def cost_cell(photo_path: str, crop: bool, case: str, method: str, seed: int, mo
         top, left = (photo.shape[0] - COST_CROP) // 2, (photo.shape[1] - COST_CROP) // 2
         photo = np.ascontiguousarray(photo[top : top + COST_CROP, left : left + COST_CROP])
     if case.startswith("kite"):
-        photo = np.asarray(Image.fromarray(photo).resize(COST_KITE_SIZE, Image.Resampling.LANCZOS))
+        scale = math.sqrt(COST_KITE_PIXELS / (photo.shape[0] * photo.shape[1]))
+        size = (round(photo.shape[1] * scale), round(photo.shape[0] * scale))
+        photo = np.asarray(Image.fromarray(photo).resize(size, Image.Resampling.LANCZOS))
     mask = cost_mask(case, photo.shape[:2], seed)
     noisy = photo.copy()
     noisy[mask] = np.random.default_rng(seed).integers(0, 256, (int(mask.sum()), 3), dtype=np.uint8)

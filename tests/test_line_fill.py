@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
+import pytest
 from conftest import banded
 from PIL import Image
 
+from inpaint_cli.errors import UsageError
 from inpaint_cli.inpainting import hole_plan, image_fill, line_fill, masking
 from inpaint_cli.inpainting.fill_options import FillOptions, TextureOptions
 from inpaint_cli.inpainting.texture import Line, find_line
@@ -119,3 +123,19 @@ def test_pieces_that_found_different_edges_meet_without_a_step() -> None:
     blended = filled(0.25)
     assert np.abs(np.diff(blended, axis=1))[:, 700:].max() <= 5
     assert np.abs(blended[:, 520:740] - 100).max() <= 1 and np.abs(blended[:, 790:] - 128).max() <= 1
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"line_fade": 0.0},
+        {"line_fade": math.nan},
+        {"line_feather": -0.1},
+        {"line_feather": math.nan},
+        {"line_reach": math.nan},
+    ],
+)
+def test_line_fill_settings_out_of_range_or_nan_are_refused(setting: dict[str, float]) -> None:
+    """A nan compares false both ways: taken, line_fade=nan switched the fade off without a word."""
+    with pytest.raises(UsageError, match="line_"):
+        FillOptions(**setting)

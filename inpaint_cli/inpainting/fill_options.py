@@ -132,9 +132,9 @@ class FillOptions:
             raise UsageError(f"flat_fill must be one of {', '.join(FLAT_FILLS)}, not {self.flat_fill!r}")
         if not 0 <= self.tone_share <= 1 or self.tone_sigma <= 0 or self.tone_depth <= 0:
             raise UsageError("tone_share must be in [0, 1], tone_sigma and tone_depth above 0")
-        if self.line_reach < 0 or self.line_sigma < 0 or self.line_feather < 0:
+        if not all(value >= 0 for value in (self.line_reach, self.line_sigma, self.line_feather)):  # nan too
             raise UsageError("line_reach, line_sigma and line_feather must be at least 0")
-        if self.line_fade <= 0:
+        if not self.line_fade > 0:
             raise UsageError("line_fade must be above 0")
         if self.thin_fill not in THIN_FILLS:
             raise UsageError(f"thin_fill must be one of {', '.join(THIN_FILLS)}, not {self.thin_fill!r}")

@@ -51,8 +51,8 @@ def continue_line(
     photo_before = _leaves_at_photo_edge(rows, columns, (-step[0], -step[1]), target.shape, photo_edges)
     trusted = (met_before & (met_after | photo_after)) | (met_after & photo_before)
     with np.errstate(invalid="ignore"):
-        share = np.exp(-np.minimum(before_distance, after_distance) / fade)  # nan: 0 / 0, met at 0 px
-    share = np.where(trusted | np.isnan(share), 1.0, share)
+        share = np.exp(-np.minimum(before_distance, after_distance) / fade)  # nan: inf / inf, where none is met
+    share = np.where(trusted, 1.0, share)
     share[~(met_before | met_after)] = 0.0
     reached = share > 0
     rows, columns, share = rows[reached], columns[reached], share[reached]
