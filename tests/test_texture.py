@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from conftest import banded, landscape
 
-from inpaint_cli.inpainting import context_windows, hole_plan, image_fill, masking
+from inpaint_cli.inpainting import context_windows, hole_plan, image_fill, masking, texture
+from inpaint_cli.inpainting.fill_options import TextureOptions
 from inpaint_cli.inpainting.rectangles import Box
 from inpaint_cli.model import runtime
 from inpaint_cli.stages import evaluation, filling
@@ -163,3 +164,22 @@ def test_a_stroke_across_stripes_continues_them() -> None:
     # It is line mode and the line fill (both on by default) that continue them: without, the stripes break.
     without = hole_rmse(filling.fill_image(photo, crossing, WITHOUT_LINES, predictor), photo, crossing)
     assert without > 2 * within_error
+
+
+def test_a_sky_hole_beside_stone_gets_no_stone() -> None:
+    """Where the only sources near a sky hole are stone, the stone's texture stays out of the sky: texture fades with
+    its source's colour's distance from the fill's there (a wall's blocks were pasted into a blue sky)."""
+    rng = np.random.default_rng(3)
+    photo = np.zeros((240, 240, 3), np.uint8)
+    photo[:] = (110, 160, 220)
+    stone = np.clip(rng.normal(0, 45, (41, 41)).repeat(6, 0).repeat(6, 1)[:240, :240] + 185, 0, 255)
+    photo[100:] = np.stack([stone, stone * 0.95, stone * 0.85], -1)[100:].astype(np.uint8)
+    hole = np.zeros(photo.shape[:2], bool)
+    hole[:92, 60:180] = True  # at the top edge, 8 px of sky between it and the stone
+    guide = photo.copy()  # the network's fill: the sky's colour
+
+    def error(options: TextureOptions) -> float:
+        return float(np.abs(texture.add_texture(guide, hole, 1.0, options)[hole].astype(float) - photo[hole]).mean())
+
+    assert error(replace(TextureOptions(), colour_agreement=0.0)) > 10  # without the check: stone in the sky
+    assert error(TextureOptions()) < 3

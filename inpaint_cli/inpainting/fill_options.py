@@ -25,6 +25,8 @@ class TextureOptions:
     sigma: float = 2.5  # Gaussian sigma (px) splitting low-pass from high-pass
     flat: tuple[float, float] = (2.0, 4.0)  # mean |high-pass luminance| (0..255) in the ring: flat to textured
     ring: int = 16  # width (px) of the ring of known pixels for the flat test
+    agreement_sigma: float = 24.0  # px: the colours are compared as Gaussian means over the textured pixels
+    colour_agreement: float = 30.0  # a source's texture fades by exp(-(coarse colour distance / this)^2 / 2); 0: off
     coarse: int = 32  # the candidate search runs at a scale where the hole is about this thick (px)
     block: int = 12  # block side in coarse pixels
     max_blocks: int = 12  # blocks grow beyond `block` where a hole would need more

@@ -22,7 +22,9 @@ Per hole, with NumPy array operations and OpenCV calls only (no randomness, noth
    seams over FEATHER px, and the border correction of step 1 runs again on the result, so a source
    whose colour steps against the known pixels leaves no square outline.
 Where the known ring around the hole is near flat (sky, calm water), the shares are 0 and only the surroundings'
-own faint grain is added: no copied gradients, no seams.
+own faint grain is added: no copied gradients, no seams. And a source whose coarse colour lies far from the fill's
+there gives less of all three, by exp(-(distance / COLOUR_AGREEMENT)^2 / 2): a sky hole whose only sources near
+it were a wall's stones got the stones' blocks in blue.
 
 Line mode (options.line_mode, docs/line-mode.md). Where the known ring holds one straight edge (a beam, a cable, the
 horizon: the ring's structure tensor is coherent and strong), the hole is a line hole:
@@ -113,11 +115,16 @@ def add_texture(
         share = line.strength * aligned[chosen][:, None]
         a_mid, a_coarse = np.maximum(a_mid, share), np.maximum(a_coarse, share)
     base_mid = base - base_coarse
-    base[chosen] += (
+    texture = (
         source_high[chosen]
         + a_mid * (source_mid[chosen] - base_mid[chosen])
         + a_coarse * (source_coarse[chosen] - base_coarse[chosen])
     )
+    if options.colour_agreement > 0:  # a source of another colour than the fill there (stone for sky): less of it
+        difference = _local_mean(source_coarse - base_coarse, chosen, options.agreement_sigma)[chosen]
+        apart = np.linalg.norm(difference, axis=-1) / options.colour_agreement
+        texture *= np.exp(-0.5 * apart**2)[:, None]
+    base[chosen] += texture
     # Again on the result: a source whose colour steps against the known pixels would leave a square outline.
     base = np.where(hole_here[..., None], base, image_here)
     base += _border_correction(base, hole_here, options)
