@@ -459,14 +459,11 @@ def _continue_lines(result: Image.Image, filled: hole_plan.HolePart, options: Fi
     Neighbouring pieces that found different edges, or one and none, would meet in a step across the hole (a
     kite's string over a sky showed it): each piece also moves the hole pixels within options.line_feather of its
     thickness around it, and a pixel takes the mean of the moves that reach it, weighted from 1 in a piece to 0 at
-    that distance.
+    that distance (_BlendedPieces).
     """
     texture_options = options.texture_options
     width, height = result.size
-    hole_pixels = np.flatnonzero(filled.pixels)  # the sums and weights of every hole pixel, in this order
-    sums = np.zeros((hole_pixels.size, 3), np.float32)
-    weights = np.zeros(hole_pixels.size, np.float32)
-    pieces, any_line = [], False
+    blend, pieces, any_line = _BlendedPieces(filled.pixels), [], False
 
     def reach(thickness: float) -> float:
         return max(texture_options.min_reach, options.line_reach * thickness)
@@ -486,20 +483,40 @@ def _continue_lines(result: Image.Image, filled: hole_plan.HolePart, options: Fi
             rgb = line_fill.continue_line(
                 rgb, reached, piece.unknown, line, options.line_sigma, colours, photo_edges, fade
             )
-        rows, columns = np.nonzero(reached)
-        at = np.searchsorted(hole_pixels, (rows + around.top) * width + columns + around.left)
-        weight = 1.0 - distance[rows, columns] / feather
-        sums[at] += weight[:, None] * rgb[rows, columns]
-        weights[at] += weight
+        blend.add(around, reached, rgb, 1.0 - distance / feather)
         pieces.append((around, piece.target))
-    if not any_line:
-        return
-    for around, target in pieces:
-        rows, columns = np.nonzero(target)
-        at = np.searchsorted(hole_pixels, (rows + around.top) * width + columns + around.left)
-        blended = np.zeros((around.height, around.width, 3), np.uint8)
-        blended[rows, columns] = np.clip(np.rint(sums[at] / weights[at, None]), 0, 255).astype(np.uint8)
-        _paste_colour(result, around, blended, target)
+    if any_line:
+        for around, target in pieces:
+            _paste_colour(result, around, blend.colours(around, target), target)
+
+
+class _BlendedPieces:
+    """Weighted sums of the colours pieces give the hole pixels of a photo, kept for those pixels only (a stroke
+    over a 12 MP photo holds a few hundred thousand), and their weighted means."""
+
+    def __init__(self, hole: np.ndarray) -> None:
+        self._width = hole.shape[1]
+        self._pixels = np.flatnonzero(hole)  # the photo's hole pixels, in order: where each one's sums are
+        self._sums = np.zeros((self._pixels.size, 3), np.float32)
+        self._weights = np.zeros(self._pixels.size, np.float32)
+
+    def _at(self, around: Rect, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rows, columns = np.nonzero(mask)
+        flat = (rows + around.top) * self._width + columns + around.left
+        return rows, columns, np.searchsorted(self._pixels, flat)
+
+    def add(self, around: Rect, mask: np.ndarray, rgb: np.ndarray, weight: np.ndarray) -> None:
+        """Add the colours of rgb (a crop of the photo at around) where mask is true (hole pixels), with weight."""
+        rows, columns, at = self._at(around, mask)
+        self._sums[at] += weight[rows, columns, None] * rgb[rows, columns]
+        self._weights[at] += weight[rows, columns]
+
+    def colours(self, around: Rect, mask: np.ndarray) -> np.ndarray:
+        """uint8 crop at around: the weighted mean colour where mask is true (pixels given a weight), 0 elsewhere."""
+        rows, columns, at = self._at(around, mask)
+        means = np.zeros((around.height, around.width, 3), np.uint8)
+        means[rows, columns] = np.clip(np.rint(self._sums[at] / self._weights[at, None]), 0, 255).astype(np.uint8)
+        return means
 
 
 class _Piece(NamedTuple):
