@@ -474,7 +474,7 @@ def _continue_lines(result: Image.Image, filled: hole_plan.HolePart, options: Fi
         colours = rgb.astype(np.float32)
         feather = max(1.0, options.line_feather * piece.thickness)
         distance = cv2.distanceTransform((~piece.target).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-        reached = piece.unknown & (distance < feather) if options.line_feather > 0 else piece.target
+        reached = piece.unknown & (distance < feather)  # the piece alone where feather is 1 px (exact distances)
         line = texture.find_line(colours, piece.target, piece.unknown, piece.thickness, texture_options)
         if line is not None:
             any_line = True

@@ -18,7 +18,7 @@ import math
 import cv2
 import numpy as np
 
-from inpaint_cli.inpainting.texture import Line
+from inpaint_cli.inpainting.texture import Line, local_mean
 
 
 def continue_line(
@@ -109,10 +109,7 @@ def _along_edge(
     def turned(values: np.ndarray, interpolation: int) -> np.ndarray:
         return cv2.warpAffine(values, band, size, flags=cv2.WARP_INVERSE_MAP | interpolation)
 
-    blurred = image
-    if sigma > 0:
-        weight = cv2.GaussianBlur(known.astype(np.float32), (0, 0), sigma)
-        blurred = cv2.GaussianBlur(image * known[..., None], (0, 0), sigma) / np.maximum(weight, 1e-6)[..., None]
+    blurred = local_mean(image, known, sigma) if sigma > 0 else image
     neighbours = np.ones((3, 3), np.uint8)
     lowest = cv2.erode(np.where(known[..., None], blurred, np.float32(1e9)), neighbours)
     highest = cv2.dilate(np.where(known[..., None], blurred, np.float32(-1e9)), neighbours)

@@ -121,7 +121,7 @@ def add_texture(
         + a_coarse * (source_coarse[chosen] - base_coarse[chosen])
     )
     if options.colour_agreement > 0:  # a source of another colour than the fill there (stone for sky): less of it
-        difference = _local_mean(source_coarse - base_coarse, chosen, options.agreement_sigma)[chosen]
+        difference = local_mean(source_coarse - base_coarse, chosen, options.agreement_sigma)[chosen]
         apart = np.linalg.norm(difference, axis=-1) / options.colour_agreement
         texture *= np.exp(-0.5 * apart**2)[:, None]
     base[chosen] += texture
@@ -286,7 +286,7 @@ def distance_to_known(hole: np.ndarray) -> np.ndarray:
     return cv2.distanceTransform(padded, cv2.DIST_L2, 3)[1:-1, 1:-1]
 
 
-def _local_mean(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
+def local_mean(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian-weighted mean of image over the mask's pixels (normalised convolution)."""
     weight = mask.astype(np.float32)
     total = cv2.GaussianBlur(weight, (0, 0), sigma)
@@ -300,8 +300,8 @@ def _border_correction(image: np.ndarray, hole: np.ndarray, options: TextureOpti
     is the local mean of the known pixels minus that of the guide inside; it is spread smoothly over the rest of
     the hole by push-pull interpolation. Zero outside the hole. The photo's edge is no border: nothing is known there.
     """
-    known_mean = _local_mean(image, ~hole, options.border_sigma)
-    guide_mean = _local_mean(image, hole, options.border_sigma)
+    known_mean = local_mean(image, ~hole, options.border_sigma)
+    guide_mean = local_mean(image, hole, options.border_sigma)
     band = (hole & (distance_to_known(hole) <= options.border_band)).astype(np.float32)
     mismatch = (known_mean - guide_mean) * band[..., None]
     return _push_pull(mismatch, band) * hole[..., None]
