@@ -175,6 +175,45 @@ def test_killing_a_cluster_worker_mid_run_still_writes_every_photo_once(local_cl
     assert contents(out) == contents(tmp_path / "here")  # each photo once, the same bytes, no part file left
 
 
+def test_a_worker_killed_after_writing_its_photo_leaves_the_retry_to_own_that_file(
+    twenty_photos: Path, filled_here: dict[str, bytes], local_cluster: object, tmp_path: Path
+) -> None:
+    """The window the test above can only hit by chance: the result written, the worker gone before the outcome."""
+    from distributed import Client
+
+    from inpaint_cli.inpainting.rectangles import Box
+
+    photo = sorted(twenty_photos.glob("*.png"))[0]
+    target, died = tmp_path / "out" / f"{photo.stem}.filled.png", tmp_path / "died"
+
+    def fill_then_die_once(task: cluster_fill.PhotoTask, shared: cluster_fill.ClusterFill) -> object:
+        outcome = cluster_fill.fill_photo(task, shared)
+        if not died.exists():
+            died.touch()
+            os.kill(os.getpid(), signal.SIGKILL)  # the scheduler retries the task on a worker that lives
+        return outcome
+
+    task, shared = cluster_fill.PhotoTask(str(photo), str(target)), cluster_fill.ClusterFill((Box(20, 16, 32),))
+    with Client(local_cluster.scheduler_address) as client:
+        outcome = client.submit(fill_then_die_once, task, shared, pure=False).result(timeout=180)
+    assert died.exists()  # the first attempt wrote the file and died
+    assert (outcome.error, outcome.skipped) == (None, None)
+    assert target.read_bytes() == filled_here[target.name]
+
+
+def test_the_cluster_keeps_an_output_that_was_there_before_the_run(
+    twenty_photos: Path, local_cluster: object, tmp_path: Path
+) -> None:
+    photo = sorted(twenty_photos.glob("*.png"))[0]
+    kept = tmp_path / f"{photo.stem}.filled.png"
+    kept.write_bytes(b"the user's own")
+    address = local_cluster.scheduler_address
+    result = runner.invoke(app, ["fill", str(photo), *BOX, "--out-dir", str(tmp_path), "--cluster", address])
+    assert result.exit_code == 1
+    assert f"{kept} already exists" in result.output
+    assert kept.read_bytes() == b"the user's own"
+
+
 def test_fill_pairs_fills_a_list_or_a_bag_inside_a_dask_pipeline(
     twenty_photos: Path, filled_here: dict[str, bytes], local_cluster: object, tmp_path: Path
 ) -> None:

@@ -6,7 +6,10 @@ whose model loads once per worker thread. A worker copies a remote photo to its 
 fills it there with filling.fill_job, and publishes the result whole: on an object store by one
 upload (an object appears whole or not at all), elsewhere as a hidden part file renamed into place.
 A worker that dies is Dask's to retry: the retry writes the same bytes to the same name, and the
-client removes part files a dead worker left. Python use (dask.bag or a list): fill_pairs.
+client removes part files a dead worker left. A worker that dies after publishing, before its outcome
+reached the client, leaves the result in place; the task claimed its output on the scheduler before
+writing, so the retry knows that file for its own and is not refused as "already exists".
+Python use (dask.bag or a list): fill_pairs.
 """
 
 from __future__ import annotations
@@ -249,8 +252,10 @@ def fill_photo(task: PhotoTask, shared: ClusterFill) -> filling.PhotoOutcome:
     """Fill one photo on a worker and publish the result whole; its outcome, named by the task's paths."""
     outcome = filling.PhotoOutcome(task.photo, task.target)
     try:
-        outcome.skipped = _check_target(task, shared)
+        claim = _OutputClaim.of_this_task()
+        outcome.skipped = None if claim.made_earlier() else _check_target(task, shared)
         if outcome.skipped is None:
+            claim.make()
             with tempfile.TemporaryDirectory(prefix="inpaint-fill-", dir=_scratch_folder()) as scratch:
                 made = _fill_in(Path(scratch), task, shared, outcome.warnings)
                 _publish(made, task.target)
@@ -259,6 +264,37 @@ def fill_photo(task: PhotoTask, shared: ClusterFill) -> filling.PhotoOutcome:
     except OSError as error:  # a remote store's failure, named for the user
         outcome.error = InpaintError(f"could not read or write for {task.photo} ({error})")
     return outcome
+
+
+@dataclass(frozen=True)
+class _OutputClaim:
+    """A task's record on the Dask scheduler that it found its output free to write (or --force) and went on.
+
+    Kept in the scheduler's task metadata under the task's key, which the scheduler drops with the task:
+    at most one small entry per photo in flight. Outside a Dask worker (fill_pairs on Dask's local
+    scheduler, a direct call) nothing retries a task, so nothing is recorded.
+    """
+
+    client: Any = None
+    key: Any = None
+
+    @staticmethod
+    def of_this_task() -> _OutputClaim:
+        try:
+            from distributed import get_client, get_worker
+
+            worker = get_worker()
+        except (ImportError, ValueError):
+            return _OutputClaim()
+        return _OutputClaim(get_client(), worker.get_current_task())
+
+    def made_earlier(self) -> bool:
+        """Whether an earlier attempt of this task claimed the output: a file there now is that attempt's."""
+        return self.client is not None and self.client.get_metadata([self.key, "output claimed"], False)
+
+    def make(self) -> None:
+        if self.client is not None:
+            self.client.set_metadata([self.key, "output claimed"], True)
 
 
 def _check_target(task: PhotoTask, shared: ClusterFill) -> str | None:
