@@ -317,3 +317,27 @@ def test_size_and_hole_messages_name_the_options_to_change() -> None:
         PrepareConfig(size=40).check()
     with pytest.raises(UsageError, match="--hole-min 16 and --hole-max 48 .* <= --size \\(32\\)"):
         PrepareConfig(size=32).check()
+
+
+def test_a_full_disk_while_writing_shards_is_one_line_and_leaves_no_dataset(
+    photo_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TensorFlow's record writer says "PATH; No space left on device" as a ResourceExhaustedError."""
+    from inpaint_cli.backend import tf
+
+    class FullDiskWriter:
+        def __init__(self, path: str) -> None:
+            self.path = path
+
+        def write(self, record: bytes) -> None:
+            self.close()
+
+        def close(self) -> None:  # closing flushes, and fails the same way
+            raise tf.errors.ResourceExhaustedError(None, None, f"{self.path}; No space left on device")
+
+    monkeypatch.setattr(tf.io, "TFRecordWriter", FullDiskWriter)
+    result = CliRunner().invoke(app, ["prepare", str(photo_folder), "--out", str(tmp_path / "ds")])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1
+    assert "train-00000.tfrecord (No space left on device)" in result.output
+    assert not (tmp_path / "ds").exists()

@@ -392,3 +392,34 @@ def test_a_run_interrupted_before_an_option_existed_resumes_with_its_default(
         training_loop.train(dataset_dir, folder, painted, no_report)
     resumed = training_loop.train(dataset_dir, folder, two_epochs, no_report, start="resume")
     assert resumed.resumed_from == 1 and history_epochs(folder) == [1, 2]
+
+
+def test_a_full_disk_stops_training_with_one_line_and_keeps_the_last_epoch(
+    dataset_dir: Path,
+    interrupted_run: tuple[Path, training_loop.TrainingInterrupted],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Keras's HDF5 writer meeting a full disk crashed the process (segmentation fault); now it is never started."""
+    folder = shutil.copytree(interrupted_run[0], tmp_path / "full")  # stopped after epoch 1 of 2
+    measured = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: measured(path)._replace(free=100_000))
+    with pytest.raises(InpaintError, match=r"not enough disk space to write .*epoch-0002\.weights\.h5: it needs about"):
+        training_loop.train(dataset_dir, folder, TINY, no_report)
+    assert history_epochs(folder) == [1]
+    assert not [name for name in os.listdir(folder / ".backup") if name.startswith(".tmp")]
+    monkeypatch.undo()  # space freed: the same call resumes
+    resumed = training_loop.train(dataset_dir, folder, TINY, no_report)
+    assert resumed.resumed_from == 1 and history_epochs(folder) == [1, 2]
+
+
+def test_the_checkpoint_estimate_covers_what_keras_writes(tmp_path: Path) -> None:
+    from inpaint_cli.model import network
+    from inpaint_cli.training.resuming import checkpoint_bytes
+
+    model = network.build_unet(network.ModelConfig(input_size=32, width=4))
+    network.compile_for_training(model, TINY, total_steps=10)
+    model.optimizer.build(model.trainable_variables)  # its moments, as in a checkpoint after the first step
+    model.save_weights(tmp_path / "m.weights.h5")
+    written = (tmp_path / "m.weights.h5").stat().st_size
+    assert written <= checkpoint_bytes(model) <= written + 2**20 + written // 10

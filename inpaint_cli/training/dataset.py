@@ -72,7 +72,7 @@ class _ShardWriter:
 
     def __init__(self, folder: str, split: str) -> None:
         self.folder, self.split = folder, split
-        self.count, self.shards, self._writer = 0, [], None
+        self.count, self.shards, self._writer, self._path = 0, [], None, ""
 
     def write(self, record: bytes) -> None:
         from inpaint_cli.backend import tf
@@ -81,14 +81,20 @@ class _ShardWriter:
             self.close()
             name = f"{self.split}-{len(self.shards):05d}.tfrecord"
             self.shards.append(name)
-            self._writer = tf.io.TFRecordWriter(storage.join(self.folder, name))
-        self._writer.write(record)
+            self._path = storage.join(self.folder, name)
+            self._writer = storage.guarded_write(self._path, lambda: tf.io.TFRecordWriter(self._path))
+        storage.guarded_write(self._path, lambda: self._writer.write(record))
         self.count += 1
 
-    def close(self) -> None:
+    def close(self, after_error: bool = False) -> None:
+        """Close the open shard; after_error: the error that stopped the writing is the one to report, not close's."""
         if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+            writer, self._writer = self._writer, None
+            try:
+                storage.guarded_write(self._path, writer.close)
+            except InpaintError:
+                if not after_error:
+                    raise
 
 
 def _example(png: bytes, boxes: list[Box]) -> bytes:
@@ -175,9 +181,12 @@ def _write_dataset(
     writers = {split: _ShardWriter(folder, split) for split in SPLITS}
     try:
         skipped = _write_samples(named, config, writers, on_file)
-    finally:
+    except BaseException:
         for writer in writers.values():
-            writer.close()
+            writer.close(after_error=True)
+        raise
+    for writer in writers.values():
+        writer.close()
     if writers["train"].count == 0:
         raise InpaintError(f"none of the {len(named)} files could be read as an image, or none fell in the train split")
     if writers["validation"].count == 0:

@@ -13,7 +13,10 @@ that a resumed run would count twice or miss.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict
+
+import numpy as np
 
 from inpaint_cli.backend import keras
 from inpaint_cli.errors import InpaintError, UsageError
@@ -121,9 +124,9 @@ class TrainingFolder:
         """Save the weights and optimizer state, then state.json, whose atomic replacement ends the epoch."""
         if not self.writes:
             return
-        storage.write_atomically(
-            self.backup_file(str(state["weights"])), lambda temporary: model.save_weights(temporary)
-        )
+        weights = self.backup_file(str(state["weights"]))
+        storage.check_free_space(weights, checkpoint_bytes(model))
+        storage.write_atomically(weights, lambda temporary: model.save_weights(temporary))
         storage.write_text(self.backup_file(STATE_FILE), json.dumps(state, indent=1) + "\n")
 
     def publish(self, state: dict[str, object], model: keras.Model, inference_copy: keras.Model) -> None:
@@ -139,6 +142,15 @@ class TrainingFolder:
         for stale in storage.glob(self.backup_file("*.weights.h5")):
             if not stale.endswith("/" + str(state["weights"])):
                 storage.remove(stale)
+
+
+def checkpoint_bytes(model: keras.Model) -> int:
+    """About the size of model.save_weights's file: every variable of the model and its optimizer, with room for
+    HDF5's own records (measured: under 1 % of the bundled model's 30 MB checkpoint)."""
+    optimizer = getattr(model, "optimizer", None)
+    variables = [*model.weights, *(optimizer.variables if optimizer is not None else [])]
+    raw = sum(math.prod(variable.shape) * np.dtype(variable.dtype).itemsize for variable in variables)
+    return int(raw * 1.05) + 2**20
 
 
 def _with_new_defaults(stored: dict[str, object], current: dict[str, object]) -> dict[str, object]:

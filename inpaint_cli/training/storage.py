@@ -16,11 +16,13 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from inpaint_cli.errors import InpaintError, UsageError
 from inpaint_cli.files import atomic_files
 
 StoragePath = str | os.PathLike
+T = TypeVar("T")
 
 
 def as_text(path: StoragePath) -> str:
@@ -170,6 +172,31 @@ def local_copy(path: StoragePath) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def check_free_space(path: StoragePath, needed: int) -> None:
+    """Refuse, before writing, a file of about needed bytes at path that the disk cannot hold.
+
+    For the writers that cannot fail cleanly: HDF5 (Keras's .weights.h5) meeting a full disk printed
+    pages of tracebacks and ended the process with a segmentation fault. A URL's file is first
+    written in the system's temporary folder, so that is the disk checked for it.
+    """
+    folder = Path(as_text(path)).parent if is_local(path) else Path(tempfile.gettempdir())
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:  # no such folder yet, or no statvfs: the write itself will say
+        return
+    if free < needed:
+        raise InpaintError(
+            f"not enough disk space to write {as_text(path)}: it needs about {needed / 1e6:.0f} MB and "
+            f"{free / 1e6:.0f} MB are free in {folder}; free some and run the same command to resume"
+        )
+
+
+def guarded_write(path: StoragePath, action: Callable[[], T]) -> T:
+    """Run an action that writes path through TensorFlow (a TFRecord writer's write or close); its errors (a full
+    disk, a lost connection) become one InpaintError naming path."""
+    return _guarded(path, "write", action)
+
+
 def _discard(*paths: str) -> None:
     from inpaint_cli.backend import tf
 
@@ -206,4 +233,5 @@ def _guarded(path: StoragePath, verb: str, action: Callable[[], object]) -> obje
     try:
         return action()
     except gfile_errors as error:
-        raise InpaintError(f"could not {verb} {as_text(path)} ({error.message.strip().splitlines()[0]})") from None
+        reason = error.message.strip().splitlines()[0].removeprefix(f"{as_text(path)}; ")  # the path once is enough
+        raise InpaintError(f"could not {verb} {as_text(path)} ({reason})") from None
