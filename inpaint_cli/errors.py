@@ -1,5 +1,7 @@
 """Exceptions whose messages are written for the user; the CLI prints them as one line."""
 
+import errno
+
 
 class InpaintError(Exception):
     """A failure while running (exit status 1)."""
@@ -30,3 +32,13 @@ class TooManyPixels(InpaintError):
     def __init__(self, message: str, pixels: int | None = None) -> None:
         super().__init__(message)
         self.pixels = pixels
+
+
+class DiskFull(InpaintError):
+    """A write failed for want of space (ENOSPC, or a quota): the next photo's would fail too, so a run stops."""
+
+
+def write_error(message: str, error: BaseException) -> InpaintError:
+    """The InpaintError for a failed write: DiskFull when the disk (or a quota) is full."""
+    full = getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
+    return DiskFull(message) if full else InpaintError(message)

@@ -211,3 +211,40 @@ def test_a_comparison_that_cannot_be_renamed_into_place_names_the_photo_that_was
         f"Error: could not write {compare} (Permission denied); {out} was written"
     ]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["out.png", "photo.png"]
+
+
+def test_a_full_disk_stops_a_folder_at_the_first_photo_it_cannot_write_and_skip_existing_goes_on(
+    photo_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every photo after the first ENOSPC would fail the same way: one line saying how to go on, not 21 more."""
+    import errno
+    import os
+
+    writes: list[str] = []
+    real_write = atomic_files.write_through_temporary
+
+    def disk_full_after_three(
+        target: str, folder: object, write: object, move: object, errors: object = (OSError,)
+    ) -> None:
+        writes.append(target)
+
+        def write_or_fail(temporary: Path) -> None:
+            if len(writes) > 3:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            write(temporary)
+
+        real_write(target, folder, write_or_fail, move, errors)
+
+    monkeypatch.setattr(atomic_files, "write_through_temporary", disk_full_after_three)
+    out = ["--box", "4,4,12", "--out-dir", str(tmp_path / "out")]
+    stopped = fill(str(photo_folder), *out)
+    assert stopped.exit_code == 1
+    lines = stopped.output.strip().splitlines()
+    assert [line.startswith("Filled") for line in lines] == [True] * 3 + [False]
+    assert "(No space left on device)" in lines[-1]
+    assert "stopped at photo 4 of 24 (3 written before it)" in lines[-1] and "--skip-existing" in lines[-1]
+    assert len(list((tmp_path / "out").rglob("*"))) == 4  # the three photos and the subfolder, no temporary file
+    monkeypatch.undo()  # space freed
+    resumed = fill(str(photo_folder), *out, "--skip-existing")
+    assert resumed.exit_code == 0, resumed.output
+    assert len(list((tmp_path / "out").rglob("*.filled.*"))) == 24

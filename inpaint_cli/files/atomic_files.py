@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from inpaint_cli import interrupts
-from inpaint_cli.errors import InpaintError, UsageError
+from inpaint_cli.errors import InpaintError, UsageError, write_error
 
 # Temporary files are named TEMPORARY_PREFIX + XXXXXXXX-<target's name>: Keras wants the `.weights.h5` and
 # `.keras` endings, Pillow the photo's suffix. One that a kill -9 left behind is safe to delete.
@@ -69,7 +69,7 @@ def write_through_temporary(
         move(temporary)
     except errors as error:
         reason = getattr(error, "message", None) or getattr(error, "strerror", None) or str(error)
-        raise InpaintError(f"could not write {target} ({reason}); nothing was written") from None
+        raise write_error(f"could not write {target} ({reason}); nothing was written", error) from None
     finally:
         if temporary is not None:
             temporary.unlink(missing_ok=True)
@@ -88,7 +88,8 @@ def _new_temporary(folder: Path | None, name: str) -> Path:
     try:
         handle, temporary = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, suffix=f"-{name}", dir=folder)
     except OSError as error:
-        raise InpaintError(f"cannot write in {folder or tempfile.gettempdir()} ({error.strerror or error})") from None
+        message = f"cannot write in {folder or tempfile.gettempdir()} ({error.strerror or error})"
+        raise write_error(message, error) from None
     os.close(handle)
     umask = os.umask(0)
     os.umask(umask)

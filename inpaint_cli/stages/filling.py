@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from inpaint_cli.errors import InpaintError, UsageError
+from inpaint_cli.errors import DiskFull, InpaintError, UsageError
 from inpaint_cli.files import images, photo_writing
 from inpaint_cli.inpainting.fill_options import FillOptions
 from inpaint_cli.stages import fill_paths
@@ -110,12 +110,23 @@ def fill_photos(
             else:
                 outcome = PhotoOutcome(job.photo, job.target, error=refusals.get(job), skipped=skipped[job])
             outcome.no_mask = skipped[job] is not None and job.mask_sought is not None and job.mask_path is None
+            if isinstance(outcome.error, DiskFull) and len(outcomes) + 1 < len(jobs):
+                raise _stopped_on_full_disk(outcome.error, outcomes, len(jobs))
             outcomes.append(outcome)
             if on_photo is not None:
                 on_photo(outcome, len(outcomes), len(jobs))
     finally:
         filled.close()  # stops the worker processes, if any, when interrupted
     return outcomes
+
+
+def _stopped_on_full_disk(error: DiskFull, outcomes: list[PhotoOutcome], total: int) -> DiskFull:
+    """Why a run stops at a full disk, with what it has done: every photo after would fail the same way."""
+    written = sum(outcome.error is None and outcome.skipped is None for outcome in outcomes)
+    return DiskFull(
+        f"{error}; stopped at photo {len(outcomes) + 1} of {total} ({written} written before it): free some space, "
+        "then run the same command with --skip-existing to go on"
+    )
 
 
 def _cores() -> int:
