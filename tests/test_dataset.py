@@ -330,14 +330,14 @@ def test_a_full_disk_while_writing_shards_is_one_line_and_leaves_no_dataset(
             self.path = path
 
         def write(self, record: bytes) -> None:
-            self.close()
-
-        def close(self) -> None:  # closing flushes, and fails the same way
             raise tf.errors.ResourceExhaustedError(None, None, f"{self.path}; No space left on device")
+
+        def close(self) -> None:  # closing flushes again, and fails too: the first failure is the one to tell
+            raise tf.errors.DataLossError(None, None, f"{self.path}; closed after a failed write")
 
     monkeypatch.setattr(tf.io, "TFRecordWriter", FullDiskWriter)
     result = CliRunner().invoke(app, ["prepare", str(photo_folder), "--out", str(tmp_path / "ds")])
     assert result.exit_code == 1
     assert result.output.count("\n") == 1
-    assert "train-00000.tfrecord (No space left on device)" in result.output
+    assert "train-00000.tfrecord (No space left on device)" in result.output, result.output
     assert not (tmp_path / "ds").exists()

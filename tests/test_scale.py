@@ -214,6 +214,26 @@ def test_the_cluster_keeps_an_output_that_was_there_before_the_run(
     assert kept.read_bytes() == b"the user's own"
 
 
+def test_fill_pairs_keeps_an_existing_output_inside_a_partition_that_wrote_another(
+    twenty_photos: Path, local_cluster: object, tmp_path: Path
+) -> None:
+    """One task fills a whole partition: what it recorded for one output says nothing of the next."""
+    import dask.bag
+    from distributed import Client
+
+    from inpaint_cli.inpainting.rectangles import Box
+
+    photos = sorted(twenty_photos.glob("*.png"))[:3]
+    kept = tmp_path / f"{photos[1].stem}.filled.png"
+    kept.write_bytes(b"the user's own")
+    bag = dask.bag.from_sequence([(str(photo), None) for photo in photos], npartitions=1)
+    with Client(local_cluster.scheduler_address):
+        outcomes = cluster_fill.fill_pairs(bag, str(tmp_path), boxes=[Box(20, 16, 32)]).compute()
+    assert [outcome.error is None for outcome in outcomes] == [True, False, True]
+    assert "already exists" in str(outcomes[1].error)
+    assert kept.read_bytes() == b"the user's own"
+
+
 def test_fill_pairs_fills_a_list_or_a_bag_inside_a_dask_pipeline(
     twenty_photos: Path, filled_here: dict[str, bytes], local_cluster: object, tmp_path: Path
 ) -> None:

@@ -20,7 +20,7 @@ import posixpath
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -252,7 +252,7 @@ def fill_photo(task: PhotoTask, shared: ClusterFill) -> filling.PhotoOutcome:
     """Fill one photo on a worker and publish the result whole; its outcome, named by the task's paths."""
     outcome = filling.PhotoOutcome(task.photo, task.target)
     try:
-        claim = _OutputClaim.of_this_task()
+        claim = _OutputClaim.of_this_task(task.target)
         outcome.skipped = None if claim.made_earlier() else _check_target(task, shared)
         if outcome.skipped is None:
             claim.make()
@@ -268,33 +268,45 @@ def fill_photo(task: PhotoTask, shared: ClusterFill) -> filling.PhotoOutcome:
 
 @dataclass(frozen=True)
 class _OutputClaim:
-    """A task's record on the Dask scheduler that it found its output free to write (or --force) and went on.
+    """A task's record on the Dask scheduler that it found an output free to write (or --force) and went on.
 
-    Kept in the scheduler's task metadata under the task's key, which the scheduler drops with the task:
-    at most one small entry per photo in flight. Outside a Dask worker (fill_pairs on Dask's local
-    scheduler, a direct call) nothing retries a task, so nothing is recorded.
+    Kept in the scheduler's task metadata under the task's key and the output's path (one task of fill_pairs
+    fills a whole partition), which the scheduler drops with the task: a small entry per photo in flight.
+    Outside a Dask worker's task (fill_pairs on Dask's local scheduler, a direct call) nothing retries a
+    task, so nothing is recorded.
     """
 
+    target: str
     client: Any = None
     key: Any = None
 
     @staticmethod
-    def of_this_task() -> _OutputClaim:
+    def of_this_task(target: str) -> _OutputClaim:
         try:
             from distributed import get_client, get_worker
 
-            worker = get_worker()
-        except (ImportError, ValueError):
-            return _OutputClaim()
-        return _OutputClaim(get_client(), worker.get_current_task())
+            key = get_worker().get_current_task()
+        except (ImportError, ValueError, KeyError):  # KeyError: a thread of the worker that runs no task of it
+            return _OutputClaim(target)
+        return _OutputClaim(target, _scheduler_call(get_client), key)
 
     def made_earlier(self) -> bool:
         """Whether an earlier attempt of this task claimed the output: a file there now is that attempt's."""
-        return self.client is not None and self.client.get_metadata([self.key, "output claimed"], False)
+        if self.client is None:
+            return False
+        return bool(_scheduler_call(lambda: self.client.get_metadata([self.key, "claimed", self.target], False)))
 
     def make(self) -> None:
         if self.client is not None:
-            self.client.set_metadata([self.key, "output claimed"], True)
+            _scheduler_call(lambda: self.client.set_metadata([self.key, "claimed", self.target], True))
+
+
+def _scheduler_call(call: Callable[[], Any]) -> Any:
+    """call()'s result; a lost or slow scheduler (an OSError: CommClosedError, TimeoutError) is said as such."""
+    try:
+        return call()
+    except OSError as error:
+        raise InpaintError(f"lost contact with the Dask scheduler ({error or type(error).__name__})") from None
 
 
 def _check_target(task: PhotoTask, shared: ClusterFill) -> str | None:

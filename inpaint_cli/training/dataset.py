@@ -16,7 +16,7 @@ import os
 import posixpath
 import secrets
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -86,15 +86,21 @@ class _ShardWriter:
         storage.guarded_write(self._path, lambda: self._writer.write(record))
         self.count += 1
 
-    def close(self, after_error: bool = False) -> None:
-        """Close the open shard; after_error: the error that stopped the writing is the one to report, not close's."""
+    def close(self) -> None:
         if self._writer is not None:
             writer, self._writer = self._writer, None
-            try:
-                storage.guarded_write(self._path, writer.close)
-            except InpaintError:
-                if not after_error:
-                    raise
+            storage.guarded_write(self._path, writer.close)
+
+
+def _close_all(writers: Iterable[_ShardWriter]) -> InpaintError | None:
+    """Close every writer (an open one could still upload into a staging folder being removed); the first error."""
+    first = None
+    for writer in writers:
+        try:
+            writer.close()
+        except InpaintError as error:
+            first = first or error
+    return first
 
 
 def _example(png: bytes, boxes: list[Box]) -> bytes:
@@ -182,11 +188,10 @@ def _write_dataset(
     try:
         skipped = _write_samples(named, config, writers, on_file)
     except BaseException:
-        for writer in writers.values():
-            writer.close(after_error=True)
+        _close_all(writers.values())  # the error that stopped the writing is the one to report
         raise
-    for writer in writers.values():
-        writer.close()
+    if (error := _close_all(writers.values())) is not None:
+        raise error
     if writers["train"].count == 0:
         raise InpaintError(f"none of the {len(named)} files could be read as an image, or none fell in the train split")
     if writers["validation"].count == 0:

@@ -138,6 +138,8 @@ class TrainingFolder:
         if best_row(rows) is rows[-1]:
             # The shipped file holds weights only, not the optimizer's state (a third of the size).
             inference_copy.set_weights(model.get_weights())
+            # Keras builds the file's weights in memory, or in an HDF5 file beside it when memory is short.
+            storage.check_free_space(self.file(KERAS_FILE), checkpoint_bytes(inference_copy))
             storage.write_atomically(self.file(KERAS_FILE), lambda temporary: inference_copy.save(temporary))
         for stale in storage.glob(self.backup_file("*.weights.h5")):
             if not stale.endswith("/" + str(state["weights"])):
