@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from inpaint_cli.errors import InpaintError, UsageError
+from inpaint_cli.errors import DiskFull, InpaintError, UsageError
 from inpaint_cli.files import atomic_files
 
 StoragePath = str | os.PathLike
@@ -185,7 +185,7 @@ def check_free_space(path: StoragePath, needed: int) -> None:
     except OSError:  # no such folder yet, or no statvfs: the write itself will say
         return
     if free < needed:
-        raise InpaintError(
+        raise DiskFull(
             f"not enough disk space to write {as_text(path)}: it needs about {needed / 1e6:.0f} MB and "
             f"{free / 1e6:.0f} MB are free in {folder}; free some and run the same command to resume"
         )
