@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -20,6 +22,7 @@ from conftest import landscape, start_server
 from PIL import Image
 from starlette.testclient import TestClient
 
+from inpaint_cli.files import atomic_files
 from inpaint_cli.inpainting.image_fill import bundled_predictor
 from inpaint_cli.model.runtime import Predictor
 from inpaint_cli.stages import serving
@@ -206,6 +209,28 @@ def test_a_failure_inside_is_500_with_one_line_and_the_server_goes_on() -> None:
     assert response.status_code == 500
     assert response.json() == {"error": "the server failed: RuntimeError: the interpreter fell over"}
     assert post_fill(failing, PHOTO, MASK).status_code == 200
+
+
+@pytest.mark.parametrize("where", ["the upload's copy", "the filled photo"])
+def test_a_full_disk_on_the_server_is_507_and_names_its_folder(
+    client: TestClient, where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a 500 "the server failed", nor a 400 that blames the photo: the server's disk wants space."""
+    import errno
+
+    def full(*arguments: object, **options: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    if where == "the upload's copy":
+        monkeypatch.setattr(serving, "_store", full)
+    else:  # the atomic write of the result: a DiskFull
+        monkeypatch.setattr(atomic_files.os, "replace", full)
+    response = post_fill(client, PHOTO, MASK)
+    assert response.status_code == 507
+    error = response.json()["error"]
+    assert error.startswith("the server's disk is full") and f"({tempfile.gettempdir()})" in error
+    monkeypatch.undo()
+    assert post_fill(client, PHOTO, MASK).status_code == 200
 
 
 def test_concurrent_requests_share_the_model_one_call_at_a_time() -> None:

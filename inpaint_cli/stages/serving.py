@@ -38,7 +38,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
 from inpaint_cli import __version__
-from inpaint_cli.errors import InpaintError, TooManyPixels, UsageError
+from inpaint_cli.errors import DiskFull, InpaintError, TooManyPixels, UsageError
 from inpaint_cli.files import images, photo_writing
 from inpaint_cli.model import runtime
 from inpaint_cli.model.runtime import Predictor
@@ -193,9 +193,17 @@ def _hole(mask):  # noqa: ANN001, ANN202 - a Pillow image in, a bool numpy array
     return hole
 
 
+_DISK_FULL = (
+    f"the server's disk is full where it keeps uploads while it fills them ({tempfile.gettempdir()}): free some "
+    "space there, or start inpaint serve with TMPDIR on a larger disk"
+)
+
+
 def _request_error(error: InpaintError, folder: str, name: str) -> RequestError:
     """A library error as the page shows it: 413 for a photo over the pixel limit (and how the server raises it)."""
     message = _without_folder(str(error), folder, name)
+    if isinstance(error, DiskFull):
+        return RequestError(507, _DISK_FULL)
     if isinstance(error, TooManyPixels):
         return RequestError(413, f"{message}, or start inpaint serve with --max-pixels {error.pixels or ''}".rstrip())
     return RequestError(400, message)
@@ -404,6 +412,10 @@ async def _with_form(request: Request, max_body_bytes: int, work: Callable[[Form
         return error_response(400, f"the form could not be read (a malformed multipart body: {error})")
     except ClientDisconnect:  # the client went away mid-upload: nobody reads an answer, and nothing to log
         return Response(status_code=400)
+    except OSError as error:  # the upload spooled, or copied into the private folder, onto a full disk
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        return error_response(507, _DISK_FULL)
 
 
 def _file_field(form: FormData, field: str) -> UploadFile:
