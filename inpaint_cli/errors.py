@@ -38,7 +38,11 @@ class DiskFull(InpaintError):
     """A write failed for want of space (ENOSPC, or a quota): the next photo's would fail too, so a run stops."""
 
 
+def is_disk_full(error: BaseException) -> bool:
+    """Whether an OS error says the disk (or the user's quota) is full."""
+    return getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
+
+
 def write_error(message: str, error: BaseException) -> InpaintError:
     """The InpaintError for a failed write: DiskFull when the disk (or a quota) is full."""
-    full = getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
-    return DiskFull(message) if full else InpaintError(message)
+    return DiskFull(message) if is_disk_full(error) else InpaintError(message)

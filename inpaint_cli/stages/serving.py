@@ -38,7 +38,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
 from inpaint_cli import __version__
-from inpaint_cli.errors import DiskFull, InpaintError, TooManyPixels, UsageError
+from inpaint_cli.errors import DiskFull, InpaintError, TooManyPixels, UsageError, is_disk_full
 from inpaint_cli.files import images, photo_writing
 from inpaint_cli.model import runtime
 from inpaint_cli.model.runtime import Predictor
@@ -413,7 +413,7 @@ async def _with_form(request: Request, max_body_bytes: int, work: Callable[[Form
     except ClientDisconnect:  # the client went away mid-upload: nobody reads an answer, and nothing to log
         return Response(status_code=400)
     except OSError as error:  # the upload spooled, or copied into the private folder, onto a full disk
-        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+        if not is_disk_full(error):
             raise
         return error_response(507, _DISK_FULL)
 
